@@ -1,0 +1,415 @@
+import type { Dispatcher } from 'undici'
+import type { AttemptRecord } from './core/attempt.ts'
+import { systemClock, type Clock } from './core/clock.ts'
+import { channels } from './core/events.ts'
+import {
+  mergeHeaders,
+  normalizeHeaders,
+  type HeaderRecord,
+  type HeadersInput,
+} from './core/headers.ts'
+import { normalizeMethod } from './core/method.ts'
+import {
+  compose,
+  type CallRequest,
+  type CallResponse,
+  type ClientResponse,
+  type Handler,
+  type Middleware,
+  type RequestBody,
+  type UndiciRequestOptions,
+} from './core/middleware.ts'
+import { OriginMap } from './core/origin-map.ts'
+import { OriginState } from './core/origin-state.ts'
+import { linkSignal } from './core/signals.ts'
+import { parseOrigin, resolveTarget } from './core/target.ts'
+import { createTransport } from './core/transport.ts'
+import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from './core/validate.ts'
+import {
+  AbortedError,
+  ClientClosedError,
+  InvalidOptionError,
+  MiddlewareError,
+  NetiquetteError,
+} from './errors.ts'
+import {
+  createDefaultAgent,
+  resolveAgentOptions,
+  type AgentOptions,
+} from './pool/agent-defaults.ts'
+
+/** Options of {@link createClient}. Validated once, when the client is created. */
+export interface ClientOptions {
+  /**
+   * The origin (`https://host[:port]`) that paths are resolved against. With it set, requests may
+   * only go to this origin: a URL naming another scheme, host or port is rejected with
+   * `CrossOriginError`. Without it, every request needs an absolute URL.
+   * @defaultValue none
+   */
+  origin?: string | URL
+  /** Headers sent with every request; a request's own header of the same name wins. */
+  headers?: HeadersInput
+  /**
+   * The undici dispatcher attempts go through. When given it is used as is (its timeouts, its
+   * pool) and the client never closes it. When not, the client creates an Agent from `agent` and
+   * closes it in `close()`.
+   * @defaultValue an undici `Agent` built from {@link AgentOptions}
+   */
+  dispatcher?: Dispatcher
+  /** Settings of the Agent the client creates; not allowed together with `dispatcher`. */
+  agent?: AgentOptions
+  /**
+   * Middleware to add to the default stack, or a function that receives the default stack and
+   * returns the stack to use. An array is placed below the default policies, just above the
+   * transport, so it sees every attempt.
+   * @defaultValue no extra middleware
+   * @example
+   * ```ts
+   * createClient({ middleware: (defaults) => [myAuth, ...defaults] }) // outermost first
+   * ```
+   */
+  middleware?: readonly Middleware[] | ((defaults: readonly Middleware[]) => readonly Middleware[])
+  /**
+   * The clock policies read. Tests pass a `VirtualClock` from `netiquette/testing`.
+   * @defaultValue the system clock
+   */
+  clock?: Clock
+  /**
+   * Most origins whose state (circuit, limiter, budget) is kept at once; the least recently used
+   * is evicted beyond it, so a client that talks to 100k hosts does not grow without bound.
+   * @defaultValue 1024
+   */
+  maxOrigins?: number
+  /**
+   * An origin unused for this long (ms) has its state dropped: a circuit opened an hour ago says
+   * nothing about the origin now.
+   * @defaultValue 300000 (5 minutes)
+   */
+  originIdleTimeout?: number
+}
+
+/**
+ * Options of {@link Client.request}: undici's `request` options plus netiquette's. `signal` must be
+ * an `AbortSignal`; `body` may also be a function that returns a fresh body per attempt.
+ */
+export interface RequestOptions extends UndiciRequestOptions {
+  /** @defaultValue `'GET'` */
+  method?: string
+  headers?: HeadersInput | null
+  body?: RequestBody
+  /** Aborting it aborts the call, including a response body still being read. */
+  signal?: AbortSignal
+}
+
+/** The middleware every client runs unless told otherwise. Empty until the policies land. */
+export const DEFAULT_MIDDLEWARE: readonly Middleware[] = Object.freeze([])
+
+const KNOWN_OPTIONS = [
+  'origin',
+  'headers',
+  'dispatcher',
+  'agent',
+  'middleware',
+  'clock',
+  'maxOrigins',
+  'originIdleTimeout',
+]
+
+/**
+ * An HTTP client for one service or many: `request()` runs each call through the policy stack over
+ * undici. Create it with {@link createClient}.
+ */
+export class Client {
+  readonly #origin: string | undefined
+  readonly #headers: HeaderRecord | undefined
+  readonly #dispatcher: Dispatcher
+  readonly #ownsDispatcher: boolean
+  readonly #clock: Clock
+  readonly #handler: Handler
+  readonly #origins: OriginMap<OriginState>
+  // Controllers of calls not yet settled (a returned response is settled when its body closes).
+  readonly #inFlight = new Set<AbortController>()
+  #closed = false
+  #drained: (() => void) | undefined
+
+  constructor(options: ClientOptions = {}) {
+    const raw: unknown = options
+    if (!isPlainObject(raw)) throw new InvalidOptionError('options', options, 'an object')
+    checkKnownKeys('', raw, KNOWN_OPTIONS)
+
+    if (options.origin !== undefined) {
+      const origin =
+        typeof options.origin === 'string' || options.origin instanceof URL
+          ? parseOrigin(options.origin)
+          : undefined
+      if (origin === undefined) {
+        throw new InvalidOptionError(
+          'origin',
+          options.origin instanceof URL ? options.origin.href : options.origin,
+          'an http: or https: origin such as "https://api.internal:8443", without path, query or credentials',
+        )
+      }
+      this.#origin = origin
+    }
+
+    if (options.headers !== undefined) {
+      try {
+        this.#headers = normalizeHeaders(options.headers)
+      } catch (error) {
+        throw new InvalidOptionError(
+          'headers',
+          options.headers,
+          `valid headers (${(error as Error).message})`,
+        )
+      }
+    }
+
+    if (options.dispatcher !== undefined) {
+      if (options.agent !== undefined) {
+        throw new InvalidOptionError(
+          'agent',
+          options.agent,
+          'nothing when `dispatcher` is given (configure that dispatcher instead)',
+        )
+      }
+      if (typeof (options.dispatcher as Partial<Dispatcher>).request !== 'function') {
+        throw new InvalidOptionError('dispatcher', options.dispatcher, 'an undici Dispatcher')
+      }
+      this.#dispatcher = options.dispatcher
+      this.#ownsDispatcher = false
+    } else {
+      this.#dispatcher = createDefaultAgent(resolveAgentOptions(options.agent))
+      this.#ownsDispatcher = true
+    }
+
+    if (options.clock !== undefined) {
+      const c = options.clock as Partial<Clock>
+      if (
+        typeof c.now !== 'function' ||
+        typeof c.wallNow !== 'function' ||
+        typeof c.sleep !== 'function'
+      ) {
+        throw new InvalidOptionError(
+          'clock',
+          options.clock,
+          'an object with now, wallNow and sleep',
+        )
+      }
+    }
+    this.#clock = options.clock ?? systemClock
+
+    const maxOrigins =
+      options.maxOrigins === undefined
+        ? 1024
+        : intInRange('maxOrigins', options.maxOrigins, 1, 1_000_000)
+    const idleTimeout =
+      options.originIdleTimeout === undefined
+        ? 300_000
+        : positiveMs('originIdleTimeout', options.originIdleTimeout)
+    const clock = this.#clock
+    this.#origins = new OriginMap({
+      create: (origin) => new OriginState(origin),
+      dispose: (state) => state.dispose(),
+      maxOrigins,
+      idleTimeout,
+      now: () => clock.now(),
+    })
+
+    this.#handler = compose(
+      resolveMiddleware(options.middleware),
+      createTransport(this.#dispatcher),
+    )
+  }
+
+  /** True once `close()` or `destroy()` has been called. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /**
+   * Sends a request through the policy stack. Mirrors `undici.request`: resolves with
+   * `statusCode`, `headers` and a streaming `body` (consume or `dump()` it), plus `attempts`.
+   * Rejects with undici's error unchanged or a netiquette error, either carrying `attempts`.
+   *
+   * @param url - a path (with the client's `origin`) or an absolute http(s) URL.
+   */
+  async request(url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
+    if (this.#closed) {
+      throw new ClientClosedError('the client is closed; create a new client to send requests')
+    }
+    const { origin, path } = resolveTarget(this.#origin, url)
+    const { method, headers, body, signal, ...undiciOptions } = options
+    const normalizedMethod = normalizeMethod(method)
+    const mergedHeaders = mergeHeaders(this.#headers, headers)
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidOptionError('signal', signal, 'an AbortSignal')
+    }
+    if (signal?.aborted) throw abortError(signal.reason, [])
+
+    const clock = this.#clock
+    const controller = new AbortController()
+    const unlink = linkSignal(signal, controller)
+    this.#inFlight.add(controller)
+    const request: CallRequest = {
+      method: normalizedMethod,
+      origin,
+      path,
+      headers: mergedHeaders,
+      body,
+      signal: controller.signal,
+      callerSignal: signal,
+      attempts: [],
+      startTime: clock.now(),
+      clock,
+      originState: this.#origins.get(origin),
+      undiciOptions,
+    }
+    if (channels.callStart.hasSubscribers) {
+      channels.callStart.publish({ method: normalizedMethod, origin, path })
+    }
+
+    let response: CallResponse
+    try {
+      response = await this.#handler(request)
+    } catch (error) {
+      this.#settle(controller, unlink)
+      const thrown = finalError(error, request)
+      if (channels.callEnd.hasSubscribers) publishEnd(request, undefined, thrown)
+      throw thrown
+    }
+
+    const { attempt } = response
+    attempt.decision ??= { action: 'return', reason: 'response handed to the caller' }
+    // The call lasts until its body is read or destroyed: a caller abort must still reach it,
+    // and only then may the caller's listener go.
+    response.body.once('close', () => {
+      attempt.duration = clock.now() - request.startTime - attempt.start
+      this.#settle(controller, unlink)
+    })
+    if (channels.callEnd.hasSubscribers) publishEnd(request, response, undefined)
+    return response
+  }
+
+  /**
+   * Stops accepting requests and waits for calls in flight to settle (their bodies read or
+   * destroyed), then closes the Agent the client created. A dispatcher passed in is left open.
+   * Like undici's `close()`, it waits for bodies the caller has not consumed: use `destroy()` to
+   * cut them off.
+   */
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#inFlight.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve
+      })
+    }
+    this.#origins.clear()
+    if (this.#ownsDispatcher) await this.#dispatcher.close()
+  }
+
+  /**
+   * Stops accepting requests and aborts every call in flight with `ClientClosedError` (whose
+   * `cause` is `reason`, if given), then destroys the Agent the client created. A dispatcher
+   * passed in is left open.
+   */
+  async destroy(reason?: Error): Promise<void> {
+    this.#closed = true
+    for (const controller of [...this.#inFlight]) {
+      // One error per call: each carries its own attempts.
+      controller.abort(
+        new ClientClosedError('the client was destroyed during the call', { cause: reason }),
+      )
+    }
+    this.#origins.clear()
+    if (this.#ownsDispatcher) await this.#dispatcher.destroy()
+  }
+
+  #settle(controller: AbortController, unlink: () => void): void {
+    unlink()
+    this.#inFlight.delete(controller)
+    if (this.#drained !== undefined && this.#inFlight.size === 0) {
+      const drained = this.#drained
+      this.#drained = undefined
+      drained()
+    }
+  }
+}
+
+/**
+ * Creates a client. Options are validated here, once; a bad one throws `InvalidOptionError`
+ * naming the option, the value and what was expected.
+ *
+ * @example
+ * ```ts
+ * const api = createClient({ origin: 'https://payments.internal' })
+ * const res = await api.request('/charges/42')
+ * const charge = await res.body.json()
+ * ```
+ */
+export function createClient(options: ClientOptions = {}): Client {
+  return new Client(options)
+}
+
+function resolveMiddleware(option: ClientOptions['middleware']): readonly Middleware[] {
+  if (option === undefined) return DEFAULT_MIDDLEWARE
+  const list =
+    typeof option === 'function' ? option(DEFAULT_MIDDLEWARE) : [...DEFAULT_MIDDLEWARE, ...option]
+  if (!Array.isArray(list) || list.some((m) => typeof m !== 'function')) {
+    throw new InvalidOptionError(
+      'middleware',
+      list,
+      'an array of middleware functions (or a function returning one)',
+    )
+  }
+  return list as readonly Middleware[]
+}
+
+/** The error the caller sees: always an object with `attempts`, and typed. */
+function finalError(error: unknown, request: CallRequest): unknown {
+  const { attempts, callerSignal } = request
+  const last = attempts[attempts.length - 1]
+  if (callerSignal?.aborted && error === callerSignal.reason) {
+    if (last !== undefined) last.decision ??= { action: 'fail', reason: 'the caller aborted' }
+    return abortError(error, attempts)
+  }
+  if (last !== undefined) last.decision ??= { action: 'fail', reason: 'error handed to the caller' }
+  if (error instanceof NetiquetteError) {
+    if (error.attempts.length === 0) error.attempts = attempts
+    return error
+  }
+  if (typeof error === 'object' && error !== null) {
+    // undici's errors pass through unchanged; only the attempt records are added.
+    ;(error as { attempts?: readonly AttemptRecord[] }).attempts = attempts
+    return error
+  }
+  return new MiddlewareError(`a middleware threw a non-Error value: ${String(error)}`, {
+    cause: error,
+    attempts,
+  })
+}
+
+/**
+ * A caller's abort surfaces as one `AbortedError` per call (name `AbortError`, the reason as
+ * `cause`), never as the reason itself: one reason object is often shared by many calls, and each
+ * call's error must carry its own attempts.
+ */
+function abortError(reason: unknown, attempts: readonly AttemptRecord[]): AbortedError {
+  const shown = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)
+  return new AbortedError(`the caller aborted the call (${shown})`, { cause: reason, attempts })
+}
+
+function publishEnd(
+  request: CallRequest,
+  response: CallResponse | undefined,
+  error: unknown,
+): void {
+  channels.callEnd.publish({
+    method: request.method,
+    origin: request.origin,
+    path: request.path,
+    duration: request.clock.now() - request.startTime,
+    attempts: request.attempts,
+    statusCode: response?.statusCode,
+    error,
+  })
+}

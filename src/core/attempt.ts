@@ -1,0 +1,79 @@
+import type { OutcomeKind } from './outcome.ts'
+
+/** What a policy decided after an attempt, and why. */
+export interface AttemptDecision {
+  /**
+   * - `return`: the response was handed to the caller.
+   * - `retry`: another attempt follows after `delay` ms.
+   * - `fail`: the call failed with this attempt's error (or an error a policy raised).
+   */
+  action: 'return' | 'retry' | 'fail'
+  /** Human-readable reason, e.g. `status 503 is retryable` or `method POST is not idempotent`. */
+  reason: string
+  /** With `retry`: the wait before the next attempt, in ms. */
+  delay?: number
+}
+
+/**
+ * One attempt of a call: what was sent, what came back and what was decided after it. Every
+ * response and every error from a client carries an array of these as `attempts`.
+ *
+ * Times are milliseconds measured on the client's clock; `start` is relative to the call's start.
+ */
+export interface AttemptRecord {
+  /** 1-based attempt number. */
+  number: number
+  /** Method of the request. */
+  method: string
+  /** Origin the attempt was sent to, e.g. `https://payments.internal`. */
+  origin: string
+  /** Path and query of the request. */
+  path: string
+  /** Offset of the attempt's start from the call's start, in ms. */
+  start: number
+  /**
+   * Time from the attempt's start until it ended: for an error, when it failed; for a
+   * response that was discarded or handed over, when its body finished or was closed.
+   * `undefined` while a response body is still being read.
+   */
+  duration: number | undefined
+  /** Time from the attempt's start until response headers arrived. */
+  timeToHeaders: number | undefined
+  /**
+   * Whether the request went out on a socket that had served an earlier request. `undefined`
+   * where undici does not tell (its `request()` API does not report the socket).
+   */
+  reused: boolean | undefined
+  /** The response status, when headers arrived. */
+  statusCode: number | undefined
+  /** The error's `code` (or name) when the attempt failed without a response. */
+  error: string | undefined
+  /** How the shared classification judged this attempt: see {@link classifyStatus}. */
+  outcome: OutcomeKind | undefined
+  /** What was decided after this attempt. */
+  decision: AttemptDecision | undefined
+}
+
+/** Creates an attempt record with every measured field unset. */
+export function createAttemptRecord(
+  number: number,
+  method: string,
+  origin: string,
+  path: string,
+  start: number,
+): AttemptRecord {
+  return {
+    number,
+    method,
+    origin,
+    path,
+    start,
+    duration: undefined,
+    timeToHeaders: undefined,
+    reused: undefined,
+    statusCode: undefined,
+    error: undefined,
+    outcome: undefined,
+    decision: undefined,
+  }
+}

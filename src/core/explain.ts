@@ -1,0 +1,84 @@
+import type { AttemptRecord } from './attempt.ts'
+import { errorCode } from './outcome.ts'
+
+/**
+ * Renders the attempts of a response or an error as a few lines for a log: one summary line, then
+ * one line per attempt with its timing, result and what was decided after it. Query strings are
+ * left out, since they often carry tokens.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.request('/charges/42')
+ * } catch (err) {
+ *   logger.warn(explain(err))
+ *   // GET https://payments.internal/charges/42 failed with ECONNRESET after 3 attempts in 412 ms
+ *   //   #1 at +0 ms: 503 (headers 11 ms, 12 ms) -> retry in 87 ms: status 503 is retryable
+ *   //   ...
+ * }
+ * ```
+ */
+export function explain(responseOrError: unknown): string {
+  const attempts = attemptsOf(responseOrError)
+  const isResponse =
+    typeof responseOrError === 'object' &&
+    responseOrError !== null &&
+    typeof (responseOrError as { statusCode?: unknown }).statusCode === 'number'
+  const result = isResponse
+    ? `got ${(responseOrError as { statusCode: number }).statusCode}`
+    : `failed with ${describeError(responseOrError)}`
+  const first = attempts[0]
+  if (first === undefined) {
+    return `call ${result} before any attempt was sent`
+  }
+  const last = attempts[attempts.length - 1] as AttemptRecord
+  const total = last.start + (last.duration ?? last.timeToHeaders ?? 0)
+  const lines = [
+    `${first.method} ${first.origin}${withoutQuery(first.path)} ${result} after ${plural(attempts.length, 'attempt')} in ${ms(total)}`,
+  ]
+  for (const attempt of attempts) lines.push(`  ${describeAttempt(attempt)}`)
+  return lines.join('\n')
+}
+
+function describeAttempt(a: AttemptRecord): string {
+  const timing: string[] = []
+  if (a.timeToHeaders !== undefined) timing.push(`headers ${ms(a.timeToHeaders)}`)
+  if (a.duration !== undefined) timing.push(`total ${ms(a.duration)}`)
+  if (a.reused !== undefined) timing.push(a.reused ? 'reused socket' : 'new socket')
+  const result = a.statusCode !== undefined ? String(a.statusCode) : (a.error ?? 'pending')
+  let line = `#${a.number} at +${ms(a.start)}: ${result}`
+  if (a.outcome !== undefined && a.outcome !== 'success') line += ` [${a.outcome}]`
+  if (timing.length > 0) line += ` (${timing.join(', ')})`
+  const d = a.decision
+  if (d !== undefined) {
+    const action =
+      d.action === 'retry' && d.delay !== undefined ? `retry in ${ms(d.delay)}` : d.action
+    line += ` -> ${action}: ${d.reason}`
+  }
+  return line
+}
+
+function attemptsOf(value: unknown): readonly AttemptRecord[] {
+  if (typeof value !== 'object' || value === null) return []
+  const attempts = (value as { attempts?: unknown }).attempts
+  return Array.isArray(attempts) ? (attempts as AttemptRecord[]) : []
+}
+
+function describeError(error: unknown): string {
+  const code = errorCode(error)
+  const message = error instanceof Error ? error.message : String(error)
+  return message === '' || message === code ? code : `${code} (${message})`
+}
+
+function withoutQuery(path: string): string {
+  const q = path.indexOf('?')
+  return q === -1 ? path : `${path.slice(0, q)}?…`
+}
+
+function ms(value: number): string {
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}

@@ -1,0 +1,117 @@
+import { InvalidRequestError, describeValue } from '../errors.ts'
+
+/** Header input in any of the shapes undici accepts. */
+export type HeadersInput =
+  | Record<string, string | string[] | number | undefined | null>
+  | Iterable<readonly [string, string | string[] | undefined]>
+  | string[]
+
+/** Normalized headers: lower-case names, string or string-array values. */
+export type HeaderRecord = Record<string, string | string[]>
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const SINGLETONS = new Set([
+  'content-length',
+  'host',
+  'transfer-encoding',
+  'authorization',
+  'content-type',
+])
+// RFC 9110 field-value: visible characters, space, tab and obs-text; never CR, LF or NUL.
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/
+
+/**
+ * Merges `defaults` and `headers` into a fresh record with lower-case names; a request header
+ * replaces a default of the same name. Rejects a bad name or a value with CR, LF or NUL before
+ * anything is sent (header injection).
+ */
+export function mergeHeaders(
+  defaults: HeaderRecord | undefined,
+  headers: HeadersInput | undefined | null,
+): HeaderRecord {
+  const out: HeaderRecord = {}
+  if (headers !== undefined && headers !== null) addHeaders(out, headers)
+  if (defaults !== undefined) {
+    for (const name in defaults) if (!(name in out)) out[name] = defaults[name] as string | string[]
+  }
+  return out
+}
+
+/** Validates and normalizes a header input into a new record (used for client defaults). */
+export function normalizeHeaders(headers: HeadersInput): HeaderRecord {
+  const out: HeaderRecord = {}
+  addHeaders(out, headers)
+  return out
+}
+
+function addHeaders(out: HeaderRecord, headers: HeadersInput): void {
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && typeof headers[0] === 'string') {
+      // undici's flat form: [name, value, name, value, ...]
+      const flat = headers as string[]
+      if (flat.length % 2 !== 0) {
+        throw new InvalidRequestError(
+          `headers array has an odd length (${flat.length}); expected [name, value, ...] pairs`,
+        )
+      }
+      for (let i = 0; i < flat.length; i += 2) add(out, flat[i], flat[i + 1])
+      return
+    }
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<readonly [string, unknown]>) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new InvalidRequestError(
+          `headers entry ${describeValue(pair)} is not a [name, value] pair`,
+        )
+      }
+      add(out, pair[0], pair[1])
+    }
+    return
+  }
+  if (typeof headers !== 'object') {
+    throw new InvalidRequestError(
+      `headers must be an object or iterable, got ${describeValue(headers)}`,
+    )
+  }
+  for (const name in headers) add(out, name, (headers as Record<string, unknown>)[name])
+}
+
+function add(out: HeaderRecord, name: unknown, value: unknown): void {
+  if (value === undefined || value === null) return
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw new InvalidRequestError(
+      `header name ${describeValue(name)} is not a valid HTTP token (no spaces, colons, CR, LF or NUL)`,
+    )
+  }
+  const key = name.toLowerCase()
+  const checked = Array.isArray(value)
+    ? value.map((v: unknown) => checkedValue(name, v))
+    : checkedValue(name, value)
+  const existing = out[key]
+  if (existing === undefined) {
+    out[key] = checked
+    return
+  }
+  // The same name twice in one input (`Content-Length` and `content-length`, or a repeated flat
+  // entry). List-valued fields may repeat; a repeated singleton is request smuggling material.
+  if (SINGLETONS.has(key)) {
+    throw new InvalidRequestError(`header ${name} is given more than once; it must appear once`)
+  }
+  out[key] = ([] as string[]).concat(existing, checked)
+}
+
+function checkedValue(name: string, value: unknown): string {
+  const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null
+  if (text === null) {
+    throw new InvalidRequestError(
+      `header ${name} has value ${describeValue(value)}; expected a string, number or array of strings`,
+    )
+  }
+  if (INVALID_VALUE.test(text)) {
+    throw new InvalidRequestError(
+      `header ${name} has a value containing CR, LF, NUL or another control character; these would let the value inject headers`,
+    )
+  }
+  return text
+}

@@ -1,0 +1,113 @@
+import type { Readable } from 'node:stream'
+import type { Dispatcher } from 'undici'
+import type { AttemptRecord } from './attempt.ts'
+import type { Clock } from './clock.ts'
+import type { OriginState } from './origin-state.ts'
+
+/** A request body undici can send as is. Strings, Buffers and typed arrays can be resent. */
+export type RequestBodyValue =
+  | string
+  | Buffer
+  | Uint8Array
+  | Readable
+  | FormData
+  | Iterable<Uint8Array | string>
+  | AsyncIterable<Uint8Array | string>
+  | null
+
+/**
+ * A request body, or a factory that makes a fresh one for each attempt (so a stream can be sent
+ * again).
+ */
+export type RequestBody = RequestBodyValue | (() => RequestBodyValue)
+
+/** Request options passed through to undici unchanged. */
+export type UndiciRequestOptions = Omit<
+  Dispatcher.RequestOptions<unknown>,
+  'origin' | 'path' | 'method' | 'headers' | 'body' | 'signal'
+>
+
+/**
+ * One call as the middleware stack sees it. The same object goes to every attempt; a middleware
+ * that needs to change something for the layers below (an attempt's own signal, a header) passes a
+ * copy to `next` rather than mutating it, since `next` may run more than once.
+ */
+export interface CallRequest {
+  /** Upper-case for the standard methods. */
+  readonly method: string
+  /** `scheme://host[:port]`, e.g. `https://payments.internal`. */
+  readonly origin: string
+  /** Path and query, always starting with `/`. */
+  readonly path: string
+  /** Lower-case names; already validated (no CR, LF or NUL). */
+  readonly headers: Record<string, string | string[]>
+  readonly body: RequestBody | undefined
+  /**
+   * Aborts when the call must stop: the caller aborted, or the client was destroyed. Attempts are
+   * dispatched with this signal unless a middleware passes a narrower one.
+   */
+  readonly signal: AbortSignal
+  /** The caller's own signal, to tell a caller's abort from one a policy caused. */
+  readonly callerSignal: AbortSignal | undefined
+  /** Attempt records so far; the transport appends one per attempt. */
+  readonly attempts: AttemptRecord[]
+  /** `clock.now()` when the call started. */
+  readonly startTime: number
+  readonly clock: Clock
+  /** State the policies keep for this origin. */
+  readonly originState: OriginState
+  /** Options passed through to undici for every attempt. */
+  readonly undiciOptions: UndiciRequestOptions
+}
+
+/** The response of a call: undici's `ResponseData` plus the call's attempt records. */
+export interface ClientResponse {
+  statusCode: number
+  statusText: string
+  headers: Dispatcher.ResponseData['headers']
+  /** undici's body: a Readable with `.json()`, `.text()`, `.arrayBuffer()` and `.dump()`. */
+  body: Dispatcher.ResponseData['body']
+  trailers: Record<string, string>
+  opaque: unknown
+  context: object
+  /** One record per attempt of the call; the last one produced this response. */
+  attempts: readonly AttemptRecord[]
+}
+
+/** What a handler resolves with inside the stack: the response and the attempt that made it. */
+export interface CallResponse extends ClientResponse {
+  /** The record of the attempt that produced this response. */
+  readonly attempt: AttemptRecord
+}
+
+/** The rest of the stack below a middleware. May be called more than once (retries, hedges). */
+export type Handler = (request: CallRequest) => Promise<CallResponse>
+
+/**
+ * A policy: sees the call on the way in and the response or error on the way out.
+ *
+ * @example
+ * ```ts
+ * const logStatus: Middleware = async (request, next) => {
+ *   const response = await next(request)
+ *   console.log(request.method, request.path, response.statusCode)
+ *   return response
+ * }
+ * ```
+ */
+export type Middleware = (request: CallRequest, next: Handler) => Promise<CallResponse>
+
+/**
+ * Builds one handler from a list of middleware and a terminal handler. The first middleware is the
+ * outermost: it runs first on the way in and last on the way out. The chain is built once, so a
+ * call allocates nothing for it.
+ */
+export function compose(middleware: readonly Middleware[], terminal: Handler): Handler {
+  let handler = terminal
+  for (let i = middleware.length - 1; i >= 0; i--) {
+    const layer = middleware[i] as Middleware
+    const next = handler
+    handler = (request) => layer(request, next)
+  }
+  return handler
+}

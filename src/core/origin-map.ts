@@ -1,0 +1,101 @@
+interface Entry<T> {
+  value: T
+  lastUsed: number
+}
+
+/** Options of an {@link OriginMap}. */
+export interface OriginMapOptions<T> {
+  /** Creates the state for an origin seen for the first time. */
+  create: (origin: string) => T
+  /** Releases an entry's resources (timers, listeners) when it is evicted or the map is cleared. */
+  dispose?: (value: T, origin: string) => void
+  /** Most origins kept at once; the least recently used is evicted past it. */
+  maxOrigins: number
+  /** An origin unused for this long (ms) is evicted the next time the map is used. */
+  idleTimeout: number
+  /** Monotonic clock in ms. */
+  now: () => number
+}
+
+/**
+ * Per-origin state, bounded two ways: at most `maxOrigins` entries (least recently used goes
+ * first) and no entry idle for longer than `idleTimeout`. Expiry is lazy, done while the map is
+ * used, so the map owns no timer; every evicted entry is disposed, which releases its timers.
+ *
+ * A call that already holds an entry keeps using it after eviction; the next call for that
+ * origin starts from fresh state.
+ */
+export class OriginMap<T> {
+  readonly #entries = new Map<string, Entry<T>>()
+  readonly #options: OriginMapOptions<T>
+  readonly #sweepEvery: number
+  #lastSweep: number
+
+  constructor(options: OriginMapOptions<T>) {
+    this.#options = options
+    // Sweeping scans from the least recently used end and stops at the first live entry, so it
+    // is cheap; doing it at most a few times per idle period keeps it off most calls entirely.
+    this.#sweepEvery = Math.max(1, options.idleTimeout / 4)
+    this.#lastSweep = options.now()
+  }
+
+  /** Number of origins held. */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  /** The state for `origin`, created if missing; marks it as just used. */
+  get(origin: string): T {
+    const now = this.#options.now()
+    if (now - this.#lastSweep >= this.#sweepEvery) this.#sweep(now)
+    const map = this.#entries
+    const entry = map.get(origin)
+    if (entry !== undefined) {
+      entry.lastUsed = now
+      // Re-insert to move it to the most recently used end of the Map's insertion order.
+      map.delete(origin)
+      map.set(origin, entry)
+      return entry.value
+    }
+    const value = this.#options.create(origin)
+    map.set(origin, { value, lastUsed: now })
+    if (map.size > this.#options.maxOrigins) {
+      const oldest = map.keys().next().value as string
+      this.delete(oldest)
+    }
+    return value
+  }
+
+  /** The state for `origin` if held, without creating it or marking it used. */
+  peek(origin: string): T | undefined {
+    return this.#entries.get(origin)?.value
+  }
+
+  /** Evicts and disposes `origin`'s state. */
+  delete(origin: string): boolean {
+    const entry = this.#entries.get(origin)
+    if (entry === undefined) return false
+    this.#entries.delete(origin)
+    this.#options.dispose?.(entry.value, origin)
+    return true
+  }
+
+  /** Evicts and disposes everything. */
+  clear(): void {
+    for (const origin of [...this.#entries.keys()]) this.delete(origin)
+  }
+
+  /** Origins and their states, least recently used first. */
+  *entries(): IterableIterator<[string, T]> {
+    for (const [origin, entry] of this.#entries) yield [origin, entry.value]
+  }
+
+  #sweep(now: number): void {
+    this.#lastSweep = now
+    const limit = this.#options.idleTimeout
+    for (const [origin, entry] of this.#entries) {
+      if (now - entry.lastUsed < limit) break
+      this.delete(origin)
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { CrossOriginError, InvalidRequestError, describeValue } from '../errors.ts'
+
+/** Where a request goes: the origin to connect to and the request target sent to it. */
+export interface Target {
+  origin: string
+  path: string
+}
+
+// undici's own rule for a request target: printable, no space, no control characters.
+const INVALID_PATH = /[^\u0021-\u00ff]/
+
+/**
+ * Resolves what the caller passed as a URL against the client's origin.
+ *
+ * With an origin, only a path (`/charges/42`) or an absolute URL on that same origin is accepted.
+ * Anything naming another scheme, host or port (`http://evil/`, `//evil/`, `/\evil`) is rejected
+ * with {@link CrossOriginError}, never re-targeted, so a path built from user input cannot send the
+ * client's credentials elsewhere. Without an origin, the URL must be absolute http(s).
+ */
+export function resolveTarget(baseOrigin: string | undefined, url: string | URL): Target {
+  if (typeof url === 'string') {
+    if (url.charCodeAt(0) === 0x2f /* / */) {
+      const second = url.charCodeAt(1)
+      if (second === 0x2f || second === 0x5c /* \ */) {
+        // A scheme-relative reference names a host; the URL parser reads `/\` like `//`.
+        throw new CrossOriginError(
+          `request URL ${describeValue(url)} names a host; expected a path starting with a single "/"`,
+        )
+      }
+      if (baseOrigin === undefined) {
+        throw new InvalidRequestError(
+          `request URL ${describeValue(url)} is a path but the client has no origin; pass an absolute URL or set the client's origin`,
+        )
+      }
+      return { origin: baseOrigin, path: checkedPath(stripFragment(url), url) }
+    }
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw new InvalidRequestError(
+        `request URL ${describeValue(url)} is not a valid absolute URL or a path starting with "/"`,
+      )
+    }
+    return fromUrl(baseOrigin, parsed, url)
+  }
+  if (url instanceof URL) return fromUrl(baseOrigin, url, url.href)
+  throw new InvalidRequestError(`request URL must be a string or a URL, got ${describeValue(url)}`)
+}
+
+function fromUrl(baseOrigin: string | undefined, url: URL, shown: string): Target {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidRequestError(
+      `request URL ${describeValue(shown)} has scheme ${url.protocol}; expected http: or https:`,
+    )
+  }
+  if (baseOrigin !== undefined && url.origin !== baseOrigin) {
+    throw new CrossOriginError(
+      `request URL ${describeValue(shown)} is on ${url.origin}, not on the client's origin ${baseOrigin}`,
+    )
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new InvalidRequestError(
+      `request URL ${describeValue(url.origin)} carries credentials; send them in a header instead`,
+    )
+  }
+  return { origin: url.origin, path: checkedPath(url.pathname + url.search, shown) }
+}
+
+function stripFragment(path: string): string {
+  const hash = path.indexOf('#')
+  return hash === -1 ? path : path.slice(0, hash)
+}
+
+function checkedPath(path: string, shown: string): string {
+  if (INVALID_PATH.test(path)) {
+    throw new InvalidRequestError(
+      `request URL ${describeValue(shown)} contains a space, control character (CR, LF, NUL) or non-Latin-1 character; percent-encode it`,
+    )
+  }
+  return path
+}
+
+/**
+ * Validates a client's `origin` option and returns it normalized (`scheme://host[:port]`).
+ * Returns `undefined` with a message when it is not an http(s) origin without path or query.
+ */
+export function parseOrigin(value: string | URL): string | undefined {
+  let url: URL
+  try {
+    url = typeof value === 'string' ? new URL(value) : value
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
+    return undefined
+  }
+  if (url.username !== '' || url.password !== '') return undefined
+  return url.origin
+}

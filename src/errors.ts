@@ -1,0 +1,183 @@
+import type { AttemptRecord } from './core/attempt.ts'
+
+/**
+ * Stable error codes. A code never changes meaning once released; match on `err.code`, not on
+ * the message or the class name.
+ */
+export const ErrorCodes = {
+  DEADLINE_EXCEEDED: 'NQ_DEADLINE_EXCEEDED',
+  ATTEMPT_TIMEOUT: 'NQ_ATTEMPT_TIMEOUT',
+  CIRCUIT_OPEN: 'NQ_CIRCUIT_OPEN',
+  QUEUE_FULL: 'NQ_QUEUE_FULL',
+  QUEUE_TIMEOUT: 'NQ_QUEUE_TIMEOUT',
+  THROTTLED: 'NQ_THROTTLED',
+  BODY_NOT_REPLAYABLE: 'NQ_BODY_NOT_REPLAYABLE',
+  CLIENT_CLOSED: 'NQ_CLIENT_CLOSED',
+  INVALID_OPTION: 'NQ_INVALID_OPTION',
+  INVALID_REQUEST: 'NQ_INVALID_REQUEST',
+  CROSS_ORIGIN: 'NQ_CROSS_ORIGIN',
+  ABORTED: 'NQ_ABORTED',
+  MIDDLEWARE: 'NQ_MIDDLEWARE',
+} as const
+
+/** One of the values of {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+/** Options shared by every netiquette error. */
+export interface NetiquetteErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown
+  /** The attempts made before this error, when a call was made. */
+  attempts?: readonly AttemptRecord[]
+}
+
+/**
+ * Base class of every error netiquette throws. Errors that come from undici (connection resets,
+ * its own timeouts) are not wrapped: they pass through unchanged, with `attempts` attached.
+ */
+export class NetiquetteError extends Error {
+  /** Stable, machine-readable code: see {@link ErrorCodes}. */
+  readonly code: ErrorCode
+  /** One record per attempt made for the call (empty when nothing was sent). */
+  attempts: readonly AttemptRecord[]
+  /**
+   * True when the error was decided locally without contacting the origin (circuit open, queue
+   * full, throttled, client closed). Policies never count these as upstream failures.
+   */
+  readonly local: boolean
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: NetiquetteErrorOptions = {},
+    local = false,
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = code
+    this.attempts = options.attempts ?? []
+    this.local = local
+  }
+}
+
+/** The call's total deadline passed. Final: never retried. */
+export class DeadlineExceededError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.DEADLINE_EXCEEDED, message, options)
+  }
+}
+
+/** One attempt ran out of its own time; the retry policy may try again within the deadline. */
+export class AttemptTimeoutError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.ATTEMPT_TIMEOUT, message, options)
+  }
+}
+
+/** The origin's circuit is open; `retryAt` says when it next lets a probe through. */
+export class CircuitOpenError extends NetiquetteError {
+  /** Epoch milliseconds at which the circuit next admits a probe, when known. */
+  readonly retryAt: number | undefined
+  constructor(message: string, options?: NetiquetteErrorOptions & { retryAt?: number }) {
+    super(ErrorCodes.CIRCUIT_OPEN, message, options, true)
+    this.retryAt = options?.retryAt
+  }
+}
+
+/** The concurrency limiter's queue was full: the call was shed at once. */
+export class QueueFullError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.QUEUE_FULL, message, options, true)
+  }
+}
+
+/** The call waited in the limiter's queue for as long as it was allowed to. */
+export class QueueTimeoutError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.QUEUE_TIMEOUT, message, options, true)
+  }
+}
+
+/** Adaptive throttling rejected the call locally; nothing was sent. */
+export class ThrottledError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.THROTTLED, message, options, true)
+  }
+}
+
+/** A retry was wanted but the request body is a one-shot stream that was already consumed. */
+export class BodyNotReplayableError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.BODY_NOT_REPLAYABLE, message, options, true)
+  }
+}
+
+/** The client was closed or destroyed before or during the call. */
+export class ClientClosedError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.CLIENT_CLOSED, message, options, true)
+  }
+}
+
+/** The caller aborted the call with a reason that is not an Error; the reason is the `cause`. */
+export class AbortedError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.ABORTED, message, options)
+    this.name = 'AbortError'
+  }
+}
+
+/** A middleware threw something that is not an Error; the value is the `cause`. */
+export class MiddlewareError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.MIDDLEWARE, message, options)
+  }
+}
+
+/** An option had a bad value. Thrown at construction, or when a request's options are read. */
+export class InvalidOptionError extends NetiquetteError {
+  /** Dotted path of the bad option, e.g. `agent.connectTimeout`. */
+  readonly option: string
+  constructor(option: string, value: unknown, expected: string) {
+    super(
+      ErrorCodes.INVALID_OPTION,
+      `invalid option ${option}: got ${describeValue(value)}, expected ${expected}`,
+      {},
+      true,
+    )
+    this.option = option
+  }
+}
+
+/** The request itself is malformed (bad URL, CR/LF/NUL in a header); nothing was sent. */
+export class InvalidRequestError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.INVALID_REQUEST, message, options, true)
+  }
+}
+
+/**
+ * The client has an `origin` and the request named another scheme, host or port. It is
+ * rejected rather than re-targeted, so a user-controlled path can never redirect credentials.
+ */
+export class CrossOriginError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.CROSS_ORIGIN, message, options, true)
+  }
+}
+
+/** Renders a value for an error message: short, and safe for values of any type. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') {
+    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value
+    return JSON.stringify(shown)
+  }
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+    return String(value)
+  }
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`
+}

@@ -1,0 +1,68 @@
+import { Agent } from 'undici'
+import { describe, expect, it } from 'vitest'
+import { InvalidOptionError, createClient } from '../src/index.ts'
+
+function optionError(fn: () => unknown): InvalidOptionError {
+  try {
+    fn()
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidOptionError)
+    return error as InvalidOptionError
+  }
+  throw new Error('expected an InvalidOptionError')
+}
+
+describe('createClient options', () => {
+  it.each([
+    ['origin', { origin: 'ftp://files' }],
+    ['origin', { origin: 'https://api.internal/v1' }],
+    ['origin', { origin: 'https://user:pw@api.internal' }],
+    ['origin', { origin: 'not a url' }],
+    ['origin', { origin: 42 }],
+    ['headers', { headers: { 'x-a': 'b\r\nc' } }],
+    ['agent.connectTimeout', { agent: { connectTimeout: 0 } }],
+    ['agent.headersTimeout', { agent: { headersTimeout: Infinity } }],
+    ['agent.bodyTimeout', { agent: { bodyTimeout: -5 } }],
+    ['agent.connections', { agent: { connections: 1.5 } }],
+    ['agent.keepalive', { agent: { keepalive: 1 } }],
+    ['agent', { agent: {}, dispatcher: new Agent() }],
+    ['dispatcher', { dispatcher: {} }],
+    ['middleware', { middleware: [42] }],
+    ['clock', { clock: { now: () => 0 } }],
+    ['maxOrigins', { maxOrigins: 0 }],
+    ['originIdleTimeout', { originIdleTimeout: 'soon' }],
+    ['deadLine', { deadLine: 5 }],
+  ])('rejects a bad %s at construction, naming it', (option, options) => {
+    const error = optionError(() => createClient(options as never))
+    expect(error.option).toBe(option)
+    expect(error.code).toBe('NQ_INVALID_OPTION')
+    expect(error.message).toContain(option)
+    expect(error.message).toContain('expected')
+  })
+
+  it('says what value it got', () => {
+    const error = optionError(() => createClient({ agent: { connectTimeout: -1 } }))
+    expect(error.message).toBe(
+      'invalid option agent.connectTimeout: got -1, expected a finite number of milliseconds greater than 0',
+    )
+  })
+
+  it('accepts a URL origin and normalizes it', async () => {
+    const client = createClient({ origin: new URL('https://API.internal:443/') })
+    const error = await client
+      .request('https://api.internal/x', { signal: AbortSignal.abort() })
+      .catch((e: unknown) => e)
+    // Same origin after normalization: it got as far as the abort check, not a cross-origin error.
+    expect((error as { code: string }).code).toBe('NQ_ABORTED')
+    await client.close()
+  })
+
+  it('rejects a non-AbortSignal signal per request', async () => {
+    const client = createClient({ origin: 'http://127.0.0.1:1' })
+    await expect(client.request('/x', { signal: {} as AbortSignal })).rejects.toMatchObject({
+      code: 'NQ_INVALID_OPTION',
+      option: 'signal',
+    })
+    await client.close()
+  })
+})

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { getEventListeners } from 'node:events'
+import { systemClock } from '../../src/index.ts'
+import { VirtualClock } from '../../src/testing/index.ts'
+
+describe('systemClock.sleep', () => {
+  it('rejects with the reason as soon as the signal aborts, leaving no listener', async () => {
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    const slept = systemClock.sleep(60_000, controller.signal)
+    controller.abort(reason)
+    await expect(slept).rejects.toBe(reason)
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+  })
+
+  it('rejects at once for an already aborted signal', async () => {
+    const reason = new Error('already')
+    await expect(systemClock.sleep(60_000, AbortSignal.abort(reason))).rejects.toBe(reason)
+  })
+
+  it('removes its abort listener when it resolves', async () => {
+    const controller = new AbortController()
+    await systemClock.sleep(1, controller.signal)
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+  })
+})
+
+describe('VirtualClock', () => {
+  it('fires sleeps in time order only when advanced', async () => {
+    const clock = new VirtualClock()
+    const fired: number[] = []
+    void clock.sleep(200).then(() => fired.push(200))
+    void clock.sleep(100).then(() => fired.push(100))
+    await clock.advance(99)
+    expect(fired).toEqual([])
+    await clock.advance(1)
+    expect(fired).toEqual([100])
+    await clock.advance(100)
+    expect(fired).toEqual([100, 200])
+    expect(clock.now()).toBe(200)
+  })
+
+  it('runs sleeps scheduled by fired timers within the same advance', async () => {
+    const clock = new VirtualClock()
+    let done = false
+    void (async () => {
+      await clock.sleep(10)
+      await clock.sleep(10)
+      done = true
+    })()
+    await clock.advance(20)
+    expect(done).toBe(true)
+  })
+
+  it('drops an aborted sleep', async () => {
+    const clock = new VirtualClock()
+    const controller = new AbortController()
+    const slept = clock.sleep(100, controller.signal)
+    controller.abort(new Error('no'))
+    await expect(slept).rejects.toThrow('no')
+    expect(clock.pendingTimers).toBe(0)
+  })
+
+  it('keeps wall time in step with monotonic time', async () => {
+    const clock = new VirtualClock(0, 1_000_000)
+    await clock.advance(500)
+    expect(clock.wallNow()).toBe(1_000_500)
+  })
+})

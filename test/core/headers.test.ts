@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest'
+import { mergeHeaders } from '../../src/core/headers.ts'
+import { normalizeMethod } from '../../src/core/method.ts'
+import { InvalidRequestError } from '../../src/index.ts'
+
+describe('mergeHeaders', () => {
+  it('lower-cases names and lets request headers win over defaults', () => {
+    expect(mergeHeaders({ 'user-agent': 'd', accept: 'a' }, { 'User-Agent': 'r' })).toEqual({
+      'user-agent': 'r',
+      accept: 'a',
+    })
+  })
+
+  it('accepts iterables, flat arrays and numbers, and skips undefined', () => {
+    expect(mergeHeaders(undefined, new Map([['X-A', '1']]))).toEqual({ 'x-a': '1' })
+    expect(mergeHeaders(undefined, ['x-a', '1', 'x-a', '2'])).toEqual({ 'x-a': ['1', '2'] })
+    expect(mergeHeaders(undefined, { 'content-length': 3, skip: undefined })).toEqual({
+      'content-length': '3',
+    })
+  })
+
+  it.each([
+    [{ 'x-a': 'ok\r\nInjected: yes' }],
+    [{ 'x-a': 'nul\u0000' }],
+    [{ 'x-a': ['fine', 'bad\n'] }],
+    [{ 'bad name': 'v' }],
+    [{ 'x:y': 'v' }],
+    [{ 'x-a': { object: true } }],
+  ])('rejects %j before anything is sent', (headers) => {
+    expect(() => mergeHeaders(undefined, headers as never)).toThrow(InvalidRequestError)
+  })
+
+  it('rejects a case-variant duplicate Content-Length', () => {
+    expect(() => mergeHeaders(undefined, { 'Content-Length': '1', 'content-length': '2' })).toThrow(
+      /more than once/,
+    )
+  })
+})
+
+describe('normalizeMethod', () => {
+  it('defaults to GET and upper-cases standard methods', () => {
+    expect(normalizeMethod(undefined)).toBe('GET')
+    expect(normalizeMethod('post')).toBe('POST')
+    expect(normalizeMethod('PROPFIND')).toBe('PROPFIND')
+  })
+
+  it.each(['GET\r\n', 'G ET', '', 'GET\u0000', 42])('rejects %j', (method) => {
+    expect(() => normalizeMethod(method)).toThrow(InvalidRequestError)
+  })
+
+  it('refuses CONNECT', () => {
+    expect(() => normalizeMethod('connect')).toThrow(/CONNECT/)
+  })
+})

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest'
+import {
+  ClientClosedError,
+  DeadlineExceededError,
+  classifyError,
+  classifyStatus,
+  errorCode,
+  neverLeftClient,
+} from '../../src/index.ts'
+
+const withCode = (code: string) => Object.assign(new Error(code), { code })
+
+describe('classifyStatus', () => {
+  it.each([
+    [200, 'success'],
+    [204, 'success'],
+    [304, 'success'],
+    [400, 'success'],
+    [404, 'success'],
+    [409, 'success'],
+    [408, 'failure'],
+    [500, 'failure'],
+    [502, 'failure'],
+    [504, 'failure'],
+    [429, 'overload'],
+    [503, 'overload'],
+  ])('%i is %s', (status, kind) => {
+    expect(classifyStatus(status)).toBe(kind)
+  })
+})
+
+describe('classifyError', () => {
+  it('calls anything a cancellation once the caller aborted', () => {
+    expect(classifyError(withCode('ECONNRESET'), true)).toBe('cancelled')
+  })
+
+  it('counts local rejections as local, never as upstream failures', () => {
+    expect(classifyError(new ClientClosedError('closed'), false)).toBe('local')
+  })
+
+  it('treats refused connections and timeouts as overload', () => {
+    for (const code of ['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']) {
+      expect(classifyError(withCode(code), false)).toBe('overload')
+    }
+    expect(classifyError(new DeadlineExceededError('late'), false)).toBe('overload')
+  })
+
+  it('treats resets, DNS and parse errors as failures', () => {
+    for (const code of ['ECONNRESET', 'ENOTFOUND', 'UND_ERR_SOCKET', 'HPE_INVALID_CONSTANT']) {
+      expect(classifyError(withCode(code), false)).toBe('failure')
+    }
+  })
+})
+
+describe('neverLeftClient', () => {
+  it('is true only for connect-phase failures', () => {
+    expect(neverLeftClient(withCode('ECONNREFUSED'))).toBe(true)
+    expect(neverLeftClient(withCode('ENOTFOUND'))).toBe(true)
+    expect(neverLeftClient(withCode('UND_ERR_CONNECT_TIMEOUT'))).toBe(true)
+    expect(neverLeftClient(withCode('ECONNRESET'))).toBe(false)
+    expect(neverLeftClient(withCode('UND_ERR_HEADERS_TIMEOUT'))).toBe(false)
+  })
+})
+
+describe('errorCode', () => {
+  it('reads the code, then the cause code, then the name', () => {
+    expect(errorCode(withCode('EPIPE'))).toBe('EPIPE')
+    expect(errorCode(new Error('x', { cause: withCode('ECONNRESET') }))).toBe('ECONNRESET')
+    expect(errorCode(new TypeError('x'))).toBe('TypeError')
+    expect(errorCode('boom')).toBe('string')
+  })
+})
