@@ -28,7 +28,7 @@ export async function main(log: (line: string) => void = console.log): Promise<s
       reason: 'demo middleware retries one 503',
       delay: 0,
     }
-    discardResponse(request, first)
+    discardResponse(first)
     return next(request)
   }
 

@@ -13,6 +13,7 @@ import {
   compose,
   type CallRequest,
   type CallResponse,
+  type CallUndiciOptions,
   type ClientResponse,
   type Handler,
   type Middleware,
@@ -21,7 +22,8 @@ import {
 } from './core/middleware.ts'
 import { OriginMap } from './core/origin-map.ts'
 import { OriginState } from './core/origin-state.ts'
-import { linkSignal } from './core/signals.ts'
+import { Cancellation } from './core/cancellation.ts'
+import { ResponseBody, kWhenComplete } from './core/response-body.ts'
 import { parseOrigin, resolveTarget } from './core/target.ts'
 import { createTransport } from './core/transport.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from './core/validate.ts'
@@ -127,8 +129,8 @@ export class Client {
   readonly #clock: Clock
   readonly #handler: Handler
   readonly #origins: OriginMap<OriginState>
-  // Controllers of calls not yet settled (a returned response is settled when its body closes).
-  readonly #inFlight = new Set<AbortController>()
+  // Calls not yet settled; a returned response settles once its body has been received.
+  readonly #inFlight = new Set<Cancellation>()
   #closed = false
   #drained: (() => void) | undefined
 
@@ -238,25 +240,26 @@ export class Client {
       throw new ClientClosedError('the client is closed; create a new client to send requests')
     }
     const { origin, path } = resolveTarget(this.#origin, url)
-    const { method, headers, body, signal, ...undiciOptions } = options
+    const { method, headers, body, signal } = options
     const normalizedMethod = normalizeMethod(method)
     const mergedHeaders = mergeHeaders(this.#headers, headers)
+    const undiciOptions = splitUndiciOptions(options)
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidOptionError('signal', signal, 'an AbortSignal')
     }
     if (signal?.aborted) throw abortError(signal.reason, [])
 
     const clock = this.#clock
-    const controller = new AbortController()
-    const unlink = linkSignal(signal, controller)
-    this.#inFlight.add(controller)
+    const cancellation = new Cancellation()
+    const unfollow = cancellation.follow(signal)
+    this.#inFlight.add(cancellation)
     const request: CallRequest = {
       method: normalizedMethod,
       origin,
       path,
       headers: mergedHeaders,
       body,
-      signal: controller.signal,
+      cancellation,
       callerSignal: signal,
       attempts: [],
       startTime: clock.now(),
@@ -272,20 +275,18 @@ export class Client {
     try {
       response = await this.#handler(request)
     } catch (error) {
-      this.#settle(controller, unlink)
+      this.#settle(cancellation, unfollow)
       const thrown = finalError(error, request)
       if (channels.callEnd.hasSubscribers) publishEnd(request, undefined, thrown)
       throw thrown
     }
 
-    const { attempt } = response
-    attempt.decision ??= { action: 'return', reason: 'response handed to the caller' }
-    // The call lasts until its body is read or destroyed: a caller abort must still reach it,
+    response.attempt.decision ??= { action: 'return', reason: 'response handed to the caller' }
+    // The call lasts until its body has been received: a caller's abort must still reach it,
     // and only then may the caller's listener go.
-    response.body.once('close', () => {
-      attempt.duration = clock.now() - request.startTime - attempt.start
-      this.#settle(controller, unlink)
-    })
+    const settle = () => this.#settle(cancellation, unfollow)
+    if (response.body instanceof ResponseBody) response.body[kWhenComplete](settle)
+    else settle()
     if (channels.callEnd.hasSubscribers) publishEnd(request, response, undefined)
     return response
   }
@@ -314,9 +315,9 @@ export class Client {
    */
   async destroy(reason?: Error): Promise<void> {
     this.#closed = true
-    for (const controller of [...this.#inFlight]) {
+    for (const cancellation of [...this.#inFlight]) {
       // One error per call: each carries its own attempts.
-      controller.abort(
+      cancellation.abort(
         new ClientClosedError('the client was destroyed during the call', { cause: reason }),
       )
     }
@@ -324,9 +325,9 @@ export class Client {
     if (this.#ownsDispatcher) await this.#dispatcher.destroy()
   }
 
-  #settle(controller: AbortController, unlink: () => void): void {
-    unlink()
-    this.#inFlight.delete(controller)
+  #settle(cancellation: Cancellation, unfollow: () => void): void {
+    unfollow()
+    this.#inFlight.delete(cancellation)
     if (this.#drained !== undefined && this.#inFlight.size === 0) {
       const drained = this.#drained
       this.#drained = undefined
@@ -364,13 +365,63 @@ function resolveMiddleware(option: ClientOptions['middleware']): readonly Middle
   return list as readonly Middleware[]
 }
 
+const OWN_REQUEST_OPTIONS = new Set(['method', 'headers', 'body', 'signal'])
+const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
+const UNSUPPORTED_OPTIONS: Record<string, string> = {
+  upgrade: 'nothing: upgrades are not supported; use undici.upgrade or undici.connect',
+  responseHeaders: 'nothing: raw response headers are not supported; headers arrive parsed',
+  dispatcher: 'nothing per request: set the dispatcher when creating the client',
+}
+const NO_UNDICI_OPTIONS: CallUndiciOptions = Object.freeze({
+  dispatch: undefined,
+  opaque: null,
+  onInfo: undefined,
+  highWaterMark: undefined,
+})
+
+/**
+ * Splits a request's undici options into those undici's dispatch takes and those the response
+ * handling takes. Most calls have none and share one frozen object.
+ */
+function splitUndiciOptions(options: RequestOptions): CallUndiciOptions {
+  let dispatch: Record<string, unknown> | undefined
+  let response: Record<string, unknown> | undefined
+  for (const key in options) {
+    if (OWN_REQUEST_OPTIONS.has(key)) continue
+    const value = (options as Record<string, unknown>)[key]
+    if (value === undefined) continue
+    const unsupported = UNSUPPORTED_OPTIONS[key]
+    if (unsupported !== undefined) throw new InvalidOptionError(key, value, unsupported)
+    if (RESPONSE_OPTIONS.has(key)) (response ??= {})[key] = value
+    else (dispatch ??= {})[key] = value
+  }
+  if (dispatch === undefined && response === undefined) return NO_UNDICI_OPTIONS
+  const onInfo = response?.onInfo
+  if (onInfo !== undefined && typeof onInfo !== 'function') {
+    throw new InvalidOptionError('onInfo', onInfo, 'a function')
+  }
+  const highWaterMark = response?.highWaterMark
+  if (
+    highWaterMark !== undefined &&
+    (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark) || highWaterMark < 0)
+  ) {
+    throw new InvalidOptionError('highWaterMark', highWaterMark, 'an integer of bytes, 0 or more')
+  }
+  return {
+    dispatch,
+    opaque: response?.opaque ?? null,
+    onInfo: onInfo as CallUndiciOptions['onInfo'],
+    highWaterMark: highWaterMark as number | undefined,
+  }
+}
+
 /** The error the caller sees: always an object with `attempts`, and typed. */
 function finalError(error: unknown, request: CallRequest): unknown {
   const { attempts, callerSignal } = request
   const last = attempts[attempts.length - 1]
-  if (callerSignal?.aborted && error === callerSignal.reason) {
+  if (callerSignal?.aborted === true && !(error instanceof ClientClosedError)) {
     if (last !== undefined) last.decision ??= { action: 'fail', reason: 'the caller aborted' }
-    return abortError(error, attempts)
+    return abortError(callerSignal.reason, attempts)
   }
   if (last !== undefined) last.decision ??= { action: 'fail', reason: 'error handed to the caller' }
   if (error instanceof NetiquetteError) {

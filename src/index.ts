@@ -25,6 +25,7 @@ export { compose } from './core/middleware.ts'
 export type {
   CallRequest,
   CallResponse,
+  CallUndiciOptions,
   ClientResponse,
   Handler,
   Middleware,
@@ -43,7 +44,9 @@ export type {
   CallEndMessage,
   CallStartMessage,
 } from './core/events.ts'
-export { linkSignal } from './core/signals.ts'
+export { Cancellation } from './core/cancellation.ts'
+export { ResponseBody } from './core/response-body.ts'
+export type { ResponseBodySource } from './core/response-body.ts'
 export { OriginMap } from './core/origin-map.ts'
 export type { OriginMapOptions } from './core/origin-map.ts'
 export { OriginState } from './core/origin-state.ts'

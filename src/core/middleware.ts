@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { AttemptRecord } from './attempt.ts'
+import type { Cancellation } from './cancellation.ts'
 import type { Clock } from './clock.ts'
 import type { OriginState } from './origin-state.ts'
+import type { ResponseBody } from './response-body.ts'
 
 /** A request body undici can send as is. Strings, Buffers and typed arrays can be resent. */
 export type RequestBodyValue =
@@ -21,11 +23,25 @@ export type RequestBodyValue =
  */
 export type RequestBody = RequestBodyValue | (() => RequestBodyValue)
 
-/** Request options passed through to undici unchanged. */
+/**
+ * undici request options a call accepts and passes on: `query`, `headersTimeout`, `bodyTimeout`,
+ * `reset`, `blocking`, `idempotent`, `expectContinue`, `typeOfService` go to undici's dispatch;
+ * `opaque`, `onInfo` and `highWaterMark` behave as in `undici.request`. Not supported: `upgrade`
+ * (use undici directly) and `responseHeaders: 'raw'`.
+ */
 export type UndiciRequestOptions = Omit<
   Dispatcher.RequestOptions<unknown>,
-  'origin' | 'path' | 'method' | 'headers' | 'body' | 'signal'
+  'origin' | 'path' | 'method' | 'headers' | 'body' | 'signal' | 'upgrade' | 'responseHeaders'
 >
+
+/** The undici options of one call, split by who handles them. */
+export interface CallUndiciOptions {
+  /** Options merged into every dispatch (timeouts, query, ...), or none. */
+  readonly dispatch: Readonly<Record<string, unknown>> | undefined
+  readonly opaque: unknown
+  readonly onInfo: Dispatcher.RequestOptions['onInfo'] | undefined
+  readonly highWaterMark: number | undefined
+}
 
 /**
  * One call as the middleware stack sees it. The same object goes to every attempt; a middleware
@@ -43,10 +59,12 @@ export interface CallRequest {
   readonly headers: Record<string, string | string[]>
   readonly body: RequestBody | undefined
   /**
-   * Aborts when the call must stop: the caller aborted, or the client was destroyed. Attempts are
-   * dispatched with this signal unless a middleware passes a narrower one.
+   * Aborts when the call must stop: the caller aborted, or the client was destroyed. The
+   * transport stops its attempt when it aborts; a middleware that needs an `AbortSignal` (for a
+   * sleep, say) takes `cancellation.signal`. A middleware that wants to stop one attempt alone
+   * passes `next` a copy of the request with a narrower cancellation that follows this one.
    */
-  readonly signal: AbortSignal
+  readonly cancellation: Cancellation
   /** The caller's own signal, to tell a caller's abort from one a policy caused. */
   readonly callerSignal: AbortSignal | undefined
   /** Attempt records so far; the transport appends one per attempt. */
@@ -56,20 +74,24 @@ export interface CallRequest {
   readonly clock: Clock
   /** State the policies keep for this origin. */
   readonly originState: OriginState
-  /** Options passed through to undici for every attempt. */
-  readonly undiciOptions: UndiciRequestOptions
+  /** undici options of the call, for every attempt. */
+  readonly undiciOptions: CallUndiciOptions
 }
 
-/** The response of a call: undici's `ResponseData` plus the call's attempt records. */
+/**
+ * The response of a call, shaped like undici's `ResponseData` (without `context`), plus the
+ * call's attempt records.
+ */
 export interface ClientResponse {
   statusCode: number
   statusText: string
   headers: Dispatcher.ResponseData['headers']
-  /** undici's body: a Readable with `.json()`, `.text()`, `.arrayBuffer()` and `.dump()`. */
-  body: Dispatcher.ResponseData['body']
-  trailers: Record<string, string>
+  /** A Readable with undici's helpers: `.json()`, `.text()`, `.arrayBuffer()`, `.dump()`... */
+  body: ResponseBody
+  /** Filled in once the body has been received to its end. */
+  trailers: Record<string, string | string[] | undefined>
+  /** The request's `opaque` option, handed back. */
   opaque: unknown
-  context: object
   /** One record per attempt of the call; the last one produced this response. */
   attempts: readonly AttemptRecord[]
 }

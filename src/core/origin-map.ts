@@ -30,6 +30,7 @@ export class OriginMap<T> {
   readonly #options: OriginMapOptions<T>
   readonly #sweepEvery: number
   #lastSweep: number
+  #newest: string | undefined
 
   constructor(options: OriginMapOptions<T>) {
     this.#options = options
@@ -52,13 +53,18 @@ export class OriginMap<T> {
     const entry = map.get(origin)
     if (entry !== undefined) {
       entry.lastUsed = now
-      // Re-insert to move it to the most recently used end of the Map's insertion order.
-      map.delete(origin)
-      map.set(origin, entry)
+      // Re-insert to move it to the most recently used end of the Map's insertion order, unless
+      // it is there already: a client that talks to one origin then never pays for the move.
+      if (origin !== this.#newest) {
+        map.delete(origin)
+        map.set(origin, entry)
+        this.#newest = origin
+      }
       return entry.value
     }
     const value = this.#options.create(origin)
     map.set(origin, { value, lastUsed: now })
+    this.#newest = origin
     if (map.size > this.#options.maxOrigins) {
       const oldest = map.keys().next().value as string
       this.delete(oldest)
@@ -76,6 +82,7 @@ export class OriginMap<T> {
     const entry = this.#entries.get(origin)
     if (entry === undefined) return false
     this.#entries.delete(origin)
+    if (origin === this.#newest) this.#newest = undefined
     this.#options.dispose?.(entry.value, origin)
     return true
   }

@@ -1,62 +1,204 @@
 import type { Dispatcher } from 'undici'
-import { createAttemptRecord } from './attempt.ts'
+import { createAttemptRecord, type AttemptRecord } from './attempt.ts'
 import { channels } from './events.ts'
-import type { CallRequest, CallResponse, Handler } from './middleware.ts'
+import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
+import { ResponseBody, kComplete } from './response-body.ts'
 
 /**
- * The bottom of the stack: one undici call per invocation, recorded as one attempt. Errors from
- * undici are rethrown unchanged; policies above decide what they mean.
+ * The bottom of the stack: one undici dispatch per invocation, recorded as one attempt. Errors
+ * from undici are passed on unchanged; policies above decide what they mean.
+ *
+ * It dispatches with a handler of its own rather than through `dispatcher.request()`: aborting
+ * then calls undici's controller directly, so a call needs no `AbortSignal` (see
+ * {@link Cancellation}), and no promise or AsyncResource layer sits between undici and the body.
  */
 export function createTransport(dispatcher: Dispatcher): Handler {
-  return async function transport(request: CallRequest): Promise<CallResponse> {
+  return function transport(request: CallRequest): Promise<CallResponse> {
     const { clock, attempts } = request
-    const start = clock.now()
     const record = createAttemptRecord(
       attempts.length + 1,
       request.method,
       request.origin,
       request.path,
-      start - request.startTime,
+      clock.now() - request.startTime,
     )
     attempts.push(record)
     if (channels.attemptStart.hasSubscribers) channels.attemptStart.publish({ attempt: record })
 
-    const body = typeof request.body === 'function' ? request.body() : request.body
-    let data: Dispatcher.ResponseData<unknown>
-    try {
-      data = await dispatcher.request({
-        ...request.undiciOptions,
+    return new Promise<CallResponse>((resolve, reject) => {
+      const handler = new AttemptHandler(request, record, resolve, reject)
+      const body = typeof request.body === 'function' ? request.body() : request.body
+      const options: Dispatcher.DispatchOptions = {
         origin: request.origin,
         path: request.path,
         method: request.method,
         headers: request.headers,
         // undici's types name fewer body kinds than it accepts (iterables work at run time).
         body: body as Dispatcher.DispatchOptions['body'],
-        signal: request.signal,
+      }
+      // Most calls pass no undici options: skip the copy and keep one object shape for undici.
+      const extra = request.undiciOptions.dispatch
+      if (extra !== undefined) {
+        for (const key in extra) (options as unknown as Record<string, unknown>)[key] = extra[key]
+      }
+      try {
+        dispatcher.dispatch(options, handler)
+      } catch (error) {
+        handler.onResponseError(undefined, error as Error)
+      }
+    })
+  }
+}
+
+/** Receives one attempt's events from undici and turns them into a response or an error. */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  readonly #request: CallRequest
+  readonly #record: AttemptRecord
+  readonly #start: number
+  #resolve: ((response: CallResponse) => void) | undefined
+  #reject: ((error: unknown) => void) | undefined
+  #controller: Dispatcher.DispatchController | undefined
+  #body: ResponseBody | undefined
+  #removeAbortHandler: () => void
+  #done = false
+  readonly #trailers: ClientResponse['trailers'] = {}
+
+  constructor(
+    request: CallRequest,
+    record: AttemptRecord,
+    resolve: (response: CallResponse) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.#request = request
+    this.#record = record
+    this.#start = request.startTime + record.start
+    this.#resolve = resolve
+    this.#reject = reject
+    this.#removeAbortHandler = request.cancellation.onAbort((reason) => this.#abort(reason))
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    // Aborted while undici still had it queued: stop it before a byte is written.
+    if (this.#done) controller.abort(asError(this.#request.cancellation.reason))
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Dispatcher.ResponseData['headers'],
+    statusText?: string,
+  ): void {
+    if (statusCode < 200) {
+      this.#request.undiciOptions.onInfo?.({
+        statusCode,
+        headers: headers as Record<string, string | string[]>,
       })
-    } catch (error) {
-      record.duration = clock.now() - start
-      record.error = errorCode(error)
-      record.outcome = classifyError(error, request.callerSignal?.aborted === true)
-      if (channels.attemptEnd.hasSubscribers)
-        channels.attemptEnd.publish({ attempt: record, error })
-      throw error
+      return
     }
-    record.timeToHeaders = clock.now() - start
-    record.statusCode = data.statusCode
-    record.outcome = classifyStatus(data.statusCode)
+    const resolve = this.#resolve
+    if (resolve === undefined) return
+    this.#resolve = undefined
+    this.#reject = undefined
+    const record = this.#record
+    record.timeToHeaders = this.#request.clock.now() - this.#start
+    record.statusCode = statusCode
+    record.outcome = classifyStatus(statusCode)
     if (channels.attemptEnd.hasSubscribers) channels.attemptEnd.publish({ attempt: record })
-    return {
-      statusCode: data.statusCode,
-      statusText: data.statusText,
-      headers: data.headers,
-      body: data.body,
-      trailers: data.trailers,
-      opaque: data.opaque,
-      context: data.context,
-      attempts,
+    const contentType = headers['content-type']
+    const body = new ResponseBody({
+      resume: () => controller.resume(),
+      abort: (reason) => controller.abort(reason),
+      highWaterMark: this.#request.undiciOptions.highWaterMark,
+      contentType: typeof contentType === 'string' ? contentType : undefined,
+    })
+    this.#body = body
+    resolve({
+      statusCode,
+      statusText: statusText ?? '',
+      headers,
+      body,
+      trailers: this.#trailers,
+      opaque: this.#request.undiciOptions.opaque,
+      attempts: this.#request.attempts,
       attempt: record,
+    })
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#body?.push(chunk) === false) controller.pause()
+  }
+
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Dispatcher.ResponseData['headers'] | null,
+  ): void {
+    this.#finish()
+    if (trailers) copyTrailers(this.#trailers, trailers)
+    const body = this.#body
+    if (body !== undefined) {
+      body.push(null)
+      body[kComplete]()
     }
   }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    if (this.#done && this.#body === undefined && this.#reject === undefined) return
+    this.#finish()
+    const reject = this.#reject
+    if (reject !== undefined) {
+      this.#resolve = undefined
+      this.#reject = undefined
+      const record = this.#record
+      record.error = errorCode(error)
+      record.outcome = classifyError(error, this.#request.callerSignal?.aborted === true)
+      if (channels.attemptEnd.hasSubscribers) {
+        channels.attemptEnd.publish({ attempt: record, error })
+      }
+      reject(error)
+      return
+    }
+    const body = this.#body
+    if (body !== undefined) {
+      body.destroy(error)
+      body[kComplete]()
+    }
+  }
+
+  /** The call was aborted (caller, deadline, destroy): stop the request wherever it is. */
+  #abort(reason: unknown): void {
+    const error = asError(reason)
+    const controller = this.#controller
+    if (controller !== undefined) {
+      controller.abort(error)
+      return
+    }
+    // Still queued in undici: settle now rather than wait for a socket; onRequestStart aborts it.
+    this.onResponseError(undefined, error)
+  }
+
+  /** The attempt is over on the network side: record how long it took, stop listening for aborts. */
+  #finish(): void {
+    if (this.#done) return
+    this.#done = true
+    this.#record.duration = this.#request.clock.now() - this.#start
+    this.#removeAbortHandler()
+  }
+}
+
+// A trailer named __proto__ must become a plain property, never the object's prototype.
+function copyTrailers(target: ClientResponse['trailers'], trailers: object): void {
+  for (const [key, value] of Object.entries(trailers)) {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  }
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason))
 }

@@ -29,6 +29,10 @@ export interface FaultSpec {
   trickle?: { chunk: number; interval: number }
   /** Closes the connection after this response (`Connection: close`). */
   close?: boolean
+  /** Sends a `103 Early Hints` informational response with these headers first. */
+  earlyHints?: Record<string, string | string[]>
+  /** Trailers sent after the body (the response is then chunked, without Content-Length). */
+  trailers?: Record<string, string>
 }
 
 /**
@@ -253,10 +257,13 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
           return
         }
         if (fault.stall === 'before-headers') return
+        if (fault.earlyHints !== undefined) res.writeEarlyHints(fault.earlyHints)
         const body = bodyBytes(fault.body)
         const headers: Record<string, string | string[] | number> = {
           'content-type': 'application/octet-stream',
-          'content-length': body.length,
+          ...(fault.trailers === undefined
+            ? { 'content-length': body.length }
+            : { trailer: Object.keys(fault.trailers).join(', ') }),
           ...fault.headers,
         }
         if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter)
@@ -273,6 +280,12 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
         }
         if (fault.trickle !== undefined) {
           trickle(res, body, fault.trickle.chunk, fault.trickle.interval)
+          return
+        }
+        if (fault.trailers !== undefined) {
+          res.write(body)
+          res.addTrailers(fault.trailers)
+          res.end()
           return
         }
         res.end(body)

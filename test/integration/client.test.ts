@@ -111,7 +111,7 @@ describe('client.request against a real loopback server', () => {
     const retryOnce: Middleware = async (request, next) => {
       const first = await next(request)
       if (first.statusCode !== 503) return first
-      discardResponse(request, first)
+      discardResponse(first)
       return next(request)
     }
     client = createClient({ origin: server.url, middleware: [retryOnce] })

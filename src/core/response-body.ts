@@ -1,0 +1,148 @@
+import { Readable } from 'node:stream'
+import { AbortedError } from '../errors.ts'
+
+/** Bytes `dump()` reads to keep a socket; past this, closing it is cheaper. Same as undici. */
+const DEFAULT_DUMP_LIMIT = 128 * 1024
+
+/** @internal Registers the function run once the response has been received to its end. */
+export const kWhenComplete = Symbol('netiquette.whenComplete')
+/** @internal Called by the transport when undici has delivered the whole body (or failed). */
+export const kComplete = Symbol('netiquette.complete')
+
+/** How a {@link ResponseBody} talks to the request that feeds it. */
+export interface ResponseBodySource {
+  /** Asks for more data after the consumer drained the buffer (undici's `controller.resume()`). */
+  resume: () => void
+  /** Stops the request: the body was destroyed before it ended. */
+  abort: (reason: Error) => void
+  /** Bytes buffered before the source is paused. */
+  highWaterMark?: number
+  contentType?: string
+}
+
+/**
+ * A response body: a Node `Readable` of Buffers with the consuming helpers of undici's own body
+ * (`text()`, `json()`, `arrayBuffer()`, `bytes()`, `blob()`, `dump()`), so code written against
+ * `undici.request` keeps working. Each helper reads the body once; a second read rejects.
+ *
+ * Destroying it before it ends aborts the request and closes its socket.
+ */
+export class ResponseBody extends Readable {
+  readonly #source: ResponseBodySource
+  #used = false
+  #complete = false
+  #whenComplete: (() => void) | undefined
+
+  constructor(source: ResponseBodySource) {
+    super({ highWaterMark: source.highWaterMark ?? 64 * 1024 })
+    this.#source = source
+  }
+
+  /** True once a helper or a reader has started consuming the body. */
+  get bodyUsed(): boolean {
+    return this.#used || Readable.isDisturbed(this)
+  }
+
+  override _read(): void {
+    this.#source.resume()
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#complete) {
+      this.#source.abort(error ?? bodyDestroyed())
+    }
+    callback(error)
+  }
+
+  /** Reads the whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    return (await this.#collect()).toString('utf8')
+  }
+
+  /** Reads the whole body and parses it as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown
+  }
+
+  /** Reads the whole body into an ArrayBuffer. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.#collect()
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+  }
+
+  /** Reads the whole body into a Uint8Array. */
+  async bytes(): Promise<Uint8Array> {
+    const bytes = await this.#collect()
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  /** Reads the whole body into a Blob typed with the response's content type. */
+  async blob(): Promise<Blob> {
+    const bytes = await this.#collect()
+    return new Blob([bytes], { type: this.#source.contentType ?? '' })
+  }
+
+  /**
+   * Discards the body so its socket can serve another request: reads up to `limit` bytes and
+   * throws them away; past that, destroys the body (and its socket), since reading on would cost
+   * more than a new connection. Resolves once the body is closed; never rejects for a body error.
+   *
+   * @param options.limit - bytes read at most. @defaultValue 131072 (128 KiB, as undici)
+   */
+  async dump(options: { limit?: number } = {}): Promise<void> {
+    const limit = options.limit ?? DEFAULT_DUMP_LIMIT
+    if (this.destroyed || this.readableEnded) return
+    let read = 0
+    await new Promise<void>((resolve) => {
+      this.once('close', resolve)
+      this.on('error', noop)
+      this.on('data', (chunk: Buffer) => {
+        read += chunk.length
+        if (read > limit) this.destroy()
+      })
+    })
+  }
+
+  /** @internal */
+  [kWhenComplete](callback: () => void): void {
+    if (this.#complete) callback()
+    else this.#whenComplete = callback
+  }
+
+  /** @internal */
+  [kComplete](): void {
+    if (this.#complete) return
+    this.#complete = true
+    const callback = this.#whenComplete
+    this.#whenComplete = undefined
+    callback?.()
+  }
+
+  #collect(): Promise<Buffer> {
+    if (this.bodyUsed) {
+      return Promise.reject(new TypeError('the response body has already been read'))
+    }
+    this.#used = true
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let length = 0
+      this.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        length += chunk.length
+      })
+      this.once('end', () => {
+        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length))
+      })
+      this.once('error', reject)
+      this.once('close', () => {
+        if (!this.readableEnded) reject(this.errored ?? bodyDestroyed())
+      })
+    })
+  }
+}
+
+function bodyDestroyed(): AbortedError {
+  return new AbortedError('the response body was destroyed before it was read to its end')
+}
+
+function noop(): void {}

@@ -1,0 +1,123 @@
+import { once } from 'node:events'
+import { Agent } from 'undici'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { AbortedError, InvalidOptionError, createClient, type Client } from '../../src/index.ts'
+import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
+import { eventually } from './helpers.ts'
+
+let server: FaultServer
+let client: Client
+
+beforeEach(async () => {
+  server = await createFaultServer()
+  client = createClient({ origin: server.url })
+})
+
+afterEach(async () => {
+  await client.destroy()
+  await server.close()
+})
+
+describe('response bodies', () => {
+  it('offers undici-style helpers, each reading the body once', async () => {
+    server.route('/json', { body: '{"a":1}', headers: { 'content-type': 'application/json' } })
+    expect(await (await client.request('/json')).body.json()).toEqual({ a: 1 })
+    expect(new TextDecoder().decode(await (await client.request('/json')).body.bytes())).toBe(
+      '{"a":1}',
+    )
+    expect((await (await client.request('/json')).body.arrayBuffer()).byteLength).toBe(7)
+    const blob = await (await client.request('/json')).body.blob()
+    expect(blob.type).toBe('application/json')
+    const res = await client.request('/json')
+    await res.body.text()
+    expect(res.body.bodyUsed).toBe(true)
+    await expect(res.body.text()).rejects.toThrow(/already been read/)
+  })
+
+  it('fills trailers once the body has ended', async () => {
+    server.route('/trailers', { body: 'data', trailers: { 'x-checksum': 'abc' } })
+    const res = await client.request('/trailers')
+    expect(await res.body.text()).toBe('data')
+    expect(res.trailers['x-checksum']).toBe('abc')
+  })
+
+  it('destroying a body mid-stream aborts the request and closes its socket', async () => {
+    server.route('/stall', { stall: 'mid-body', body: { size: 1024 } })
+    const res = await client.request('/stall')
+    expect(server.stats.openConnections).toBe(1)
+    res.body.destroy()
+    await once(res.body, 'close')
+    await eventually(() => server.stats.openConnections === 0)
+    expect(res.attempts[0]?.duration).toBeGreaterThanOrEqual(0)
+  })
+
+  it('records the attempt duration once the body has been received', async () => {
+    server.route('/trickle', { body: 'abcdef', trickle: { chunk: 2, interval: 20 } })
+    const res = await client.request('/trickle')
+    const attempt = res.attempts[0]
+    expect(attempt?.duration).toBeUndefined()
+    await res.body.text()
+    expect(attempt?.duration).toBeGreaterThanOrEqual(attempt?.timeToHeaders ?? 0)
+  })
+})
+
+describe('undici request options', () => {
+  it('passes query, opaque and timeouts through', async () => {
+    const res = await client.request('/q', { query: { a: '1 2' }, opaque: { id: 7 } })
+    await res.body.text()
+    expect(server.requests[0]?.path).toBe('/q?a=1%202')
+    expect(res.opaque).toEqual({ id: 7 })
+
+    server.route('/stall', { stall: 'before-headers' })
+    const error = (await client
+      .request('/stall', { headersTimeout: 100 })
+      .catch((e: unknown) => e)) as {
+      code: string
+      attempts: { outcome: string }[]
+    }
+    expect(error.code).toBe('UND_ERR_HEADERS_TIMEOUT')
+    expect(error.attempts[0]?.outcome).toBe('overload')
+  })
+
+  it('calls onInfo for informational responses', async () => {
+    server.route('/hints', { earlyHints: { link: '</style.css>; rel=preload' } })
+    const infos: number[] = []
+    const res = await client.request('/hints', {
+      onInfo: ({ statusCode }) => infos.push(statusCode),
+    })
+    await res.body.text()
+    expect(res.statusCode).toBe(200)
+    expect(infos).toEqual([103])
+  })
+
+  it('rejects options it cannot honour, naming them', async () => {
+    await expect(client.request('/x', { upgrade: 'websocket' } as never)).rejects.toBeInstanceOf(
+      InvalidOptionError,
+    )
+    await expect(client.request('/x', { responseHeaders: 'raw' } as never)).rejects.toThrow(
+      /responseHeaders/,
+    )
+    await expect(client.request('/x', { highWaterMark: -1 })).rejects.toThrow(/highWaterMark/)
+    expect(server.stats.requests).toBe(0)
+  })
+})
+
+describe('aborting', () => {
+  it('settles at once a call still queued inside undici, and never sends it', async () => {
+    const agent = new Agent({ connections: 1 })
+    const single = createClient({ origin: server.url, dispatcher: agent })
+    server.route('/hold', { stall: 'before-headers' })
+    const held = single.request('/hold').catch((e: unknown) => e)
+    await eventually(() => server.stats.requests === 1)
+    const controller = new AbortController()
+    const queued = single.request('/queued', { signal: controller.signal })
+    controller.abort()
+    const error = (await queued.catch((e: unknown) => e)) as AbortedError
+    expect(error).toBeInstanceOf(AbortedError)
+    expect(error.attempts[0]?.outcome).toBe('cancelled')
+    await single.destroy()
+    await held
+    await agent.destroy()
+    expect(server.requests.map((r) => r.path)).toEqual(['/hold'])
+  })
+})
