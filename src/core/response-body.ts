@@ -31,7 +31,12 @@ export class ResponseBody extends Readable {
   readonly #source: ResponseBodySource
   #used = false
   #complete = false
+  #eof = false
   #whenComplete: (() => void) | undefined
+  // While a helper (text(), json()...) reads the body, chunks go straight here instead of through
+  // the stream's buffer and 'data' events, as undici's own body does: it saves several
+  // microseconds per 64 KiB response.
+  #sink: Sink | undefined
 
   constructor(source: ResponseBodySource) {
     super({ highWaterMark: source.highWaterMark ?? 64 * 1024 })
@@ -43,6 +48,28 @@ export class ResponseBody extends Readable {
     return this.#used || Readable.isDisturbed(this)
   }
 
+  override push(chunk: Buffer | null, encoding?: BufferEncoding): boolean {
+    const sink = this.#sink
+    if (chunk === null) {
+      this.#eof = true
+      if (sink !== undefined) {
+        this.#sink = undefined
+        sink.resolve({ chunks: sink.chunks, length: sink.length })
+        super.push(null)
+        // Flow the now empty stream so it emits 'end' and 'close' like a stream read to its end.
+        this.resume()
+        return false
+      }
+      return super.push(null)
+    }
+    if (sink !== undefined) {
+      sink.chunks.push(chunk)
+      sink.length += chunk.length
+      return true
+    }
+    return super.push(chunk, encoding)
+  }
+
   override _read(): void {
     this.#source.resume()
   }
@@ -51,12 +78,19 @@ export class ResponseBody extends Readable {
     if (!this.#complete) {
       this.#source.abort(error ?? bodyDestroyed())
     }
+    const sink = this.#sink
+    if (sink !== undefined) {
+      this.#sink = undefined
+      sink.reject(error ?? bodyDestroyed())
+    }
     callback(error)
   }
 
   /** Reads the whole body as UTF-8 text. */
   async text(): Promise<string> {
-    return (await this.#collect()).toString('utf8')
+    const { chunks, length } = await this.#collect()
+    if (chunks.length === 1) return (chunks[0] as Buffer).toString('utf8')
+    return Buffer.concat(chunks, length).toString('utf8')
   }
 
   /** Reads the whole body and parses it as JSON. */
@@ -64,22 +98,27 @@ export class ResponseBody extends Readable {
     return JSON.parse(await this.text()) as unknown
   }
 
-  /** Reads the whole body into an ArrayBuffer. */
+  /** Reads the whole body into an ArrayBuffer of exactly its size. */
   async arrayBuffer(): Promise<ArrayBuffer> {
-    const bytes = await this.#collect()
-    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+    return (await this.bytes()).buffer as ArrayBuffer
   }
 
-  /** Reads the whole body into a Uint8Array. */
+  /** Reads the whole body into a Uint8Array that owns its memory (one copy, as undici). */
   async bytes(): Promise<Uint8Array> {
-    const bytes = await this.#collect()
-    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const { chunks, length } = await this.#collect()
+    const bytes = new Uint8Array(length)
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.length
+    }
+    return bytes
   }
 
   /** Reads the whole body into a Blob typed with the response's content type. */
   async blob(): Promise<Blob> {
-    const bytes = await this.#collect()
-    return new Blob([bytes], { type: this.#source.contentType ?? '' })
+    const { chunks } = await this.#collect()
+    return new Blob(chunks, { type: this.#source.contentType ?? '' })
   }
 
   /**
@@ -118,27 +157,41 @@ export class ResponseBody extends Readable {
     callback?.()
   }
 
-  #collect(): Promise<Buffer> {
+  #collect(): Promise<Collected> {
     if (this.bodyUsed) {
       return Promise.reject(new TypeError('the response body has already been read'))
     }
     this.#used = true
-    return new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = []
-      let length = 0
-      this.on('data', (chunk: Buffer) => {
-        chunks.push(chunk)
-        length += chunk.length
-      })
-      this.once('end', () => {
-        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length))
-      })
-      this.once('error', reject)
-      this.once('close', () => {
-        if (!this.readableEnded) reject(this.errored ?? bodyDestroyed())
-      })
+    if (this.destroyed) {
+      return Promise.reject(this.errored ?? bodyDestroyed())
+    }
+    return new Promise<Collected>((resolve, reject) => {
+      const sink: Sink = { chunks: [], length: 0, resolve, reject }
+      // Whatever arrived before the helper was called is in the stream's buffer: take it first.
+      for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read()) {
+        sink.chunks.push(chunk)
+        sink.length += chunk.length
+      }
+      if (this.#eof) {
+        resolve({ chunks: sink.chunks, length: sink.length })
+        this.resume()
+        return
+      }
+      this.#sink = sink
+      // The source may have been paused by a full buffer; the sink takes everything.
+      this.#source.resume()
     })
   }
+}
+
+interface Collected {
+  chunks: Buffer[]
+  length: number
+}
+
+interface Sink extends Collected {
+  resolve: (collected: Collected) => void
+  reject: (error: unknown) => void
 }
 
 function bodyDestroyed(): AbortedError {

@@ -34,6 +34,29 @@ describe('response bodies', () => {
     await expect(res.body.text()).rejects.toThrow(/already been read/)
   })
 
+  it('reads a body that had fully arrived before the helper was called', async () => {
+    server.route('/early', { body: 'x'.repeat(1000) })
+    const res = await client.request('/early')
+    // The attempt's duration is set when undici has delivered the whole body.
+    await eventually(() => res.attempts[0]?.duration !== undefined)
+    expect(await res.body.text()).toBe('x'.repeat(1000))
+    if (!res.body.closed) await once(res.body, 'close')
+  })
+
+  it('reads a large body arriving in many chunks, byte for byte', async () => {
+    const size = 3 * 1024 * 1024 + 7
+    server.route('/big', { body: { size } })
+    const bytes = await (await client.request('/big')).body.bytes()
+    expect(bytes.byteLength).toBe(size)
+    expect(bytes.every((b) => b === 0x78)).toBe(true)
+  })
+
+  it('rejects a helper read when the connection resets mid-body', async () => {
+    server.route('/half', { reset: 'mid-body', body: { size: 512 * 1024 } })
+    const res = await client.request('/half')
+    await expect(res.body.text()).rejects.toThrow()
+  })
+
   it('fills trailers once the body has ended', async () => {
     server.route('/trailers', { body: 'data', trailers: { 'x-checksum': 'abc' } })
     const res = await client.request('/trailers')
