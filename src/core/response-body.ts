@@ -167,6 +167,7 @@ export class ResponseBody extends Readable {
     }
     return new Promise<Collected>((resolve, reject) => {
       const sink: Sink = { chunks: [], length: 0, resolve, reject }
+      this.once('error', reject)
       // Whatever arrived before the helper was called is in the stream's buffer: take it first.
       for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read()) {
         sink.chunks.push(chunk)

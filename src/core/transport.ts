@@ -161,6 +161,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     }
     const body = this.#body
     if (body !== undefined) {
+      // As undici does: a body nobody is reading must not crash the process with an unhandled
+      // 'error'; readers still see the error (a helper rejects, a pipeline or iterator throws).
+      body.on('error', noop)
       body.destroy(error)
       body[kComplete]()
     }
@@ -198,6 +201,8 @@ function copyTrailers(target: ClientResponse['trailers'], trailers: object): voi
     })
   }
 }
+
+function noop(): void {}
 
 function asError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason))

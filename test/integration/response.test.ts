@@ -57,6 +57,22 @@ describe('response bodies', () => {
     await expect(res.body.text()).rejects.toThrow()
   })
 
+  it('a body that fails while nobody reads it does not crash the process', async () => {
+    server.route('/half', { reset: 'mid-body', body: { size: 512 * 1024 } })
+    const res = await client.request('/half')
+    const unhandled: unknown[] = []
+    const onUncaught = (error: unknown) => unhandled.push(error)
+    process.on('uncaughtException', onUncaught)
+    try {
+      await eventually(() => res.body.destroyed)
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('uncaughtException', onUncaught)
+    }
+    expect(unhandled).toEqual([])
+    expect(res.body.errored).toBeTruthy()
+  })
+
   it('fills trailers once the body has ended', async () => {
     server.route('/trailers', { body: 'data', trailers: { 'x-checksum': 'abc' } })
     const res = await client.request('/trailers')
