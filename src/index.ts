@@ -45,6 +45,7 @@ export type {
   CallStartMessage,
 } from './core/events.ts'
 export { Cancellation } from './core/cancellation.ts'
+export type { AbortHandler } from './core/cancellation.ts'
 export { ResponseBody } from './core/response-body.ts'
 export type { ResponseBodySource } from './core/response-body.ts'
 export { OriginMap } from './core/origin-map.ts'

@@ -1,4 +1,5 @@
-type AbortHandler = (reason: unknown) => void
+/** A function run when a {@link Cancellation} aborts, with the reason. */
+export type AbortHandler = (reason: unknown) => void
 
 /**
  * The one abort mechanism of a call: the caller's signal, a deadline or `client.destroy()` abort it,

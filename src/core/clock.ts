@@ -1,6 +1,7 @@
 /**
  * The source of time for every policy. Algorithms take `now` as an argument; middleware reads it
- * from the clock it was given, so tests and simulations can run on a {@link VirtualClock}.
+ * from the clock it was given, so tests and simulations can run on the `VirtualClock` of
+ * `netiquette/testing`.
  */
 export interface Clock {
   /** Monotonic milliseconds, for measuring durations and deadlines. Never goes backwards. */

@@ -1,0 +1,29 @@
+// Loads the built package both ways, as a consumer would: require() and import().
+const cjs = require('netiquette')
+const cjsTesting = require('netiquette/testing')
+
+async function main() {
+  const esm = await import('netiquette')
+  const esmTesting = await import('netiquette/testing')
+  const checks = [
+    ['require("netiquette").createClient', typeof cjs.createClient === 'function'],
+    [
+      'require("netiquette/testing").createFaultServer',
+      typeof cjsTesting.createFaultServer === 'function',
+    ],
+    ['import("netiquette").createClient', typeof esm.createClient === 'function'],
+    [
+      'import("netiquette/testing").createFaultServer',
+      typeof esmTesting.createFaultServer === 'function',
+    ],
+  ]
+  for (const [name, ok] of checks) {
+    if (!ok) throw new Error(`${name} is missing from the built package`)
+  }
+  console.log(`${process.version}: import and require both load netiquette`)
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})
