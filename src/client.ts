@@ -132,7 +132,8 @@ export class Client {
   // Calls not yet settled; a returned response settles once its body has been received.
   readonly #inFlight = new Set<Cancellation>()
   #closed = false
-  #drained: (() => void) | undefined
+  // Resolves when the last call in flight settles; created by the first close() that waits.
+  #drained: { promise: Promise<void>; resolve: () => void } | undefined
 
   constructor(options: ClientOptions = {}) {
     const raw: unknown = options
@@ -300,9 +301,8 @@ export class Client {
   async close(): Promise<void> {
     this.#closed = true
     if (this.#inFlight.size > 0) {
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve
-      })
+      this.#drained ??= Promise.withResolvers<void>()
+      await this.#drained.promise
     }
     this.#origins.clear()
     if (this.#ownsDispatcher) await this.#dispatcher.close()
@@ -328,11 +328,7 @@ export class Client {
   #settle(cancellation: Cancellation, unfollow: () => void): void {
     unfollow()
     this.#inFlight.delete(cancellation)
-    if (this.#drained !== undefined && this.#inFlight.size === 0) {
-      const drained = this.#drained
-      this.#drained = undefined
-      drained()
-    }
+    if (this.#drained !== undefined && this.#inFlight.size === 0) this.#drained.resolve()
   }
 }
 

@@ -98,7 +98,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       return
     }
     const resolve = this.#resolve
-    if (resolve === undefined) return
+    if (resolve === undefined) {
+      // Settled already (aborted while queued): nobody will read this response.
+      controller.abort(asError(this.#request.cancellation.reason))
+      return
+    }
     this.#resolve = undefined
     this.#reject = undefined
     const record = this.#record
@@ -144,7 +148,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
-    if (this.#done && this.#body === undefined && this.#reject === undefined) return
+    // Already settled without a body (aborted while queued): undici's own report comes later.
+    if (this.#reject === undefined && this.#body === undefined) return
     this.#finish()
     const reject = this.#reject
     if (reject !== undefined) {

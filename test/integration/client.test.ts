@@ -255,6 +255,17 @@ describe('closing', () => {
     expect(result.resources.filter((r) => !['PipeWrap', 'TTYWrap'].includes(r))).toEqual([])
   })
 
+  it('every close() waits for the same calls and then resolves', async () => {
+    server.route('/trickle', { body: 'abcd', trickle: { chunk: 1, interval: 10 } })
+    client = createClient({ origin: server.url })
+    const res = await client.request('/trickle')
+    const first = client.close()
+    const second = client.close()
+    expect(await res.body.text()).toBe('abcd')
+    await Promise.all([first, second])
+    expect(client.closed).toBe(true)
+  })
+
   it('destroy() aborts calls in flight with ClientClosedError', async () => {
     server.route('/stall', { stall: 'before-headers' })
     client = createClient({ origin: server.url })
