@@ -293,10 +293,10 @@ export class Client {
   }
 
   /**
-   * Stops accepting requests and waits for calls in flight to settle (their bodies read or
-   * destroyed), then closes the Agent the client created. A dispatcher passed in is left open.
-   * Like undici's `close()`, it waits for bodies the caller has not consumed: use `destroy()` to
-   * cut them off.
+   * Stops accepting requests and waits for calls in flight to settle (each response received to
+   * its end, or failed), then closes the Agent the client created. A dispatcher passed in is left
+   * open. A body larger than its buffer (64 KiB by default) that nobody reads stays paused and
+   * keeps its call in flight, as with undici: read, `dump()` or destroy it, or use `destroy()`.
    */
   async close(): Promise<void> {
     this.#closed = true

@@ -18,6 +18,7 @@ export const ErrorCodes = {
   CROSS_ORIGIN: 'NQ_CROSS_ORIGIN',
   ABORTED: 'NQ_ABORTED',
   MIDDLEWARE: 'NQ_MIDDLEWARE',
+  BODY_USED: 'NQ_BODY_USED',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -124,6 +125,13 @@ export class AbortedError extends NetiquetteError {
   constructor(message: string, options?: NetiquetteErrorOptions) {
     super(ErrorCodes.ABORTED, message, options)
     this.name = 'AbortError'
+  }
+}
+
+/** A response body was read a second time (each body can be consumed once). */
+export class BodyUsedError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.BODY_USED, message, options, true)
   }
 }
 

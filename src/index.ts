@@ -4,6 +4,7 @@ export {
   AbortedError,
   AttemptTimeoutError,
   BodyNotReplayableError,
+  BodyUsedError,
   CircuitOpenError,
   ClientClosedError,
   CrossOriginError,

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { AbortedError } from '../errors.ts'
+import { AbortedError, BodyUsedError } from '../errors.ts'
 
 /** Bytes `dump()` reads to keep a socket; past this, closing it is cheaper. Same as undici. */
 const DEFAULT_DUMP_LIMIT = 128 * 1024
@@ -159,7 +159,11 @@ export class ResponseBody extends Readable {
 
   #collect(): Promise<Collected> {
     if (this.bodyUsed) {
-      return Promise.reject(new TypeError('the response body has already been read'))
+      return Promise.reject(
+        new BodyUsedError(
+          'the response body has already been read; a body can be consumed once (keep the first result)',
+        ),
+      )
     }
     this.#used = true
     if (this.destroyed) {

@@ -31,7 +31,7 @@ describe('response bodies', () => {
     const res = await client.request('/json')
     await res.body.text()
     expect(res.body.bodyUsed).toBe(true)
-    await expect(res.body.text()).rejects.toThrow(/already been read/)
+    await expect(res.body.text()).rejects.toMatchObject({ code: 'NQ_BODY_USED' })
   })
 
   it('reads a body that had fully arrived before the helper was called', async () => {
