@@ -201,14 +201,8 @@ export class Client {
     }
     this.#clock = options.clock ?? systemClock
 
-    const maxOrigins =
-      options.maxOrigins === undefined
-        ? 1024
-        : intInRange('maxOrigins', options.maxOrigins, 1, 1_000_000)
-    const idleTimeout =
-      options.originIdleTimeout === undefined
-        ? 300_000
-        : positiveMs('originIdleTimeout', options.originIdleTimeout)
+    const maxOrigins = intInRange('maxOrigins', options.maxOrigins, 1, 1_000_000, 1024)
+    const idleTimeout = positiveMs('originIdleTimeout', options.originIdleTimeout, 300_000)
     const clock = this.#clock
     this.#origins = new OriginMap({
       create: (origin) => new OriginState(origin),

@@ -9,7 +9,8 @@ export type HeadersInput =
 /** Normalized headers: lower-case names, string or string-array values. */
 export type HeaderRecord = Record<string, string | string[]>
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** RFC 9110 token: the characters allowed in a method and a header name. */
+export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const SINGLETONS = new Set([
   'content-length',
   'host',
@@ -79,7 +80,7 @@ function addHeaders(out: HeaderRecord, headers: HeadersInput): void {
 
 function add(out: HeaderRecord, name: unknown, value: unknown): void {
   if (value === undefined || value === null) return
-  if (typeof name !== 'string' || !TOKEN.test(name)) {
+  if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) {
     throw new InvalidRequestError(
       `header name ${describeValue(name)} is not a valid HTTP token (no spaces, colons, CR, LF or NUL)`,
     )

@@ -1,6 +1,6 @@
 import { InvalidRequestError, describeValue } from '../errors.ts'
+import { HTTP_TOKEN } from './headers.ts'
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const STANDARD = new Set([
   'GET',
   'HEAD',
@@ -20,7 +20,7 @@ const STANDARD = new Set([
  */
 export function normalizeMethod(method: unknown): string {
   if (method === undefined) return 'GET'
-  if (typeof method !== 'string' || !TOKEN.test(method)) {
+  if (typeof method !== 'string' || !HTTP_TOKEN.test(method)) {
     throw new InvalidRequestError(
       `method ${describeValue(method)} is not a valid HTTP token (letters, digits, no spaces, CR, LF or NUL)`,
     )

@@ -27,16 +27,24 @@ export function checkKnownKeys(
   }
 }
 
-/** A finite duration in milliseconds, greater than zero. */
-export function positiveMs(option: string, value: unknown): number {
+/** A finite duration in milliseconds, greater than zero; `fallback` when `value` is undefined. */
+export function positiveMs(option: string, value: unknown, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new InvalidOptionError(option, value, 'a finite number of milliseconds greater than 0')
   }
   return value
 }
 
-/** An integer from `min` up to `max`. */
-export function intInRange(option: string, value: unknown, min: number, max: number): number {
+/** An integer from `min` up to `max`; `fallback` when `value` is undefined. */
+export function intInRange(
+  option: string,
+  value: unknown,
+  min: number,
+  max: number,
+  fallback?: number,
+): number {
+  if (value === undefined && fallback !== undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidOptionError(option, value, `an integer from ${min} to ${max}`)
   }

@@ -152,18 +152,10 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   const raw: unknown = options
   if (!isPlainObject(raw)) throw new InvalidOptionError('options', options, 'an object')
   checkKnownKeys('', raw, KNOWN_OPTIONS)
-  const capacity =
-    options.capacity === undefined ? Infinity : intInRange('capacity', options.capacity, 1, 1e6)
-  const queueLimit =
-    options.queueLimit === undefined ? 1000 : intInRange('queueLimit', options.queueLimit, 0, 1e7)
-  const maxRecorded =
-    options.maxRecorded === undefined
-      ? 10_000
-      : intInRange('maxRecorded', options.maxRecorded, 0, 1e7)
-  const keepAliveTimeout =
-    options.keepAliveTimeout === undefined
-      ? 5_000
-      : positiveMs('keepAliveTimeout', options.keepAliveTimeout)
+  const capacity = intInRange('capacity', options.capacity, 1, 1e6, Infinity)
+  const queueLimit = intInRange('queueLimit', options.queueLimit, 0, 1e7, 1000)
+  const maxRecorded = intInRange('maxRecorded', options.maxRecorded, 0, 1e7, 10_000)
+  const keepAliveTimeout = positiveMs('keepAliveTimeout', options.keepAliveTimeout, 5_000)
   const random = seededRandom(options.seed ?? 1)
   const fallback: Route = { script: options.fallback ?? 200, index: 0 }
 
