@@ -99,7 +99,11 @@ export interface RequestOptions extends UndiciRequestOptions {
   method?: string
   headers?: HeadersInput | null
   body?: RequestBody
-  /** Aborting it aborts the call, including a response body still being read. */
+  /**
+   * Aborting it aborts the call: before the response, the call rejects with `AbortedError`; while
+   * the body is still arriving, the body errors. Once the body has been received in full, an
+   * abort no longer affects it.
+   */
   signal?: AbortSignal
 }
 

@@ -23,7 +23,8 @@ export interface ResponseBodySource {
 /**
  * A response body: a Node `Readable` of Buffers with the consuming helpers of undici's own body
  * (`text()`, `json()`, `arrayBuffer()`, `bytes()`, `blob()`, `dump()`), so code written against
- * `undici.request` keeps working. Each helper reads the body once; a second read rejects.
+ * `undici.request` keeps working. Each helper reads the body once; a second read rejects with
+ * `BodyUsedError` (`NQ_BODY_USED`).
  *
  * Destroying it before it ends aborts the request and closes its socket.
  */
