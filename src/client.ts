@@ -13,7 +13,6 @@ import {
   compose,
   type CallRequest,
   type CallResponse,
-  type CallUndiciOptions,
   type ClientResponse,
   type Handler,
   type Middleware,
@@ -23,9 +22,10 @@ import {
 import { OriginMap } from './core/origin-map.ts'
 import { OriginState } from './core/origin-state.ts'
 import { Cancellation } from './core/cancellation.ts'
-import { ResponseBody, kWhenComplete } from './core/response-body.ts'
+import { whenBodyComplete } from './core/response-body.ts'
 import { parseOrigin, resolveTarget } from './core/target.ts'
 import { createTransport } from './core/transport.ts'
+import { splitUndiciOptions } from './core/undici-options.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from './core/validate.ts'
 import {
   AbortedError,
@@ -39,6 +39,15 @@ import {
   resolveAgentOptions,
   type AgentOptions,
 } from './pool/agent-defaults.ts'
+import { attemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
+import { currentDeadline } from './timeouts/deadline-context.ts'
+import { deadlineLayer } from './timeouts/deadline-layer.ts'
+import {
+  requestDeadline,
+  resolveTimeouts,
+  type PropagationOptions,
+  type ResolvedTimeouts,
+} from './timeouts/timeout-options.ts'
 
 /** Options of {@link createClient}. Validated once, when the client is created. */
 export interface ClientOptions {
@@ -60,6 +69,38 @@ export interface ClientOptions {
   dispatcher?: Dispatcher
   /** Settings of the Agent the client creates; not allowed together with `dispatcher`. */
   agent?: AgentOptions
+  /**
+   * Total time for a call, in ms: every attempt, queue wait and backoff sleep, and the response
+   * body until it has been received. When it passes, the call (or the body being read) fails with
+   * `DeadlineExceededError`. Calls made inside `withDeadline` (or a request handled through a
+   * server helper) use the sooner of this and the inherited deadline. A request's own `deadline`
+   * replaces it. 30 s is the total timeout of .NET's standard resilience handler, and matches
+   * the Agent's headers timeout; set it to what the caller can actually wait. A long download
+   * needs a longer one.
+   * @defaultValue 30000
+   */
+  deadline?: number
+  /**
+   * Time an attempt may wait for its response headers, in ms, so that a retry policy can try
+   * again within the deadline. An attempt gets `min(attemptTimeout, time left)`; an attempt
+   * timeout at or above the time left is ignored (the deadline, which is final, ends the attempt
+   * first). Does not apply to the body once headers have arrived.
+   * @defaultValue none: each attempt may use what is left of the deadline
+   */
+  attemptTimeout?: number
+  /**
+   * No attempt starts with less than this many ms of the deadline left: the call fails with
+   * `DeadlineExceededError` and sends nothing. A request with a few ms left cannot get an
+   * answer back in time and only adds load where it is least welcome.
+   * @defaultValue 10
+   */
+  minAttemptTime?: number
+  /**
+   * Sending each attempt's time left to the next hop, and taking over the deadline of the
+   * request being handled; `false` turns both off. See {@link PropagationOptions}.
+   * @defaultValue header `x-deadline-remaining-ms`, margin 5 ms, inherit on
+   */
+  propagation?: PropagationOptions | false
   /**
    * Middleware to add to the default stack, or a function that receives the default stack and
    * returns the stack to use. An array is placed below the default policies, just above the
@@ -105,12 +146,27 @@ export interface RequestOptions extends UndiciRequestOptions {
    * abort no longer affects it.
    */
   signal?: AbortSignal
+  /**
+   * This call's deadline, replacing the client's: ms from now, or an absolute `Date` (a date that
+   * has passed fails the call at once, sending nothing). An inherited deadline still applies when
+   * it is sooner.
+   * @defaultValue the client's `deadline`
+   */
+  deadline?: number | Date
+  /**
+   * This call's attempt timeout, replacing the client's.
+   * @defaultValue the client's `attemptTimeout`
+   */
+  attemptTimeout?: number
 }
 
-/** The middleware every client runs unless told otherwise. Empty until the policies land. */
-export const DEFAULT_MIDDLEWARE: readonly Middleware[] = Object.freeze([])
+const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
 
 const KNOWN_OPTIONS = [
+  'deadline',
+  'attemptTimeout',
+  'minAttemptTime',
+  'propagation',
   'origin',
   'headers',
   'dispatcher',
@@ -131,6 +187,7 @@ export class Client {
   readonly #dispatcher: Dispatcher
   readonly #ownsDispatcher: boolean
   readonly #clock: Clock
+  readonly #timeouts: ResolvedTimeouts
   readonly #handler: Handler
   readonly #origins: OriginMap<OriginState>
   // Calls not yet settled; a returned response settles once its body has been received.
@@ -191,15 +248,11 @@ export class Client {
 
     if (options.clock !== undefined) {
       const c = options.clock as Partial<Clock>
-      if (
-        typeof c.now !== 'function' ||
-        typeof c.wallNow !== 'function' ||
-        typeof c.sleep !== 'function'
-      ) {
+      if (CLOCK_METHODS.some((name) => typeof c[name] !== 'function')) {
         throw new InvalidOptionError(
           'clock',
           options.clock,
-          'an object with now, wallNow and sleep',
+          `an object with the methods ${CLOCK_METHODS.join(', ')}`,
         )
       }
     }
@@ -216,8 +269,18 @@ export class Client {
       now: () => clock.now(),
     })
 
+    const timeouts = resolveTimeouts(options)
+    this.#timeouts = timeouts
+    const defaults = Object.freeze([
+      deadlineLayer(),
+      attemptTimeoutLayer({
+        minAttemptTime: timeouts.minAttemptTime,
+        header: timeouts.header,
+        margin: timeouts.margin,
+      }),
+    ])
     this.#handler = compose(
-      resolveMiddleware(options.middleware),
+      resolveMiddleware(options.middleware, defaults),
       createTransport(this.#dispatcher),
     )
   }
@@ -246,9 +309,31 @@ export class Client {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidOptionError('signal', signal, 'an AbortSignal')
     }
+    const clock = this.#clock
+    const timeouts = this.#timeouts
+    const attemptTimeout =
+      options.attemptTimeout === undefined
+        ? timeouts.attemptTimeout
+        : positiveMs('attemptTimeout', options.attemptTimeout)
+    const startTime = clock.now()
+    let deadline =
+      startTime +
+      (options.deadline === undefined
+        ? timeouts.deadline
+        : requestDeadline(options.deadline, clock))
+    let deadlineInherited = false
+    if (timeouts.inherit) {
+      const scope = currentDeadline()
+      if (scope !== undefined) {
+        const inherited = startTime + scope.remaining()
+        if (inherited < deadline) {
+          deadline = inherited
+          deadlineInherited = true
+        }
+      }
+    }
     if (signal?.aborted) throw abortError(signal.reason, [])
 
-    const clock = this.#clock
     const cancellation = new Cancellation()
     const unfollow = cancellation.follow(signal)
     this.#inFlight.add(cancellation)
@@ -261,7 +346,10 @@ export class Client {
       cancellation,
       callerSignal: signal,
       attempts: [],
-      startTime: clock.now(),
+      startTime,
+      deadline,
+      deadlineInherited,
+      attemptTimeout,
       clock,
       originState: this.#origins.get(origin),
       undiciOptions,
@@ -283,9 +371,7 @@ export class Client {
     response.attempt.decision ??= { action: 'return', reason: 'response handed to the caller' }
     // The call lasts until its body has been received: a caller's abort must still reach it,
     // and only then may the caller's listener go.
-    const settle = () => this.#settle(cancellation, unfollow)
-    if (response.body instanceof ResponseBody) response.body[kWhenComplete](settle)
-    else settle()
+    whenBodyComplete(response.body, () => this.#settle(cancellation, unfollow))
     if (channels.callEnd.hasSubscribers) publishEnd(request, response, undefined)
     return response
   }
@@ -345,10 +431,12 @@ export function createClient(options: ClientOptions = {}): Client {
   return new Client(options)
 }
 
-function resolveMiddleware(option: ClientOptions['middleware']): readonly Middleware[] {
-  if (option === undefined) return DEFAULT_MIDDLEWARE
-  const list =
-    typeof option === 'function' ? option(DEFAULT_MIDDLEWARE) : [...DEFAULT_MIDDLEWARE, ...option]
+function resolveMiddleware(
+  option: ClientOptions['middleware'],
+  defaults: readonly Middleware[],
+): readonly Middleware[] {
+  if (option === undefined) return defaults
+  const list = typeof option === 'function' ? option(defaults) : [...defaults, ...option]
   if (!Array.isArray(list) || list.some((m) => typeof m !== 'function')) {
     throw new InvalidOptionError(
       'middleware',
@@ -357,56 +445,6 @@ function resolveMiddleware(option: ClientOptions['middleware']): readonly Middle
     )
   }
   return list as readonly Middleware[]
-}
-
-const OWN_REQUEST_OPTIONS = new Set(['method', 'headers', 'body', 'signal'])
-const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
-const UNSUPPORTED_OPTIONS: Record<string, string> = {
-  upgrade: 'nothing: upgrades are not supported; use undici.upgrade or undici.connect',
-  responseHeaders: 'nothing: raw response headers are not supported; headers arrive parsed',
-  dispatcher: 'nothing per request: set the dispatcher when creating the client',
-}
-const NO_UNDICI_OPTIONS: CallUndiciOptions = Object.freeze({
-  dispatch: undefined,
-  opaque: null,
-  onInfo: undefined,
-  highWaterMark: undefined,
-})
-
-/**
- * Splits a request's undici options into those undici's dispatch takes and those the response
- * handling takes. Most calls have none and share one frozen object.
- */
-function splitUndiciOptions(options: RequestOptions): CallUndiciOptions {
-  let dispatch: Record<string, unknown> | undefined
-  let response: Record<string, unknown> | undefined
-  for (const key in options) {
-    if (OWN_REQUEST_OPTIONS.has(key)) continue
-    const value = (options as Record<string, unknown>)[key]
-    if (value === undefined) continue
-    const unsupported = UNSUPPORTED_OPTIONS[key]
-    if (unsupported !== undefined) throw new InvalidOptionError(key, value, unsupported)
-    if (RESPONSE_OPTIONS.has(key)) (response ??= {})[key] = value
-    else (dispatch ??= {})[key] = value
-  }
-  if (dispatch === undefined && response === undefined) return NO_UNDICI_OPTIONS
-  const onInfo = response?.onInfo
-  if (onInfo !== undefined && typeof onInfo !== 'function') {
-    throw new InvalidOptionError('onInfo', onInfo, 'a function')
-  }
-  const highWaterMark = response?.highWaterMark
-  if (
-    highWaterMark !== undefined &&
-    (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark) || highWaterMark < 0)
-  ) {
-    throw new InvalidOptionError('highWaterMark', highWaterMark, 'an integer of bytes, 0 or more')
-  }
-  return {
-    dispatch,
-    opaque: response?.opaque ?? null,
-    onInfo: onInfo as CallUndiciOptions['onInfo'],
-    highWaterMark: highWaterMark as number | undefined,
-  }
 }
 
 /** The error the caller sees: always an object with `attempts`, and typed. */

@@ -1,4 +1,4 @@
-export { Client, createClient, DEFAULT_MIDDLEWARE } from './client.ts'
+export { Client, createClient } from './client.ts'
 export type { ClientOptions, RequestOptions } from './client.ts'
 export {
   AbortedError,
@@ -21,7 +21,7 @@ export {
 export type { ErrorCode, NetiquetteErrorOptions } from './errors.ts'
 export type { AttemptDecision, AttemptRecord } from './core/attempt.ts'
 export { systemClock } from './core/clock.ts'
-export type { Clock } from './core/clock.ts'
+export type { Clock, TimerHandle } from './core/clock.ts'
 export { compose } from './core/middleware.ts'
 export type {
   CallRequest,
@@ -56,3 +56,21 @@ export type { Disposable } from './core/origin-state.ts'
 export type { HeadersInput, HeaderRecord } from './core/headers.ts'
 export { DEFAULT_AGENT_OPTIONS } from './pool/agent-defaults.ts'
 export type { AgentOptions } from './pool/agent-defaults.ts'
+export { deadlineLayer } from './timeouts/deadline-layer.ts'
+export { attemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
+export type { AttemptTimeoutLayerOptions } from './timeouts/attempt-timeout-layer.ts'
+export { DEFAULT_TIMEOUTS } from './timeouts/timeout-options.ts'
+export type { PropagationOptions, ResolvedTimeouts } from './timeouts/timeout-options.ts'
+export {
+  DEFAULT_DEADLINE_HEADER,
+  ENVOY_TIMEOUT_HEADER,
+  GRPC_TIMEOUT_HEADER,
+  formatTimeoutHeader,
+  parseTimeoutHeader,
+} from './timeouts/timeout-header.ts'
+export { currentDeadline, withDeadline } from './timeouts/deadline-context.ts'
+export type { DeadlineScope, WithDeadlineOptions } from './timeouts/deadline-context.ts'
+export { DEFAULT_INBOUND_HEADERS, parseInboundDeadline } from './timeouts/inbound-deadline.ts'
+export type { IncomingHeaders, InboundDeadlineOptions } from './timeouts/inbound-deadline.ts'
+export { expressDeadline, fastifyDeadline, httpDeadline } from './timeouts/server-deadline.ts'
+export type { RequestWithHeaders } from './timeouts/server-deadline.ts'

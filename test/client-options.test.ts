@@ -43,7 +43,7 @@ describe('createClient options', () => {
   it('says what value it got', () => {
     const error = optionError(() => createClient({ agent: { connectTimeout: -1 } }))
     expect(error.message).toBe(
-      'invalid option agent.connectTimeout: got -1, expected a finite number of milliseconds greater than 0',
+      'invalid option agent.connectTimeout: got -1, expected a number of milliseconds greater than 0 and at most 2147483647',
     )
   })
 
@@ -63,6 +63,37 @@ describe('createClient options', () => {
       code: 'NQ_INVALID_OPTION',
       option: 'signal',
     })
+    await client.close()
+  })
+})
+
+describe('deadline options', () => {
+  it.each([
+    ['deadline', { deadline: 0 }],
+    ['deadline', { deadline: Infinity }],
+    ['deadline', { deadline: 2 ** 31 }],
+    ['attemptTimeout', { attemptTimeout: -1 }],
+    ['minAttemptTime', { minAttemptTime: -1 }],
+    ['propagation', { propagation: true }],
+    ['propagation.header', { propagation: { header: 'bad header' } }],
+    ['propagation.margin', { propagation: { margin: -5 } }],
+    ['propagation.inherit', { propagation: { inherit: 'yes' } }],
+    ['propagation.heder', { propagation: { heder: 'x' } }],
+  ])('rejects a bad %s at construction', (option, options) => {
+    const error = optionError(() => createClient(options as never))
+    expect(error.option).toBe(option)
+  })
+
+  it.each([
+    ['deadline', { deadline: -1 }],
+    ['deadline', { deadline: '5s' }],
+    ['deadline', { deadline: new Date('nope') }],
+    ['attemptTimeout', { attemptTimeout: 0 }],
+  ])('rejects a bad %s per request, sending nothing', async (option, options) => {
+    const client = createClient({ origin: 'http://127.0.0.1:9' })
+    const error = await client.request('/', options as never).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(InvalidOptionError)
+    expect((error as InvalidOptionError).option).toBe(option)
     await client.close()
   })
 })

@@ -13,7 +13,21 @@ export interface Clock {
    * and then leaves no timer and no listener behind.
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void>
+  /**
+   * Runs `callback` once, after `ms` milliseconds, unless {@link Clock.clearTimer} is called
+   * first. The cheap form of a timeout for the hot path (a call's deadline): no promise and no
+   * `AbortSignal`.
+   */
+  setTimer(callback: () => void, ms: number): TimerHandle
+  /** Cancels a timer from {@link Clock.setTimer}; does nothing if it has fired or been cleared. */
+  clearTimer(handle: TimerHandle): void
 }
+
+/** An opaque handle from {@link Clock.setTimer}, only good for {@link Clock.clearTimer}. */
+export interface TimerHandle {
+  readonly [kTimerHandle]?: never
+}
+declare const kTimerHandle: unique symbol
 
 /** The real clock: `performance.now()`, `Date.now()` and `setTimeout`. */
 export const systemClock: Clock = {
@@ -38,4 +52,8 @@ export const systemClock: Clock = {
       signal?.addEventListener('abort', onAbort, { once: true })
     })
   },
+  // Ref'd like sleep's timer: a call's deadline must fire even if nothing else keeps the process
+  // alive, or a call could hang at exit without ever settling.
+  setTimer: (callback, ms) => setTimeout(callback, ms) as TimerHandle,
+  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 }

@@ -59,7 +59,8 @@ export interface CallRequest {
   readonly headers: Record<string, string | string[]>
   readonly body: RequestBody | undefined
   /**
-   * Aborts when the call must stop: the caller aborted, or the client was destroyed. The
+   * Aborts when the call must stop: the caller aborted, the deadline passed, or the client was
+   * destroyed. Once it has aborted, the call is over: nothing may retry. The
    * transport stops its attempt when it aborts; a middleware that needs an `AbortSignal` (for a
    * sleep, say) takes `cancellation.signal`. A middleware that wants to stop one attempt alone
    * passes `next` a copy of the request with a narrower cancellation that follows this one.
@@ -71,6 +72,16 @@ export interface CallRequest {
   readonly attempts: AttemptRecord[]
   /** `clock.now()` when the call started. */
   readonly startTime: number
+  /**
+   * When the call must be over, as a reading of `clock.now()`: the `deadline` option from the
+   * call's start, or an inherited deadline (see `withDeadline`) when that is sooner. Always
+   * finite. Anything that waits (a backoff sleep, a queue) must not wait past it.
+   */
+  readonly deadline: number
+  /** True when `deadline` came from the enclosing `withDeadline` scope rather than the options. */
+  readonly deadlineInherited: boolean
+  /** The `attemptTimeout` in ms for this call's attempts, when one is set. */
+  readonly attemptTimeout: number | undefined
   readonly clock: Clock
   /** State the policies keep for this origin. */
   readonly originState: OriginState

@@ -4,10 +4,20 @@ import { AbortedError, BodyUsedError } from '../errors.ts'
 /** Bytes `dump()` reads to keep a socket; past this, closing it is cheaper. Same as undici. */
 const DEFAULT_DUMP_LIMIT = 128 * 1024
 
-/** @internal Registers the function run once the response has been received to its end. */
+/** @internal Registers a function run once the response has been received to its end (or failed). */
 export const kWhenComplete = Symbol('netiquette.whenComplete')
 /** @internal Called by the transport when undici has delivered the whole body (or failed). */
 export const kComplete = Symbol('netiquette.complete')
+
+/**
+ * @internal Runs `callback` once `body` has been received to its end or has failed; at once for a
+ * body that is not a {@link ResponseBody} (a middleware replaced it), since nothing will say when
+ * that one is done.
+ */
+export function whenBodyComplete(body: unknown, callback: () => void): void {
+  if (body instanceof ResponseBody) body[kWhenComplete](callback)
+  else callback()
+}
 
 /** How a {@link ResponseBody} talks to the request that feeds it. */
 export interface ResponseBodySource {
@@ -33,7 +43,8 @@ export class ResponseBody extends Readable {
   #used = false
   #complete = false
   #eof = false
-  #whenComplete: (() => void) | undefined
+  // Usually one callback (the client's), so no array until a second one registers.
+  #whenComplete: (() => void) | (() => void)[] | undefined
   // While a helper (text(), json()...) reads the body, chunks go straight here instead of through
   // the stream's buffer and 'data' events, as undici's own body does: it saves several
   // microseconds per 64 KiB response.
@@ -146,16 +157,20 @@ export class ResponseBody extends Readable {
   /** @internal */
   [kWhenComplete](callback: () => void): void {
     if (this.#complete) callback()
-    else this.#whenComplete = callback
+    else if (this.#whenComplete === undefined) this.#whenComplete = callback
+    else if (typeof this.#whenComplete === 'function')
+      this.#whenComplete = [this.#whenComplete, callback]
+    else this.#whenComplete.push(callback)
   }
 
   /** @internal */
   [kComplete](): void {
     if (this.#complete) return
     this.#complete = true
-    const callback = this.#whenComplete
+    const callbacks = this.#whenComplete
     this.#whenComplete = undefined
-    callback?.()
+    if (typeof callbacks === 'function') callbacks()
+    else if (callbacks !== undefined) for (const callback of callbacks) callback()
   }
 
   #collect(): Promise<Collected> {

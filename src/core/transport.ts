@@ -15,7 +15,10 @@ import { ResponseBody, kComplete } from './response-body.ts'
  */
 export function createTransport(dispatcher: Dispatcher): Handler {
   return function transport(request: CallRequest): Promise<CallResponse> {
-    const { clock, attempts } = request
+    const { clock, attempts, cancellation } = request
+    // Aborted before it could start (a deadline that passed in a queue, a caller who gave up):
+    // dispatch nothing, not even a connection, and record no attempt.
+    if (cancellation.aborted) return Promise.reject(asError(cancellation.reason))
     const record = createAttemptRecord(
       attempts.length + 1,
       request.method,

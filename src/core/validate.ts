@@ -27,13 +27,32 @@ export function checkKnownKeys(
   }
 }
 
-/** A finite duration in milliseconds, greater than zero; `fallback` when `value` is undefined. */
+/**
+ * The longest delay a Node timer can hold (about 24.8 days). Node turns a longer one into 1 ms,
+ * so every duration option is capped here.
+ */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * A duration in milliseconds, greater than zero and at most {@link MAX_TIMER_MS}; `fallback` when
+ * `value` is undefined.
+ */
 export function positiveMs(option: string, value: unknown, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(option, value, 'a finite number of milliseconds greater than 0')
+  if (typeof value !== 'number' || !(value > 0 && value <= MAX_TIMER_MS)) {
+    throw new InvalidOptionError(
+      option,
+      value,
+      `a number of milliseconds greater than 0 and at most ${MAX_TIMER_MS}`,
+    )
   }
   return value
+}
+
+/** Like {@link positiveMs}, but 0 is allowed. */
+export function nonNegativeMs(option: string, value: unknown, fallback?: number): number {
+  if (value === 0) return 0
+  return positiveMs(option, value, fallback)
 }
 
 /** An integer from `min` up to `max`; `fallback` when `value` is undefined. */

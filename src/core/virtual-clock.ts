@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts'
+import type { Clock, TimerHandle } from './clock.ts'
 
 interface VirtualTimer {
   at: number
@@ -40,7 +40,7 @@ export class VirtualClock implements Clock {
     return this.#now + this.#wallOffset
   }
 
-  /** Number of sleeps still waiting. */
+  /** Number of sleeps and timers still waiting. */
   get pendingTimers(): number {
     return this.#timers.length
   }
@@ -66,6 +66,20 @@ export class VirtualClock implements Clock {
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#timers.push(timer)
     })
+  }
+
+  setTimer(callback: () => void, ms: number): TimerHandle {
+    const timer: VirtualTimer = {
+      at: this.#now + Math.max(0, ms),
+      seq: this.#seq++,
+      fire: callback,
+    }
+    this.#timers.push(timer)
+    return timer as TimerHandle
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    this.#remove(handle as VirtualTimer)
   }
 
   /**

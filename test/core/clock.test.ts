@@ -67,3 +67,27 @@ describe('VirtualClock', () => {
     expect(clock.wallNow()).toBe(1_000_500)
   })
 })
+
+describe('timers', () => {
+  it('systemClock.setTimer fires once; clearTimer cancels it', async () => {
+    const fired: string[] = []
+    const cleared = systemClock.setTimer(() => fired.push('cleared'), 1)
+    systemClock.clearTimer(cleared)
+    await new Promise<void>((resolve) => systemClock.setTimer(resolve, 5))
+    expect(fired).toEqual([])
+  })
+
+  it('VirtualClock timers fire in order with sleeps, and count as pending until then', async () => {
+    const clock = new VirtualClock()
+    const fired: string[] = []
+    clock.setTimer(() => fired.push('timer 50'), 50)
+    void clock.sleep(20).then(() => fired.push('sleep 20'))
+    const dropped = clock.setTimer(() => fired.push('dropped'), 10)
+    expect(clock.pendingTimers).toBe(3)
+    clock.clearTimer(dropped)
+    expect(clock.pendingTimers).toBe(2)
+    await clock.advance(100)
+    expect(fired).toEqual(['sleep 20', 'timer 50'])
+    expect(clock.pendingTimers).toBe(0)
+  })
+})

@@ -128,7 +128,9 @@ describe('client.request against a real loopback server', () => {
       await eventually(() => res.attempts[0]?.duration !== undefined)
     }
     expect(server.stats.requests).toBe(20)
-    expect(server.stats.connections).toBeLessThanOrEqual(2)
+    // Undumped bodies would pin a socket per round (11 connections); a busy machine can let a
+    // keep-alive socket lapse once, hence 3 rather than 2.
+    expect(server.stats.connections).toBeLessThanOrEqual(3)
   })
 
   it('reuses connections for sequential requests whose bodies are consumed', async () => {

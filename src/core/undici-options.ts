@@ -1,0 +1,71 @@
+import type { CallUndiciOptions, UndiciRequestOptions } from './middleware.ts'
+import { InvalidOptionError } from '../errors.ts'
+
+/** Request options the client handles itself; everything else is undici's. */
+interface OwnRequestOptions {
+  method?: unknown
+  headers?: unknown
+  body?: unknown
+  signal?: unknown
+  deadline?: unknown
+  attemptTimeout?: unknown
+}
+
+const OWN_REQUEST_OPTIONS = new Set([
+  'method',
+  'headers',
+  'body',
+  'signal',
+  'deadline',
+  'attemptTimeout',
+])
+const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
+const UNSUPPORTED_OPTIONS: Record<string, string> = {
+  upgrade: 'nothing: upgrades are not supported; use undici.upgrade or undici.connect',
+  responseHeaders: 'nothing: raw response headers are not supported; headers arrive parsed',
+  dispatcher: 'nothing per request: set the dispatcher when creating the client',
+}
+const NO_UNDICI_OPTIONS: CallUndiciOptions = Object.freeze({
+  dispatch: undefined,
+  opaque: null,
+  onInfo: undefined,
+  highWaterMark: undefined,
+})
+
+/**
+ * Splits a request's undici options into those undici's dispatch takes and those the response
+ * handling takes. Most calls have none and share one frozen object.
+ */
+export function splitUndiciOptions(
+  options: UndiciRequestOptions & OwnRequestOptions,
+): CallUndiciOptions {
+  let dispatch: Record<string, unknown> | undefined
+  let response: Record<string, unknown> | undefined
+  for (const key in options) {
+    if (OWN_REQUEST_OPTIONS.has(key)) continue
+    const value = (options as Record<string, unknown>)[key]
+    if (value === undefined) continue
+    const unsupported = UNSUPPORTED_OPTIONS[key]
+    if (unsupported !== undefined) throw new InvalidOptionError(key, value, unsupported)
+    if (RESPONSE_OPTIONS.has(key)) (response ??= {})[key] = value
+    else (dispatch ??= {})[key] = value
+  }
+  if (dispatch === undefined && response === undefined) return NO_UNDICI_OPTIONS
+  const onInfo = response?.onInfo
+  if (onInfo !== undefined && typeof onInfo !== 'function') {
+    throw new InvalidOptionError('onInfo', onInfo, 'a function')
+  }
+  const highWaterMark = response?.highWaterMark
+  if (
+    highWaterMark !== undefined &&
+    (typeof highWaterMark !== 'number' || !Number.isInteger(highWaterMark) || highWaterMark < 0)
+  ) {
+    throw new InvalidOptionError('highWaterMark', highWaterMark, 'an integer of bytes, 0 or more')
+  }
+  return {
+    dispatch,
+    opaque: response?.opaque ?? null,
+    onInfo: onInfo as CallUndiciOptions['onInfo'],
+    highWaterMark: highWaterMark as number | undefined,
+  }
+}

@@ -1,0 +1,53 @@
+import type { CallRequest, Middleware } from '../core/middleware.ts'
+import { whenBodyComplete } from '../core/response-body.ts'
+import { DeadlineExceededError } from '../errors.ts'
+
+/**
+ * The outermost policy: holds the call to its deadline (`request.deadline`, set by the client
+ * from the `deadline` option and any inherited deadline). It covers everything below it: queue
+ * waits, every attempt, backoff sleeps, and the response body until it has been received. When the
+ * deadline passes, it aborts the call: the attempt in flight is stopped and its socket destroyed,
+ * a sleep or queue wait ends at once, and the call (or the body being read) fails with
+ * `DeadlineExceededError`, which is final.
+ *
+ * One timer per call, cleared when the call settles; a call whose deadline has already passed
+ * sends nothing.
+ */
+export function deadlineLayer(): Middleware {
+  return async function deadline(request, next) {
+    const { clock } = request
+    const remaining = request.deadline - clock.now()
+    if (remaining <= 0) throw deadlineError(request, 'had passed before the call started')
+    const timer = clock.setTimer(() => onDeadline(request), remaining)
+    let response
+    try {
+      response = await next(request)
+    } catch (error) {
+      clock.clearTimer(timer)
+      throw error
+    }
+    // The body is part of the call: a trickled body must still be cut at the deadline.
+    whenBodyComplete(response.body, () => clock.clearTimer(timer))
+    return response
+  }
+}
+
+function onDeadline(request: CallRequest): void {
+  const error = deadlineError(request, 'passed')
+  const last = request.attempts[request.attempts.length - 1]
+  if (last !== undefined && last.decision === undefined) {
+    last.decision = { action: 'fail', reason: `the call's deadline passed during this attempt` }
+  }
+  request.cancellation.abort(error)
+}
+
+/** The error for a call whose deadline has passed, saying how long it had and where it came from. */
+export function deadlineError(request: CallRequest, what: string): DeadlineExceededError {
+  const budget = Math.round(request.deadline - request.startTime)
+  const source = request.deadlineInherited ? ' (inherited from the incoming request)' : ''
+  const count = request.attempts.length
+  return new DeadlineExceededError(
+    `the call's deadline of ${budget} ms${source} ${what}; ${count} attempt${count === 1 ? '' : 's'} made`,
+    { attempts: request.attempts },
+  )
+}

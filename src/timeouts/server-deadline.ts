@@ -1,0 +1,87 @@
+import { withDeadline } from './deadline-context.ts'
+import {
+  readInboundDeadline,
+  resolveInboundOptions,
+  type IncomingHeaders,
+  type InboundDeadlineOptions,
+  type ResolvedInboundOptions,
+} from './inbound-deadline.ts'
+
+/** The part of an incoming request the helpers read: Node's, Express's and Fastify's all fit. */
+export interface RequestWithHeaders {
+  readonly headers: IncomingHeaders
+}
+
+/**
+ * Wraps a plain `node:http` handler so that each request's inbound deadline (see
+ * {@link parseInboundDeadline}) is in force while it is handled: client calls made by the handler,
+ * in any `await` below it, use `min(their own deadline, what the caller has left)`. A request
+ * without a deadline header runs the handler as is, with no async context.
+ *
+ * Listeners added to the request or socket (`req.on('data')`) run in the emitter's context, not
+ * the handler's: read bodies with `await` (or `for await`) to keep the deadline.
+ *
+ * @example
+ * ```ts
+ * http.createServer(httpDeadline(async (req, res) => {
+ *   const user = await users.request('/me') // inherits the caller's deadline
+ *   res.end(await user.body.text())
+ * }))
+ * ```
+ */
+export function httpDeadline<Req extends RequestWithHeaders, Res>(
+  handler: (req: Req, res: Res) => unknown,
+  options?: InboundDeadlineOptions,
+): (req: Req, res: Res) => void {
+  const resolved = resolveInboundOptions(options)
+  return (req, res) => {
+    runWithInbound(req, resolved, () => handler(req, res))
+  }
+}
+
+/**
+ * Express-style middleware `(req, res, next)` doing what {@link httpDeadline} does for the
+ * middleware and route handlers after it. Works before or after body parsers (tested with
+ * Express 5 and `express.json()`).
+ *
+ * @example
+ * ```ts
+ * app.use(expressDeadline())
+ * ```
+ */
+export function expressDeadline(
+  options?: InboundDeadlineOptions,
+): (req: RequestWithHeaders, res: unknown, next: (error?: unknown) => void) => void {
+  const resolved = resolveInboundOptions(options)
+  return (req, _res, next) => {
+    runWithInbound(req, resolved, () => next())
+  }
+}
+
+/**
+ * A Fastify `onRequest` hook doing what {@link httpDeadline} does for the hooks and handler that
+ * follow (tested with Fastify 5, including requests with a parsed body).
+ *
+ * @example
+ * ```ts
+ * app.addHook('onRequest', fastifyDeadline())
+ * ```
+ */
+export function fastifyDeadline(
+  options?: InboundDeadlineOptions,
+): (request: RequestWithHeaders, reply: unknown, done: (error?: Error) => void) => void {
+  const resolved = resolveInboundOptions(options)
+  return (request, _reply, done) => {
+    runWithInbound(request, resolved, () => done())
+  }
+}
+
+function runWithInbound(
+  req: RequestWithHeaders,
+  options: ResolvedInboundOptions,
+  fn: () => unknown,
+): void {
+  const ms = readInboundDeadline(req.headers, options)
+  if (ms === undefined) fn()
+  else withDeadline(ms, fn, { clock: options.clock })
+}

@@ -1,0 +1,129 @@
+import type { Clock } from '../core/clock.ts'
+import { HTTP_TOKEN } from '../core/headers.ts'
+import {
+  MAX_TIMER_MS,
+  checkKnownKeys,
+  isPlainObject,
+  nonNegativeMs,
+  positiveMs,
+} from '../core/validate.ts'
+import { InvalidOptionError } from '../errors.ts'
+import { DEFAULT_DEADLINE_HEADER } from './timeout-header.ts'
+
+/** How a client passes deadlines on and takes them over. */
+export interface PropagationOptions {
+  /**
+   * Header that carries each attempt's time left to the next hop, or `false` to send none.
+   * `grpc-timeout` is written in gRPC's format (`250m`); any other header as whole milliseconds.
+   * @defaultValue `'x-deadline-remaining-ms'`
+   */
+  header?: string | false
+  /**
+   * Milliseconds taken off the time the header announces, so the next hop gives up (and answers)
+   * a little before this client would, leaving time for its reply to travel back.
+   * @defaultValue 5
+   */
+  margin?: number
+  /**
+   * Whether calls made inside {@link withDeadline} (or a request handled through one of the
+   * server helpers) take `min(own deadline, inherited deadline)`.
+   * @defaultValue true
+   */
+  inherit?: boolean
+}
+
+/** The deadline settings of a client, validated. */
+export interface ResolvedTimeouts {
+  readonly deadline: number
+  readonly attemptTimeout: number | undefined
+  readonly minAttemptTime: number
+  readonly header: string | undefined
+  readonly margin: number
+  readonly inherit: boolean
+}
+
+/**
+ * Defaults of the deadline settings, with their reasons in the TSDoc of `ClientOptions`: a 30 s
+ * deadline (the total timeout of .NET's standard resilience handler, and as long as the Agent's
+ * headers timeout), no attempt timeout of its own, a 10 ms minimum attempt, a 5 ms margin.
+ */
+export const DEFAULT_TIMEOUTS: ResolvedTimeouts = Object.freeze({
+  deadline: 30_000,
+  attemptTimeout: undefined,
+  minAttemptTime: 10,
+  header: DEFAULT_DEADLINE_HEADER,
+  margin: 5,
+  inherit: true,
+})
+
+interface TimeoutOptionsInput {
+  deadline?: unknown
+  attemptTimeout?: unknown
+  minAttemptTime?: unknown
+  propagation?: unknown
+}
+
+/** Validates a client's deadline options and merges them over {@link DEFAULT_TIMEOUTS}. */
+export function resolveTimeouts(options: TimeoutOptionsInput): ResolvedTimeouts {
+  const { deadline, attemptTimeout, minAttemptTime, propagation } = options
+  let header = DEFAULT_TIMEOUTS.header
+  let margin = DEFAULT_TIMEOUTS.margin
+  let inherit = DEFAULT_TIMEOUTS.inherit
+  if (propagation === false) {
+    header = undefined
+    inherit = false
+  } else if (propagation !== undefined) {
+    if (!isPlainObject(propagation)) {
+      throw new InvalidOptionError('propagation', propagation, 'an object or false')
+    }
+    checkKnownKeys('propagation', propagation, ['header', 'margin', 'inherit'])
+    header = resolveHeader(propagation.header)
+    margin = nonNegativeMs('propagation.margin', propagation.margin, DEFAULT_TIMEOUTS.margin)
+    if (propagation.inherit !== undefined && typeof propagation.inherit !== 'boolean') {
+      throw new InvalidOptionError('propagation.inherit', propagation.inherit, 'a boolean')
+    }
+    inherit = propagation.inherit ?? DEFAULT_TIMEOUTS.inherit
+  }
+  return {
+    deadline: positiveMs('deadline', deadline, DEFAULT_TIMEOUTS.deadline),
+    attemptTimeout:
+      attemptTimeout === undefined ? undefined : positiveMs('attemptTimeout', attemptTimeout),
+    minAttemptTime: nonNegativeMs(
+      'minAttemptTime',
+      minAttemptTime,
+      DEFAULT_TIMEOUTS.minAttemptTime,
+    ),
+    header,
+    margin,
+    inherit,
+  }
+}
+
+function resolveHeader(value: unknown): string | undefined {
+  if (value === undefined) return DEFAULT_TIMEOUTS.header
+  if (value === false) return undefined
+  if (typeof value !== 'string' || !HTTP_TOKEN.test(value)) {
+    throw new InvalidOptionError('propagation.header', value, 'a header name, or false')
+  }
+  return value.toLowerCase()
+}
+
+/**
+ * A request's `deadline` option as milliseconds from now: a number as is, a `Date` measured on
+ * the clock's wall time (0 or less when it has passed: the call then sends nothing).
+ */
+export function requestDeadline(value: unknown, clock: Clock): number {
+  if (value instanceof Date) {
+    const ms = value.getTime() - clock.wallNow()
+    if (Number.isNaN(ms)) throw new InvalidOptionError('deadline', value, 'a valid Date')
+    return Math.min(ms, MAX_TIMER_MS)
+  }
+  if (typeof value !== 'number' || !(value > 0 && value <= MAX_TIMER_MS)) {
+    throw new InvalidOptionError(
+      'deadline',
+      value,
+      `milliseconds greater than 0 and at most ${MAX_TIMER_MS}, or a Date`,
+    )
+  }
+  return value
+}

@@ -1,0 +1,91 @@
+import { createAttemptRecord } from '../../src/core/attempt.ts'
+import { ResponseBody, kComplete } from '../../src/core/response-body.ts'
+import type { CallRequest, CallResponse, Middleware } from '../../src/index.ts'
+
+/** What the virtual origin does with one attempt. */
+export interface VirtualReply {
+  status: number
+  /** Virtual ms before the response headers (and the whole, small body) arrive. */
+  latency: number
+}
+
+/** One attempt as the virtual origin saw it. */
+export interface SeenAttempt {
+  at: number
+  headers: CallRequest['headers']
+}
+
+/**
+ * A stand-in for the transport on virtual time: a middleware at the bottom of the stack that
+ * never calls `next`. It records each attempt like the transport does, waits `latency` on the
+ * call's clock (aborting as the transport would, with the cancellation's reason) and answers.
+ * The network cannot run on virtual time; integration tests cover the real transport.
+ */
+export function virtualOrigin(
+  reply: (attempt: number) => VirtualReply,
+  seen: SeenAttempt[] = [],
+): Middleware {
+  return async (request) => {
+    const { clock, attempts, cancellation } = request
+    if (cancellation.aborted) throw cancellation.reason
+    const record = createAttemptRecord(
+      attempts.length + 1,
+      request.method,
+      request.origin,
+      request.path,
+      clock.now() - request.startTime,
+    )
+    attempts.push(record)
+    seen.push({ at: clock.now(), headers: request.headers })
+    const { status, latency } = reply(record.number)
+    try {
+      await clock.sleep(latency, cancellation.signal)
+    } catch (error) {
+      record.duration = clock.now() - request.startTime - record.start
+      record.error = (error as { code?: string }).code
+      throw error
+    }
+    record.statusCode = status
+    record.timeToHeaders = latency
+    const body = new ResponseBody({ resume() {}, abort() {} })
+    body.push(Buffer.from('ok'))
+    body.push(null)
+    body[kComplete]()
+    const response: CallResponse = {
+      statusCode: status,
+      statusText: '',
+      headers: {},
+      body,
+      trailers: {},
+      opaque: null,
+      attempts,
+      attempt: record,
+    }
+    return response
+  }
+}
+
+/**
+ * A minimal retry loop for these tests until the retry policy lands: retries every 5xx and every
+ * error except a final one (the call's cancellation aborted, or the deadline passed), after
+ * `delay` ms on the call's clock.
+ */
+export function retryEverything(delay: number): Middleware {
+  return async (request, next) => {
+    for (;;) {
+      try {
+        const response = await next(request)
+        if (response.statusCode < 500) return response
+        void response.body.dump()
+      } catch (error) {
+        if (
+          request.cancellation.aborted ||
+          (error as { code?: string }).code === 'NQ_DEADLINE_EXCEEDED'
+        ) {
+          throw error
+        }
+      }
+      await request.clock.sleep(delay, request.cancellation.signal)
+    }
+  }
+}
