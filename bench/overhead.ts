@@ -104,6 +104,21 @@ const variants: Variant[] = [
     },
   },
   {
+    // The same client with the default policies removed: the gap to 'netiquette' is what the
+    // policies (now the deadline and attempt layers) cost.
+    name: 'netiquette, no policies',
+    make: (origin, connections) => {
+      const client = createClient({ origin, agent: { connections }, middleware: () => [] })
+      return {
+        send: async (url) => {
+          const res = await client.request(url)
+          await res.body.arrayBuffer()
+        },
+        close: () => client.close(),
+      }
+    },
+  },
+  {
     name: 'undici fetch',
     make: (_origin, connections) => {
       const agent = agentFor(connections)
@@ -310,12 +325,12 @@ function report(workload: Workload, serverKind: string, samples: Map<string, Sam
   if (!args.json) {
     console.log(`\n${workload.name} (server: ${serverKind})`)
     console.log(
-      'variant          req/s   x bare (min-max)      CPU us/req  x bare CPU   p50 ms  p99 ms',
+      'variant                    req/s   x bare (min-max)      CPU us/req  x bare CPU   p50 ms  p99 ms',
     )
     for (const r of rows) {
       console.log(
-        `${r.variant.padEnd(15)} ${fmt(r.rps, 0).padStart(7)}   ${fmt(r.ratio)} (${fmt(r.ratioMin)}-${fmt(r.ratioMax)})`.padEnd(
-          47,
+        `${r.variant.padEnd(25)} ${fmt(r.rps, 0).padStart(7)}   ${fmt(r.ratio)} (${fmt(r.ratioMin)}-${fmt(r.ratioMax)})`.padEnd(
+          57,
         ) +
           `${fmt(r.cpuUsPerReq, 1).padStart(8)}    ${fmt(r.cpuRatio).padStart(6)}   ${fmt(r.p50).padStart(6)}  ${fmt(r.p99).padStart(6)}`,
       )

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { main as deadlines } from '../examples/deadlines.ts'
 import { main as demo } from '../examples/demo.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
@@ -12,5 +13,20 @@ describe('examples', () => {
     expect(text).toMatch(/\/reset failed with (ECONNRESET|UND_ERR_SOCKET)/)
     expect(text).toContain('rejected with NQ_CROSS_ORIGIN, nothing sent')
     expect(text).toContain('The server saw 4 requests')
+  })
+})
+
+describe('deadlines.ts', () => {
+  it('shows the frontend giving up on the backend within the caller’s deadline', async () => {
+    const text = (await deadlines(() => {})).join('\n')
+    // The caller's 300 ms less the 5 ms margin; then less again on the next hop.
+    const sent = (who: string) =>
+      Number(new RegExp(`${who}.* x-deadline-remaining-ms: (\\d+)`).exec(text)?.[1])
+    expect(sent('frontend')).toBeLessThanOrEqual(295)
+    expect(sent('backend')).toBeLessThan(sent('frontend'))
+    expect(text).toMatch(
+      /frontend: GET http:\/\/127\.0\.0\.1:\d+\/report failed with NQ_DEADLINE_EXCEEDED/,
+    )
+    expect(text).toMatch(/caller: (got 504|GET .* failed with NQ_DEADLINE_EXCEEDED)/)
   })
 })

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { withDeadline } from './deadline-context.ts'
 import {
   readInboundDeadline,
@@ -29,7 +30,10 @@ export interface RequestWithHeaders {
  * }))
  * ```
  */
-export function httpDeadline<Req extends RequestWithHeaders, Res>(
+export function httpDeadline<
+  Req extends RequestWithHeaders = IncomingMessage,
+  Res = ServerResponse,
+>(
   handler: (req: Req, res: Res) => unknown,
   options?: InboundDeadlineOptions,
 ): (req: Req, res: Res) => void {
