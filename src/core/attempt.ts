@@ -1,3 +1,4 @@
+import type { CallRequest } from './middleware.ts'
 import type { OutcomeKind } from './outcome.ts'
 
 /** What a policy decided after an attempt, and why. */
@@ -76,4 +77,18 @@ export function createAttemptRecord(
     outcome: undefined,
     decision: undefined,
   }
+}
+
+/** Starts the record of a new attempt of `request`, numbered and timed, and appends it. */
+export function startAttempt(request: CallRequest): AttemptRecord {
+  const { attempts } = request
+  const record = createAttemptRecord(
+    attempts.length + 1,
+    request.method,
+    request.origin,
+    request.path,
+    request.clock.now() - request.startTime,
+  )
+  attempts.push(record)
+  return record
 }

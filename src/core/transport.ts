@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import { createAttemptRecord, type AttemptRecord } from './attempt.ts'
+import { startAttempt, type AttemptRecord } from './attempt.ts'
 import { channels } from './events.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
@@ -15,18 +15,11 @@ import { ResponseBody, kComplete } from './response-body.ts'
  */
 export function createTransport(dispatcher: Dispatcher): Handler {
   return function transport(request: CallRequest): Promise<CallResponse> {
-    const { clock, attempts, cancellation } = request
+    const { cancellation } = request
     // Aborted before it could start (a deadline that passed in a queue, a caller who gave up):
     // dispatch nothing, not even a connection, and record no attempt.
     if (cancellation.aborted) return Promise.reject(asError(cancellation.reason))
-    const record = createAttemptRecord(
-      attempts.length + 1,
-      request.method,
-      request.origin,
-      request.path,
-      clock.now() - request.startTime,
-    )
-    attempts.push(record)
+    const record = startAttempt(request)
     if (channels.attemptStart.hasSubscribers) channels.attemptStart.publish({ attempt: record })
 
     return new Promise<CallResponse>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { createAttemptRecord } from '../../src/core/attempt.ts'
+import { startAttempt } from '../../src/core/attempt.ts'
 import { ResponseBody, kComplete } from '../../src/core/response-body.ts'
 import type { CallRequest, CallResponse, Middleware } from '../../src/index.ts'
 
@@ -28,14 +28,7 @@ export function virtualOrigin(
   return async (request) => {
     const { clock, attempts, cancellation } = request
     if (cancellation.aborted) throw cancellation.reason
-    const record = createAttemptRecord(
-      attempts.length + 1,
-      request.method,
-      request.origin,
-      request.path,
-      clock.now() - request.startTime,
-    )
-    attempts.push(record)
+    const record = startAttempt(request)
     seen.push({ at: clock.now(), headers: request.headers })
     const { status, latency } = reply(record.number)
     try {
