@@ -1,5 +1,5 @@
 export { Client, createClient } from './client.ts'
-export type { ClientOptions, RequestOptions } from './client.ts'
+export type { ClientOptions, RequestOptions } from './client-options.ts'
 export {
   AbortedError,
   AttemptTimeoutError,

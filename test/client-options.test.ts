@@ -74,6 +74,7 @@ describe('deadline options', () => {
     ['deadline', { deadline: 2 ** 31 }],
     ['attemptTimeout', { attemptTimeout: -1 }],
     ['minAttemptTime', { minAttemptTime: -1 }],
+    ['minAttemptTime', { deadline: 5, minAttemptTime: 10 }],
     ['propagation', { propagation: true }],
     ['propagation.header', { propagation: { header: 'bad header' } }],
     ['propagation.margin', { propagation: { margin: -5 } }],

@@ -84,15 +84,25 @@ export function resolveTimeouts(options: TimeoutOptionsInput): ResolvedTimeouts 
     }
     inherit = propagation.inherit ?? DEFAULT_TIMEOUTS.inherit
   }
+  const resolvedDeadline = positiveMs('deadline', deadline, DEFAULT_TIMEOUTS.deadline)
+  const resolvedMin = nonNegativeMs(
+    'minAttemptTime',
+    minAttemptTime,
+    DEFAULT_TIMEOUTS.minAttemptTime,
+  )
+  // Otherwise every call would fail before sending anything.
+  if (resolvedMin >= resolvedDeadline) {
+    throw new InvalidOptionError(
+      'minAttemptTime',
+      resolvedMin,
+      `less than the deadline (${resolvedDeadline} ms)`,
+    )
+  }
   return {
-    deadline: positiveMs('deadline', deadline, DEFAULT_TIMEOUTS.deadline),
+    deadline: resolvedDeadline,
     attemptTimeout:
       attemptTimeout === undefined ? undefined : positiveMs('attemptTimeout', attemptTimeout),
-    minAttemptTime: nonNegativeMs(
-      'minAttemptTime',
-      minAttemptTime,
-      DEFAULT_TIMEOUTS.minAttemptTime,
-    ),
+    minAttemptTime: resolvedMin,
     header,
     margin,
     inherit,

@@ -1,0 +1,117 @@
+import type { Dispatcher } from 'undici'
+import type { Clock } from './core/clock.ts'
+import type { HeadersInput } from './core/headers.ts'
+import type { Middleware, RequestBody, UndiciRequestOptions } from './core/middleware.ts'
+import type { AgentOptions } from './pool/agent-defaults.ts'
+import type { PropagationOptions } from './timeouts/timeout-options.ts'
+
+/** Options of {@link createClient}. Validated once, when the client is created. */
+export interface ClientOptions {
+  /**
+   * The origin (`https://host[:port]`) that paths are resolved against. With it set, requests may
+   * only go to this origin: a URL naming another scheme, host or port is rejected with
+   * `CrossOriginError`. Without it, every request needs an absolute URL.
+   * @defaultValue none
+   */
+  origin?: string | URL
+  /** Headers sent with every request; a request's own header of the same name wins. */
+  headers?: HeadersInput
+  /**
+   * The undici dispatcher attempts go through. When given it is used as is (its timeouts, its
+   * pool) and the client never closes it. When not, the client creates an Agent from `agent` and
+   * closes it in `close()`.
+   * @defaultValue an undici `Agent` built from {@link AgentOptions}
+   */
+  dispatcher?: Dispatcher
+  /** Settings of the Agent the client creates; not allowed together with `dispatcher`. */
+  agent?: AgentOptions
+  /**
+   * Total time for a call, in ms: every attempt, queue wait and backoff sleep, and the response
+   * body until it has been received. When it passes, the call (or the body being read) fails with
+   * `DeadlineExceededError`. Calls made inside `withDeadline` (or a request handled through a
+   * server helper) use the sooner of this and the inherited deadline. A request's own `deadline`
+   * replaces it. 30 s is the total timeout of .NET's standard resilience handler, and matches
+   * the Agent's headers timeout; set it to what the caller can actually wait. A long download
+   * needs a longer one.
+   * @defaultValue 30000
+   */
+  deadline?: number
+  /**
+   * Time an attempt may wait for its response headers, in ms, so that a retry policy can try
+   * again within the deadline. An attempt gets `min(attemptTimeout, time left)`; an attempt
+   * timeout at or above the time left is ignored (the deadline, which is final, ends the attempt
+   * first). Does not apply to the body once headers have arrived.
+   * @defaultValue none: each attempt may use what is left of the deadline
+   */
+  attemptTimeout?: number
+  /**
+   * No attempt starts with less than this many ms of the deadline left: the call fails with
+   * `DeadlineExceededError` and sends nothing. A request with a few ms left cannot get an
+   * answer back in time and only adds load where it is least welcome.
+   * @defaultValue 10
+   */
+  minAttemptTime?: number
+  /**
+   * Sending each attempt's time left to the next hop, and taking over the deadline of the
+   * request being handled; `false` turns both off. See {@link PropagationOptions}.
+   * @defaultValue header `x-deadline-remaining-ms`, margin 5 ms, inherit on
+   */
+  propagation?: PropagationOptions | false
+  /**
+   * Middleware to add to the default stack, or a function that receives the default stack and
+   * returns the stack to use. An array is placed below the default policies, just above the
+   * transport, so it sees every attempt.
+   * @defaultValue no extra middleware
+   * @example
+   * ```ts
+   * createClient({ middleware: (defaults) => [myAuth, ...defaults] }) // outermost first
+   * ```
+   */
+  middleware?: readonly Middleware[] | ((defaults: readonly Middleware[]) => readonly Middleware[])
+  /**
+   * The clock policies read. Tests pass a `VirtualClock` from `netiquette/testing`.
+   * @defaultValue the system clock
+   */
+  clock?: Clock
+  /**
+   * Most origins whose state (circuit, limiter, budget) is kept at once; the least recently used
+   * is evicted beyond it, so a client that talks to 100k hosts does not grow without bound.
+   * @defaultValue 1024
+   */
+  maxOrigins?: number
+  /**
+   * An origin unused for this long (ms) has its state dropped: a circuit opened an hour ago says
+   * nothing about the origin now.
+   * @defaultValue 300000 (5 minutes)
+   */
+  originIdleTimeout?: number
+}
+
+/**
+ * Options of {@link Client.request}: undici's `request` options plus netiquette's. `signal` must be
+ * an `AbortSignal`; `body` may also be a function that returns a fresh body per attempt.
+ */
+export interface RequestOptions extends UndiciRequestOptions {
+  /** @defaultValue `'GET'` */
+  method?: string
+  headers?: HeadersInput | null
+  body?: RequestBody
+  /**
+   * Aborting it aborts the call: before the response, the call rejects with `AbortedError`; while
+   * the body is still arriving, the body errors. Once the body has been received in full, an
+   * abort no longer affects it.
+   */
+  signal?: AbortSignal
+  /**
+   * This call's deadline, replacing the client's: ms from now, or an absolute `Date` (a date that
+   * has passed fails the call at once, sending nothing). An inherited deadline still applies when
+   * it is sooner.
+   * @defaultValue the client's `deadline`
+   */
+  deadline?: number | Date
+  /**
+   * This call's attempt timeout, replacing the client's.
+   * @defaultValue the client's `attemptTimeout`
+   */
+  attemptTimeout?: number
+}
