@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createHistogram } from 'node:perf_hooks'
 import { Agent, fetch, request } from 'undici'
-import { createClient, DEFAULT_AGENT_OPTIONS } from '../src/index.ts'
+import { createClient, DEFAULT_AGENT_OPTIONS, type ClientOptions } from '../src/index.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -76,6 +76,23 @@ const agentFor = (connections: number) =>
     connections,
   })
 
+/** A netiquette client with the given options on top of the benchmark's Agent settings. */
+function netiquetteVariant(name: string, options: ClientOptions): Variant {
+  return {
+    name,
+    make: (origin, connections) => {
+      const client = createClient({ ...options, origin, agent: { connections } })
+      return {
+        send: async (url) => {
+          const res = await client.request(url)
+          await res.body.arrayBuffer()
+        },
+        close: () => client.close(),
+      }
+    },
+  }
+}
+
 const variants: Variant[] = [
   {
     name: 'undici.request',
@@ -90,34 +107,10 @@ const variants: Variant[] = [
       }
     },
   },
-  {
-    name: 'netiquette',
-    make: (origin, connections) => {
-      const client = createClient({ origin, agent: { connections } })
-      return {
-        send: async (url) => {
-          const res = await client.request(url)
-          await res.body.arrayBuffer()
-        },
-        close: () => client.close(),
-      }
-    },
-  },
-  {
-    // The same client with the default policies removed: the gap to 'netiquette' is what the
-    // policies (now the deadline and attempt layers) cost.
-    name: 'netiquette, no policies',
-    make: (origin, connections) => {
-      const client = createClient({ origin, agent: { connections }, middleware: () => [] })
-      return {
-        send: async (url) => {
-          const res = await client.request(url)
-          await res.body.arrayBuffer()
-        },
-        close: () => client.close(),
-      }
-    },
-  },
+  netiquetteVariant('netiquette', {}),
+  // The same client with the default policies removed: the gap to 'netiquette' is what the
+  // policies (now the deadline and attempt layers) cost.
+  netiquetteVariant('netiquette, no policies', { middleware: () => [] }),
   {
     name: 'undici fetch',
     make: (_origin, connections) => {

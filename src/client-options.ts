@@ -14,7 +14,10 @@ export interface ClientOptions {
    * @defaultValue none
    */
   origin?: string | URL
-  /** Headers sent with every request; a request's own header of the same name wins. */
+  /**
+   * Headers sent with every request; a request's own header of the same name wins.
+   * @defaultValue none
+   */
   headers?: HeadersInput
   /**
    * The undici dispatcher attempts go through. When given it is used as is (its timeouts, its
@@ -23,7 +26,10 @@ export interface ClientOptions {
    * @defaultValue an undici `Agent` built from {@link AgentOptions}
    */
   dispatcher?: Dispatcher
-  /** Settings of the Agent the client creates; not allowed together with `dispatcher`. */
+  /**
+   * Settings of the Agent the client creates; not allowed together with `dispatcher`.
+   * @defaultValue {@link DEFAULT_AGENT_OPTIONS}, each with its reason in {@link AgentOptions}
+   */
   agent?: AgentOptions
   /**
    * Total time for a call, in ms: every attempt, queue wait and backoff sleep, and the response

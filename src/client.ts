@@ -28,11 +28,11 @@ import {
   NetiquetteError,
 } from './errors.ts'
 import { createDefaultAgent, resolveAgentOptions } from './pool/agent-defaults.ts'
-import { attemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
+import { createAttemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
 import { currentDeadline } from './timeouts/deadline-context.ts'
 import { deadlineLayer } from './timeouts/deadline-layer.ts'
 import {
-  requestDeadline,
+  deadlineFromNow,
   resolveTimeouts,
   type ResolvedTimeouts,
 } from './timeouts/timeout-options.ts'
@@ -151,11 +151,7 @@ export class Client {
     this.#timeouts = timeouts
     const defaults = Object.freeze([
       deadlineLayer(),
-      attemptTimeoutLayer({
-        minAttemptTime: timeouts.minAttemptTime,
-        header: timeouts.header,
-        margin: timeouts.margin,
-      }),
+      createAttemptTimeoutLayer(timeouts.minAttemptTime, timeouts.header, timeouts.margin),
     ])
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
@@ -198,7 +194,7 @@ export class Client {
       startTime +
       (options.deadline === undefined
         ? timeouts.deadline
-        : requestDeadline(options.deadline, clock))
+        : deadlineFromNow(options.deadline, clock))
     let deadlineInherited = false
     if (timeouts.inherit) {
       const scope = currentDeadline()

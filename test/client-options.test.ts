@@ -1,6 +1,6 @@
 import { Agent } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { InvalidOptionError, createClient } from '../src/index.ts'
+import { InvalidOptionError, attemptTimeoutLayer, createClient } from '../src/index.ts'
 
 function optionError(fn: () => unknown): InvalidOptionError {
   try {
@@ -96,5 +96,16 @@ describe('deadline options', () => {
     expect(error).toBeInstanceOf(InvalidOptionError)
     expect((error as InvalidOptionError).option).toBe(option)
     await client.close()
+  })
+})
+
+describe('attemptTimeoutLayer options', () => {
+  it.each([
+    ['minAttemptTime', { minAttemptTime: -1 }],
+    ['propagation.header', { propagation: { header: 'a b' } }],
+    ['header', { header: 'x-a' }],
+  ])('rejects a bad %s when the layer is created', (option, options) => {
+    const error = optionError(() => attemptTimeoutLayer(options as never))
+    expect(error.option).toBe(option)
   })
 })

@@ -38,21 +38,33 @@ export const MAX_TIMER_MS = 2_147_483_647
  * `value` is undefined.
  */
 export function positiveMs(option: string, value: unknown, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback
-  if (typeof value !== 'number' || !(value > 0 && value <= MAX_TIMER_MS)) {
-    throw new InvalidOptionError(
-      option,
-      value,
-      `a number of milliseconds greater than 0 and at most ${MAX_TIMER_MS}`,
-    )
-  }
-  return value
+  return durationMs(option, value, fallback, false)
 }
 
 /** Like {@link positiveMs}, but 0 is allowed. */
 export function nonNegativeMs(option: string, value: unknown, fallback?: number): number {
-  if (value === 0) return 0
-  return positiveMs(option, value, fallback)
+  return durationMs(option, value, fallback, true)
+}
+
+/** The range a duration option accepts, for error messages. */
+export function msRange(zeroAllowed: boolean): string {
+  return zeroAllowed ? `from 0 to ${MAX_TIMER_MS}` : `greater than 0 and at most ${MAX_TIMER_MS}`
+}
+
+function durationMs(
+  option: string,
+  value: unknown,
+  fallback: number | undefined,
+  zeroAllowed: boolean,
+): number {
+  if (value === undefined && fallback !== undefined) return fallback
+  if (
+    typeof value !== 'number' ||
+    !((zeroAllowed ? value >= 0 : value > 0) && value <= MAX_TIMER_MS)
+  ) {
+    throw new InvalidOptionError(option, value, `a number of milliseconds ${msRange(zeroAllowed)}`)
+  }
+  return value
 }
 
 /** An integer from `min` up to `max`; `fallback` when `value` is undefined. */

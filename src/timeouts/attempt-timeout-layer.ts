@@ -1,18 +1,25 @@
 import { Cancellation } from '../core/cancellation.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
-import { AttemptTimeoutError } from '../errors.ts'
+import { checkKnownKeys, isPlainObject, nonNegativeMs } from '../core/validate.ts'
+import { AttemptTimeoutError, InvalidOptionError } from '../errors.ts'
 import { deadlineError } from './deadline-layer.ts'
 import { formatTimeoutHeader } from './timeout-header.ts'
+import { DEFAULT_TIMEOUTS, resolvePropagation, type PropagationOptions } from './timeout-options.ts'
 
-/** Settings of {@link attemptTimeoutLayer}, validated by the client. */
+/** Settings of {@link attemptTimeoutLayer}, for a custom stack; validated when it is created. */
 export interface AttemptTimeoutLayerOptions {
-  /** No attempt starts with less than this many ms of the deadline left. */
-  readonly minAttemptTime: number
-  /** Header carrying the attempt's time to the next hop; `undefined` sends none. */
-  readonly header: string | undefined
-  /** Subtracted from what the header says, so the next hop gives up before this one does. */
-  readonly margin: number
+  /**
+   * No attempt starts with less than this many ms of the deadline left.
+   * @defaultValue 10 (see `ClientOptions.minAttemptTime`)
+   */
+  minAttemptTime?: number
+  /**
+   * The header that carries each attempt's time left, and the margin taken off it (`inherit`
+   * does not apply here: the client reads inherited deadlines).
+   * @defaultValue header `x-deadline-remaining-ms`, margin 5 ms
+   */
+  propagation?: PropagationOptions | false
 }
 
 /**
@@ -32,8 +39,24 @@ export interface AttemptTimeoutLayerOptions {
  * caller, nothing will retry it, and only the deadline (and the Agent's idle `bodyTimeout`) bound
  * the body.
  */
-export function attemptTimeoutLayer(options: AttemptTimeoutLayerOptions): Middleware {
-  const { minAttemptTime, header, margin } = options
+export function attemptTimeoutLayer(options: AttemptTimeoutLayerOptions = {}): Middleware {
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  checkKnownKeys('', options, ['minAttemptTime', 'propagation'])
+  const { header, margin } = resolvePropagation(options.propagation)
+  const minAttemptTime = nonNegativeMs(
+    'minAttemptTime',
+    options.minAttemptTime,
+    DEFAULT_TIMEOUTS.minAttemptTime,
+  )
+  return createAttemptTimeoutLayer(minAttemptTime, header, margin)
+}
+
+/** {@link attemptTimeoutLayer} from settings the client has already validated. */
+export function createAttemptTimeoutLayer(
+  minAttemptTime: number,
+  header: string | undefined,
+  margin: number,
+): Middleware {
   return function attemptTimeout(request, next) {
     const remaining = request.deadline - request.clock.now()
     if (remaining <= 0 || remaining < minAttemptTime) {

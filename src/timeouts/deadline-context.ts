@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { systemClock, type Clock } from '../core/clock.ts'
-import { InvalidOptionError } from '../errors.ts'
-import { MAX_TIMER_MS } from '../core/validate.ts'
+import { deadlineFromNow } from './timeout-options.ts'
 
 /** A deadline in force for the code running inside {@link withDeadline}. */
 export interface DeadlineScope {
@@ -62,19 +61,14 @@ export function withDeadline<T>(
   options: WithDeadlineOptions = {},
 ): T {
   const clock = options.clock ?? systemClock
-  let ms: number
-  if (deadline instanceof Date) {
-    ms = deadline.getTime() - clock.wallNow()
-    if (Number.isNaN(ms)) throw new InvalidOptionError('deadline', deadline, 'a valid Date')
-  } else if (typeof deadline === 'number' && deadline >= 0 && deadline <= MAX_TIMER_MS) {
-    ms = deadline
-  } else {
-    throw new InvalidOptionError(
-      'deadline',
-      deadline,
-      `milliseconds from 0 to ${MAX_TIMER_MS}, or a Date`,
-    )
-  }
+  return enterDeadline(deadlineFromNow(deadline, clock, true), clock, fn)
+}
+
+/**
+ * {@link withDeadline} for a deadline already known to be valid (the server helpers, once per
+ * request): no validation and no options object.
+ */
+export function enterDeadline<T>(ms: number, clock: Clock, fn: () => T): T {
   const parent = storage.getStore()
   if (parent !== undefined && parent.remaining() <= ms) return fn()
   return storage.run(new Scope(clock.now() + ms, clock), fn)

@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.ts'
+import { systemClock, type Clock } from '../core/clock.ts'
 import { HTTP_TOKEN } from '../core/headers.ts'
 import { checkKnownKeys, isPlainObject, nonNegativeMs, positiveMs } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
@@ -44,7 +44,7 @@ export interface ResolvedInboundOptions {
   readonly headers: readonly string[]
   readonly max: number
   readonly fallback: number | undefined
-  readonly clock: Clock | undefined
+  readonly clock: Clock
 }
 
 /** The headers read by default, in the order they are documented. */
@@ -59,7 +59,12 @@ const KNOWN = ['headers', 'max', 'fallback', 'clock']
 /** Validates {@link InboundDeadlineOptions}; throws `InvalidOptionError` naming the bad one. */
 export function resolveInboundOptions(options: unknown): ResolvedInboundOptions {
   if (options === undefined) {
-    return { headers: DEFAULT_INBOUND_HEADERS, max: 300_000, fallback: undefined, clock: undefined }
+    return {
+      headers: DEFAULT_INBOUND_HEADERS,
+      max: 300_000,
+      fallback: undefined,
+      clock: systemClock,
+    }
   }
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
   checkKnownKeys('', options, KNOWN)
@@ -80,7 +85,7 @@ export function resolveInboundOptions(options: unknown): ResolvedInboundOptions 
     max: positiveMs('max', options.max, 300_000),
     fallback:
       options.fallback === undefined ? undefined : nonNegativeMs('fallback', options.fallback),
-    clock,
+    clock: clock ?? systemClock,
   }
 }
 
@@ -113,12 +118,19 @@ export function readInboundDeadline(
   for (const name of options.headers) {
     const raw = headers[name]
     if (raw === undefined) continue
-    const values = typeof raw === 'string' ? raw.split(',') : raw.flatMap((v) => v.split(','))
-    for (const value of values) {
-      const ms = parseTimeoutHeader(name, value)
-      if (ms !== undefined && (best === undefined || ms < best)) best = ms
+    // One value, as nearly always: parse it without building an array.
+    if (typeof raw === 'string' && !raw.includes(',')) {
+      best = smaller(best, parseTimeoutHeader(name, raw))
+      continue
+    }
+    for (const value of (typeof raw === 'string' ? [raw] : raw).flatMap((v) => v.split(','))) {
+      best = smaller(best, parseTimeoutHeader(name, value))
     }
   }
   if (best === undefined) return options.fallback
   return Math.min(best, options.max)
+}
+
+function smaller(a: number | undefined, b: number | undefined): number | undefined {
+  return b === undefined || (a !== undefined && a <= b) ? a : b
 }

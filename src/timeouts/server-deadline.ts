@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { withDeadline } from './deadline-context.ts'
+import { enterDeadline } from './deadline-context.ts'
 import {
   readInboundDeadline,
   resolveInboundOptions,
@@ -56,10 +56,7 @@ export function httpDeadline<
 export function expressDeadline(
   options?: InboundDeadlineOptions,
 ): (req: RequestWithHeaders, res: unknown, next: (error?: unknown) => void) => void {
-  const resolved = resolveInboundOptions(options)
-  return (req, _res, next) => {
-    runWithInbound(req, resolved, () => next())
-  }
+  return scopeBeforeNext(options)
 }
 
 /**
@@ -74,9 +71,16 @@ export function expressDeadline(
 export function fastifyDeadline(
   options?: InboundDeadlineOptions,
 ): (request: RequestWithHeaders, reply: unknown, done: (error?: Error) => void) => void {
+  return scopeBeforeNext(options)
+}
+
+/** Express middleware and Fastify hooks have one shape: the request, something, a continuation. */
+function scopeBeforeNext(
+  options: InboundDeadlineOptions | undefined,
+): (req: RequestWithHeaders, _: unknown, next: () => void) => void {
   const resolved = resolveInboundOptions(options)
-  return (request, _reply, done) => {
-    runWithInbound(request, resolved, () => done())
+  return (req, _, next) => {
+    runWithInbound(req, resolved, next)
   }
 }
 
@@ -87,5 +91,5 @@ function runWithInbound(
 ): void {
   const ms = readInboundDeadline(req.headers, options)
   if (ms === undefined) fn()
-  else withDeadline(ms, fn, { clock: options.clock })
+  else enterDeadline(ms, options.clock, fn)
 }

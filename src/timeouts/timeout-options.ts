@@ -4,6 +4,7 @@ import {
   MAX_TIMER_MS,
   checkKnownKeys,
   isPlainObject,
+  msRange,
   nonNegativeMs,
   positiveMs,
 } from '../core/validate.ts'
@@ -32,13 +33,19 @@ export interface PropagationOptions {
   inherit?: boolean
 }
 
-/** The deadline settings of a client, validated. */
+/** The deadline settings of a client, validated; each is documented on `ClientOptions`. */
 export interface ResolvedTimeouts {
+  /** `deadline`, in ms. */
   readonly deadline: number
+  /** `attemptTimeout`, in ms, if set. */
   readonly attemptTimeout: number | undefined
+  /** `minAttemptTime`, in ms. */
   readonly minAttemptTime: number
+  /** `propagation.header`, lower-case; `undefined` when no header is sent. */
   readonly header: string | undefined
+  /** `propagation.margin`, in ms. */
   readonly margin: number
+  /** `propagation.inherit`. */
   readonly inherit: boolean
 }
 
@@ -65,25 +72,8 @@ interface TimeoutOptionsInput {
 
 /** Validates a client's deadline options and merges them over {@link DEFAULT_TIMEOUTS}. */
 export function resolveTimeouts(options: TimeoutOptionsInput): ResolvedTimeouts {
-  const { deadline, attemptTimeout, minAttemptTime, propagation } = options
-  let header = DEFAULT_TIMEOUTS.header
-  let margin = DEFAULT_TIMEOUTS.margin
-  let inherit = DEFAULT_TIMEOUTS.inherit
-  if (propagation === false) {
-    header = undefined
-    inherit = false
-  } else if (propagation !== undefined) {
-    if (!isPlainObject(propagation)) {
-      throw new InvalidOptionError('propagation', propagation, 'an object or false')
-    }
-    checkKnownKeys('propagation', propagation, ['header', 'margin', 'inherit'])
-    header = resolveHeader(propagation.header)
-    margin = nonNegativeMs('propagation.margin', propagation.margin, DEFAULT_TIMEOUTS.margin)
-    if (propagation.inherit !== undefined && typeof propagation.inherit !== 'boolean') {
-      throw new InvalidOptionError('propagation.inherit', propagation.inherit, 'a boolean')
-    }
-    inherit = propagation.inherit ?? DEFAULT_TIMEOUTS.inherit
-  }
+  const { deadline, attemptTimeout, minAttemptTime } = options
+  const { header, margin, inherit } = resolvePropagation(options.propagation)
   const resolvedDeadline = positiveMs('deadline', deadline, DEFAULT_TIMEOUTS.deadline)
   const resolvedMin = nonNegativeMs(
     'minAttemptTime',
@@ -109,6 +99,26 @@ export function resolveTimeouts(options: TimeoutOptionsInput): ResolvedTimeouts 
   }
 }
 
+/** Validates the `propagation` option and merges it over the defaults. */
+export function resolvePropagation(
+  propagation: unknown,
+): Pick<ResolvedTimeouts, 'header' | 'margin' | 'inherit'> {
+  if (propagation === undefined) return DEFAULT_TIMEOUTS
+  if (propagation === false) return { header: undefined, margin: 0, inherit: false }
+  if (!isPlainObject(propagation)) {
+    throw new InvalidOptionError('propagation', propagation, 'an object or false')
+  }
+  checkKnownKeys('propagation', propagation, ['header', 'margin', 'inherit'])
+  if (propagation.inherit !== undefined && typeof propagation.inherit !== 'boolean') {
+    throw new InvalidOptionError('propagation.inherit', propagation.inherit, 'a boolean')
+  }
+  return {
+    header: resolveHeader(propagation.header),
+    margin: nonNegativeMs('propagation.margin', propagation.margin, DEFAULT_TIMEOUTS.margin),
+    inherit: propagation.inherit ?? DEFAULT_TIMEOUTS.inherit,
+  }
+}
+
 function resolveHeader(value: unknown): string | undefined {
   if (value === undefined) return DEFAULT_TIMEOUTS.header
   if (value === false) return undefined
@@ -119,20 +129,24 @@ function resolveHeader(value: unknown): string | undefined {
 }
 
 /**
- * A request's `deadline` option as milliseconds from now: a number as is, a `Date` measured on
- * the clock's wall time (0 or less when it has passed: the call then sends nothing).
+ * A `deadline` given as milliseconds from now or as a `Date`, in milliseconds from now. A number
+ * is validated (0 only when `zeroAllowed`, for "already expired"); a `Date` is measured on the
+ * clock's wall time and may have passed (0 or less: the call then sends nothing).
  */
-export function requestDeadline(value: unknown, clock: Clock): number {
+export function deadlineFromNow(value: unknown, clock: Clock, zeroAllowed = false): number {
   if (value instanceof Date) {
     const ms = value.getTime() - clock.wallNow()
     if (Number.isNaN(ms)) throw new InvalidOptionError('deadline', value, 'a valid Date')
     return Math.min(ms, MAX_TIMER_MS)
   }
-  if (typeof value !== 'number' || !(value > 0 && value <= MAX_TIMER_MS)) {
+  if (
+    typeof value !== 'number' ||
+    !((zeroAllowed ? value >= 0 : value > 0) && value <= MAX_TIMER_MS)
+  ) {
     throw new InvalidOptionError(
       'deadline',
       value,
-      `milliseconds greater than 0 and at most ${MAX_TIMER_MS}, or a Date`,
+      `milliseconds ${msRange(zeroAllowed)}, or a Date`,
     )
   }
   return value
