@@ -32,15 +32,14 @@ const OVERLOAD_CODES = new Set([
 
 // Failures that happen before a single byte of the request can have been written: the request
 // provably never reached the origin, so any method may be sent again (gRPC's transparent retry).
+// A refused or timed-out connect, or DNS. Not EHOSTUNREACH and its kin: Linux also reports them on
+// an established socket whose retransmits time out after an ICMP error (the socket's soft error),
+// when the request may well have been delivered.
 const NEVER_SENT_CODES = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENETDOWN',
 ])
 
 /**
