@@ -1,7 +1,7 @@
 // The quick-start demo: a client against a local fault server, showing what each call did.
 // Run it with `npm run demo`. The later failure lab replaces it with side-by-side scenarios.
 import diagnosticsChannel from 'node:diagnostics_channel'
-import { createClient, discardResponse, explain, type Middleware } from 'netiquette'
+import { createClient, explain } from 'netiquette'
 import { createFaultServer } from 'netiquette/testing'
 
 /** Runs the demo, writing what happens through `log`. Returns the lines it logged. */
@@ -15,27 +15,17 @@ export async function main(log: (line: string) => void = console.log): Promise<s
   const server = await createFaultServer()
   server.route('/charges/42', { body: JSON.stringify({ id: 42, amount: 1999 }) })
   server.route('/flaky', [503, { status: 200, body: 'finally' }])
+  server.route('/charges', [503, 503, { status: 201, body: 'created' }])
+  server.route('/busy', [
+    { status: 503, retryAfter: 1 },
+    { status: 200, body: 'ready' },
+  ])
   server.route('/reset', { reset: 'before-headers' })
 
-  // A tiny hand-written policy, to show the middleware shape: one retry of a 503, with the
-  // discarded body dumped so its socket goes back to the pool. The real retry policy (jitter,
-  // budgets, idempotency rules) is its own module.
-  const retryOnce503: Middleware = async (request, next) => {
-    const first = await next(request)
-    if (first.statusCode !== 503) return first
-    first.attempt.decision = {
-      action: 'retry',
-      reason: 'demo middleware retries one 503',
-      delay: 0,
-    }
-    discardResponse(first)
-    return next(request)
-  }
-
+  // The default policies: a 30 s deadline, and up to 2 retries of what is safe to repeat.
   const client = createClient({
     origin: server.url,
     headers: { 'user-agent': 'netiquette-demo' },
-    middleware: [retryOnce503],
   })
 
   const onAttempt = (message: unknown) => {
@@ -50,19 +40,37 @@ export async function main(log: (line: string) => void = console.log): Promise<s
     say(`   body: ${await ok.body.text()}`)
     say(indent(explain(ok)))
 
-    say('2. An origin that answers 503 once (the demo middleware retries it)')
+    say('2. A GET that gets a 503 once: retried after a jittered backoff')
     const flaky = await client.request('/flaky')
     await flaky.body.dump()
     say(indent(explain(flaky)))
 
-    say('3. A connection reset before the headers')
+    say('3. A POST that gets a 503: not retried, the charge may have been made')
+    const post = { method: 'POST', body: JSON.stringify({ amount: 1999 }) }
+    const unkeyed = await client.request('/charges', post)
+    await unkeyed.body.dump()
+    say(indent(explain(unkeyed)))
+
+    say('4. The same POST with an Idempotency-Key: retried with the same key and body')
+    const keyed = await client.request('/charges', { ...post, idempotencyKey: true })
+    await keyed.body.dump()
+    say(indent(explain(keyed)))
+    const keys = server.requests.slice(-2).map((r) => r.headers['idempotency-key'])
+    say(`   the server saw the key ${String(keys[0])} on both attempts: ${keys[0] === keys[1]}`)
+
+    say('5. A 503 with Retry-After: 1: the retry waits as the server asked')
+    const busy = await client.request('/busy')
+    await busy.body.dump()
+    say(indent(explain(busy)))
+
+    say('6. A connection reset before the headers, every time')
     try {
       await client.request('/reset')
     } catch (error) {
       say(indent(explain(error)))
     }
 
-    say('4. A path that tries to leave the origin')
+    say('7. A path that tries to leave the origin')
     try {
       await client.request('//evil.example/steal')
     } catch (error) {

@@ -2,7 +2,9 @@ import type { Dispatcher } from 'undici'
 import type { Clock } from './core/clock.ts'
 import type { HeadersInput } from './core/headers.ts'
 import type { Middleware, RequestBody, UndiciRequestOptions } from './core/middleware.ts'
+import type { Random } from './core/random.ts'
 import type { AgentOptions } from './pool/agent-defaults.ts'
+import type { RetryOptions } from './retry/retry-options.ts'
 import type { PropagationOptions } from './timeouts/timeout-options.ts'
 
 /** Options of {@link createClient}. Validated once, when the client is created. */
@@ -64,6 +66,20 @@ export interface ClientOptions {
    */
   propagation?: PropagationOptions | false
   /**
+   * The retry policy: which statuses and errors are retried, how often, after what wait; `false`
+   * turns retries off (a request's own `retry` can still turn them on). Only what is safe to send
+   * again is ever retried: see {@link RetryOptions} and `docs/retry.md`.
+   * @defaultValue up to 2 retries of 408, 429, 500, 502, 503, 504 and connection errors, full
+   *   jitter backoff from 100 ms, server hints honoured up to 30 s
+   */
+  retry?: RetryOptions | false
+  /**
+   * Uniform random numbers in [0, 1) for the policies' jitter; tests and simulations pass
+   * `seededRandom(seed)` from `netiquette/testing` so that a run replays exactly.
+   * @defaultValue `Math.random`
+   */
+  random?: Random
+  /**
    * Middleware to add to the default stack, or a function that receives the default stack and
    * returns the stack to use. An array is placed below the default policies, just above the
    * transport, so it sees every attempt.
@@ -120,4 +136,22 @@ export interface RequestOptions extends UndiciRequestOptions {
    * @defaultValue the client's `attemptTimeout`
    */
   attemptTimeout?: number
+  /**
+   * This call's retry policy: `false` for no retries, or options merged over the client's
+   * `retry` (over the defaults when the client's is `false`).
+   * @defaultValue the client's `retry`
+   */
+  retry?: RetryOptions | false
+  /**
+   * Sends an `Idempotency-Key` header, the same on every attempt, which lets the retry policy
+   * retry a non-idempotent method such as POST (the server must honour the key). `true` makes a
+   * random UUID per call; a string is the key. An `idempotency-key` already in `headers` is
+   * kept.
+   * @defaultValue none
+   * @example
+   * ```ts
+   * await api.request('/charges', { method: 'POST', body, idempotencyKey: true })
+   * ```
+   */
+  idempotencyKey?: boolean | string
 }

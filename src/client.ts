@@ -37,6 +37,13 @@ import {
   type ResolvedTimeouts,
 } from './timeouts/timeout-options.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
+import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyFor } from './retry/idempotency.ts'
+import { createRetryLayer } from './retry/retry-layer.ts'
+import {
+  DEFAULT_RETRY,
+  resolveRetryPolicy,
+  type ResolvedRetryPolicy,
+} from './retry/retry-options.ts'
 
 const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
 
@@ -51,6 +58,8 @@ const KNOWN_OPTIONS = [
   'agent',
   'middleware',
   'clock',
+  'random',
+  'retry',
   'maxOrigins',
   'originIdleTimeout',
 ]
@@ -66,6 +75,7 @@ export class Client {
   readonly #ownsDispatcher: boolean
   readonly #clock: Clock
   readonly #timeouts: ResolvedTimeouts
+  readonly #retry: ResolvedRetryPolicy | false
   readonly #handler: Handler
   readonly #origins: OriginMap<OriginState>
   // Calls not yet settled; a returned response settles once its body has been received.
@@ -135,6 +145,13 @@ export class Client {
       }
     }
     this.#clock = options.clock ?? systemClock
+    if (options.random !== undefined && typeof options.random !== 'function') {
+      throw new InvalidOptionError(
+        'random',
+        options.random,
+        'a function returning numbers in [0, 1)',
+      )
+    }
 
     const maxOrigins = intInRange('maxOrigins', options.maxOrigins, 1, 1_000_000, 1024)
     const idleTimeout = positiveMs('originIdleTimeout', options.originIdleTimeout, 300_000)
@@ -149,9 +166,11 @@ export class Client {
 
     const timeouts = resolveTimeouts(options)
     this.#timeouts = timeouts
+    this.#retry = resolveRetryPolicy('retry', options.retry, DEFAULT_RETRY)
     const defaults = Object.freeze([
       deadlineLayer(),
-      createAttemptTimeoutLayer(timeouts.minAttemptTime, timeouts.header, timeouts.margin),
+      createRetryLayer(this.#retry, options.random ?? Math.random),
+      createAttemptTimeoutLayer(timeouts.header, timeouts.margin),
     ])
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
@@ -179,6 +198,15 @@ export class Client {
     const { method, headers, body, signal } = options
     const normalizedMethod = normalizeMethod(method)
     const mergedHeaders = mergeHeaders(this.#headers, headers)
+    if (options.idempotencyKey !== undefined) {
+      const key = idempotencyKeyFor(options.idempotencyKey)
+      // A key already in the headers is the caller's own: it wins.
+      if (key !== undefined) mergedHeaders[IDEMPOTENCY_KEY_HEADER] ??= key
+    }
+    const retry =
+      options.retry === undefined
+        ? undefined
+        : resolveRetryPolicy('retry', options.retry, this.#retry || DEFAULT_RETRY)
     const undiciOptions = splitUndiciOptions(options)
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidOptionError('signal', signal, 'an AbortSignal')
@@ -224,6 +252,8 @@ export class Client {
       deadline,
       deadlineInherited,
       attemptTimeout,
+      minAttemptTime: timeouts.minAttemptTime,
+      retry,
       clock,
       originState: this.#origins.get(origin),
       undiciOptions,

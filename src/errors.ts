@@ -61,10 +61,20 @@ export class NetiquetteError extends Error {
   }
 }
 
-/** The call's total deadline passed. Final: never retried. */
+/**
+ * The call's total deadline passed, or would pass before a retry the server asked for could be
+ * made. Final: never retried.
+ */
 export class DeadlineExceededError extends NetiquetteError {
-  constructor(message: string, options?: NetiquetteErrorOptions) {
+  /**
+   * When the call failed early because the server's `Retry-After` (or `RateLimit-Reset`) asked
+   * for a longer wait than the time left: that wait, in ms, as the server gave it. Otherwise
+   * `undefined`.
+   */
+  readonly retryAfter: number | undefined
+  constructor(message: string, options?: NetiquetteErrorOptions & { retryAfter?: number }) {
     super(ErrorCodes.DEADLINE_EXCEEDED, message, options)
+    this.retryAfter = options?.retryAfter
   }
 }
 
@@ -106,7 +116,12 @@ export class ThrottledError extends NetiquetteError {
   }
 }
 
-/** A retry was wanted but the request body is a one-shot stream that was already consumed. */
+/**
+ * The request body is a stream that has already been read from (or a body factory returned one
+ * twice): sending it would send a partial or empty body. Thrown before anything is sent. A retry
+ * the policy skips because the body is a one-shot stream does not throw this: the caller gets the
+ * last response or error, and the attempt's decision says why.
+ */
 export class BodyNotReplayableError extends NetiquetteError {
   constructor(message: string, options?: NetiquetteErrorOptions) {
     super(ErrorCodes.BODY_NOT_REPLAYABLE, message, options, true)

@@ -19,7 +19,7 @@ export {
   ThrottledError,
 } from './errors.ts'
 export type { ErrorCode, NetiquetteErrorOptions } from './errors.ts'
-export type { AttemptDecision, AttemptRecord } from './core/attempt.ts'
+export type { AttemptDecision, AttemptRecord, RetryDecisionCode } from './core/attempt.ts'
 export { systemClock } from './core/clock.ts'
 export type { Clock, TimerHandle } from './core/clock.ts'
 export { compose } from './core/middleware.ts'
@@ -74,3 +74,24 @@ export { DEFAULT_INBOUND_HEADERS, parseInboundDeadline } from './timeouts/inboun
 export type { IncomingHeaders, InboundDeadlineOptions } from './timeouts/inbound-deadline.ts'
 export { expressDeadline, fastifyDeadline, httpDeadline } from './timeouts/server-deadline.ts'
 export type { RequestWithHeaders } from './timeouts/server-deadline.ts'
+export { retryLayer } from './retry/retry-layer.ts'
+export type { RetryLayerOptions } from './retry/retry-layer.ts'
+export { DEFAULT_RETRY, DEFAULT_RETRY_ERROR_CODES, MAX_RETRIES } from './retry/retry-options.ts'
+export type {
+  ResolvedRetryPolicy,
+  RetryDelayArgs,
+  RetryOptions,
+  ShouldRetryArgs,
+} from './retry/retry-options.ts'
+export { backoffDelay, decorrelatedJitter, equalJitter, fullJitter } from './retry/backoff.ts'
+export type { BackoffInput, BackoffStrategy } from './retry/backoff.ts'
+export {
+  parseHttpDate,
+  parseRateLimitReset,
+  parseRetryAfter,
+  serverRetryHint,
+} from './retry/retry-after.ts'
+export type { RetryHint } from './retry/retry-after.ts'
+export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS } from './retry/idempotency.ts'
+export { isReplayableBody } from './core/request-body.ts'
+export type { Random } from './core/random.ts'

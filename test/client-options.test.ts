@@ -1,6 +1,6 @@
 import { Agent } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { InvalidOptionError, attemptTimeoutLayer, createClient } from '../src/index.ts'
+import { InvalidOptionError, attemptTimeoutLayer, createClient, retryLayer } from '../src/index.ts'
 
 function optionError(fn: () => unknown): InvalidOptionError {
   try {
@@ -101,11 +101,71 @@ describe('deadline options', () => {
 
 describe('attemptTimeoutLayer options', () => {
   it.each([
-    ['minAttemptTime', { minAttemptTime: -1 }],
+    ['minAttemptTime', { minAttemptTime: 5 }],
     ['propagation.header', { propagation: { header: 'a b' } }],
     ['header', { header: 'x-a' }],
   ])('rejects a bad %s when the layer is created', (option, options) => {
     const error = optionError(() => attemptTimeoutLayer(options as never))
     expect(error.option).toBe(option)
   })
+})
+
+const BAD_RETRY_OPTIONS = [
+  ['retry', true],
+  ['retry', 3],
+  ['retry.maxRetries', { maxRetries: 5 }],
+  ['retry.maxRetries', { maxRetries: -1 }],
+  ['retry.maxRetries', { maxRetries: 1.5 }],
+  ['retry.statuses', { statuses: [200] }],
+  ['retry.statuses', { statuses: 503 }],
+  ['retry.errorCodes', { errorCodes: [''] }],
+  ['retry.backoff', { backoff: 'linear' }],
+  ['retry.baseDelay', { baseDelay: -1 }],
+  ['retry.maxDelay', { baseDelay: 500, maxDelay: 100 }],
+  ['retry.maxRetryAfter', { maxRetryAfter: Infinity }],
+  ['retry.delay', { delay: 100 }],
+  ['retry.shouldRetry', { shouldRetry: true }],
+  ['retry.retries', { retries: 3 }],
+] as const
+
+describe('retry options', () => {
+  it.each(BAD_RETRY_OPTIONS)('rejects a bad %s at construction', (option, retry) => {
+    const error = optionError(() => createClient({ retry: retry as never }))
+    expect(error.option).toBe(option)
+  })
+
+  it.each(BAD_RETRY_OPTIONS)(
+    'rejects a bad %s per request, sending nothing',
+    async (option, retry) => {
+      const client = createClient({ origin: 'http://127.0.0.1:9' })
+      const error = await client.request('/', { retry: retry as never }).catch((e: unknown) => e)
+      expect((error as InvalidOptionError).option).toBe(option)
+      await client.close()
+    },
+  )
+
+  it.each([
+    ['backoff', { backoff: 'linear' }],
+    ['retries', { retries: 2 }],
+    ['random', { random: 0.5 }],
+  ])('retryLayer rejects a bad %s when it is created', (option, options) => {
+    const error = optionError(() => retryLayer(options as never))
+    expect(error.option).toBe(option)
+  })
+
+  it('rejects a random source that is not a function', () => {
+    expect(optionError(() => createClient({ random: 4 as never })).option).toBe('random')
+  })
+
+  it.each(['', ' key', 'a\nb', 'x'.repeat(256), 5, null])(
+    'rejects idempotencyKey %j per request, sending nothing',
+    async (key) => {
+      const client = createClient({ origin: 'http://127.0.0.1:9' })
+      const error = await client
+        .request('/', { method: 'POST', idempotencyKey: key as never })
+        .catch((e: unknown) => e)
+      expect((error as InvalidOptionError).option).toBe('idempotencyKey')
+      await client.close()
+    },
+  )
 })

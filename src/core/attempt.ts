@@ -13,7 +13,33 @@ export interface AttemptDecision {
   reason: string
   /** With `retry`: the wait before the next attempt, in ms. */
   delay?: number
+  /** With `retry`: where `delay` came from. */
+  delaySource?: 'backoff' | 'server' | 'custom'
+  /** Why, for machines (metrics, tests), when a retry policy decided: see {@link RetryDecisionCode}. */
+  code?: RetryDecisionCode
 }
+
+/**
+ * Why the retry policy did or did not retry after an attempt:
+ * - `retryable`: retried (a retryable status or error, safe to send again).
+ * - `not-retryable`: the status or error is not one that is retried.
+ * - `unsafe-method`: the method is not idempotent, the request has no Idempotency-Key, and it may
+ *   have reached the server.
+ * - `predicate`: `shouldRetry` declined.
+ * - `retries-exhausted`: `maxRetries` retries were made.
+ * - `body-not-replayable`: the body is a one-shot stream and no body factory was given.
+ * - `deadline`: the wait plus a minimal attempt does not fit in the time left.
+ * - `aborted`: the call was aborted (caller, deadline, client destroyed) during the wait.
+ */
+export type RetryDecisionCode =
+  | 'retryable'
+  | 'not-retryable'
+  | 'unsafe-method'
+  | 'predicate'
+  | 'retries-exhausted'
+  | 'body-not-replayable'
+  | 'deadline'
+  | 'aborted'
 
 /**
  * One attempt of a call: what was sent, what came back and what was decided after it. Every

@@ -5,12 +5,19 @@ import type { Cancellation } from './cancellation.ts'
 import type { Clock } from './clock.ts'
 import type { OriginState } from './origin-state.ts'
 import type { ResponseBody } from './response-body.ts'
+import type { ResolvedRetryPolicy } from '../retry/retry-options.ts'
 
-/** A request body undici can send as is. Strings, Buffers and typed arrays can be resent. */
+/**
+ * A request body undici can send as is. Strings, bytes, Blobs, FormData and arrays of chunks
+ * can be sent again on a retry; a stream or an (async) iterator only once.
+ */
 export type RequestBodyValue =
   | string
   | Buffer
   | Uint8Array
+  | ArrayBufferView
+  | ArrayBuffer
+  | Blob
   | Readable
   | FormData
   | Iterable<Uint8Array | string>
@@ -18,8 +25,8 @@ export type RequestBodyValue =
   | null
 
 /**
- * A request body, or a factory that makes a fresh one for each attempt (so a stream can be sent
- * again).
+ * A request body, or a factory that makes a fresh one for each attempt, so that a stream can be
+ * retried: `body: () => fs.createReadStream(path)`.
  */
 export type RequestBody = RequestBodyValue | (() => RequestBodyValue)
 
@@ -82,6 +89,17 @@ export interface CallRequest {
   readonly deadlineInherited: boolean
   /** The `attemptTimeout` in ms for this call's attempts, when one is set. */
   readonly attemptTimeout: number | undefined
+  /**
+   * No attempt starts with less than this many ms before `deadline` (the client's
+   * `minAttemptTime`), and no policy should wait into that last slice.
+   */
+  readonly minAttemptTime: number
+  /**
+   * The call's own retry policy (the request's `retry` option merged over the client's), or
+   * `false` when the request turned retries off; `undefined` when the request said nothing and
+   * the retry layer's own policy applies.
+   */
+  readonly retry: ResolvedRetryPolicy | false | undefined
   readonly clock: Clock
   /** State the policies keep for this origin. */
   readonly originState: OriginState

@@ -3,6 +3,7 @@ import { startAttempt, type AttemptRecord } from './attempt.ts'
 import { channels } from './events.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
+import { bodyForAttempt } from './request-body.ts'
 import { ResponseBody, kComplete } from './response-body.ts'
 
 /**
@@ -19,12 +20,17 @@ export function createTransport(dispatcher: Dispatcher): Handler {
     // Aborted before it could start (a deadline that passed in a queue, a caller who gave up):
     // dispatch nothing, not even a connection, and record no attempt.
     if (cancellation.aborted) return Promise.reject(asError(cancellation.reason))
+    let body
+    try {
+      body = bodyForAttempt(request.body)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
     const record = startAttempt(request)
     if (channels.attemptStart.hasSubscribers) channels.attemptStart.publish({ attempt: record })
 
     return new Promise<CallResponse>((resolve, reject) => {
       const handler = new AttemptHandler(request, record, resolve, reject)
-      const body = typeof request.body === 'function' ? request.body() : request.body
       const options: Dispatcher.DispatchOptions = {
         origin: request.origin,
         path: request.path,

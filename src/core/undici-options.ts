@@ -9,6 +9,8 @@ interface OwnRequestOptions {
   signal?: unknown
   deadline?: unknown
   attemptTimeout?: unknown
+  retry?: unknown
+  idempotencyKey?: unknown
 }
 
 const OWN_REQUEST_OPTIONS = new Set([
@@ -18,6 +20,8 @@ const OWN_REQUEST_OPTIONS = new Set([
   'signal',
   'deadline',
   'attemptTimeout',
+  'retry',
+  'idempotencyKey',
 ])
 const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
 const UNSUPPORTED_OPTIONS: Record<string, string> = {

@@ -1,19 +1,14 @@
 import { Cancellation } from '../core/cancellation.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
-import { checkKnownKeys, isPlainObject, nonNegativeMs } from '../core/validate.ts'
+import { checkKnownKeys, isPlainObject } from '../core/validate.ts'
 import { AttemptTimeoutError, InvalidOptionError } from '../errors.ts'
 import { deadlineError } from './deadline-layer.ts'
 import { formatTimeoutHeader } from './timeout-header.ts'
-import { DEFAULT_TIMEOUTS, resolvePropagation, type PropagationOptions } from './timeout-options.ts'
+import { resolvePropagation, type PropagationOptions } from './timeout-options.ts'
 
 /** Settings of {@link attemptTimeoutLayer}, for a custom stack; validated when it is created. */
 export interface AttemptTimeoutLayerOptions {
-  /**
-   * No attempt starts with less than this many ms of the deadline left.
-   * @defaultValue 10 (see `ClientOptions.minAttemptTime`)
-   */
-  minAttemptTime?: number
   /**
    * The header that carries each attempt's time left, and the margin taken off it (`inherit`
    * does not apply here: the client reads inherited deadlines).
@@ -26,8 +21,9 @@ export interface AttemptTimeoutLayerOptions {
  * The innermost policy, run once per attempt, just above the transport. It gives the attempt its
  * slice of the deadline:
  *
- * - With less than `minAttemptTime` left, it sends nothing and fails with
- *   `DeadlineExceededError` (final): an attempt with a few ms left only adds load.
+ * - With less than the client's `minAttemptTime` left (`request.minAttemptTime`), it sends
+ *   nothing and fails with `DeadlineExceededError` (final): an attempt with a few ms left only
+ *   adds load.
  * - The attempt's budget is `min(attemptTimeout, remaining)`. When `attemptTimeout` is the
  *   smaller, an attempt with no response headers by then is stopped (its socket destroyed) and
  *   fails with `AttemptTimeoutError`, which a retry policy may retry. An attempt timeout at or
@@ -41,24 +37,16 @@ export interface AttemptTimeoutLayerOptions {
  */
 export function attemptTimeoutLayer(options: AttemptTimeoutLayerOptions = {}): Middleware {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
-  checkKnownKeys('', options, ['minAttemptTime', 'propagation'])
+  checkKnownKeys('', options, ['propagation'])
   const { header, margin } = resolvePropagation(options.propagation)
-  const minAttemptTime = nonNegativeMs(
-    'minAttemptTime',
-    options.minAttemptTime,
-    DEFAULT_TIMEOUTS.minAttemptTime,
-  )
-  return createAttemptTimeoutLayer(minAttemptTime, header, margin)
+  return createAttemptTimeoutLayer(header, margin)
 }
 
 /** {@link attemptTimeoutLayer} from settings the client has already validated. */
-export function createAttemptTimeoutLayer(
-  minAttemptTime: number,
-  header: string | undefined,
-  margin: number,
-): Middleware {
+export function createAttemptTimeoutLayer(header: string | undefined, margin: number): Middleware {
   return function attemptTimeout(request, next) {
     const remaining = request.deadline - request.clock.now()
+    const { minAttemptTime } = request
     if (remaining <= 0 || remaining < minAttemptTime) {
       const left = Math.max(0, Math.floor(remaining))
       return Promise.reject(

@@ -41,13 +41,20 @@ function onDeadline(request: CallRequest): void {
   request.cancellation.abort(error)
 }
 
-/** The error for a call whose deadline has passed, saying how long it had and where it came from. */
-export function deadlineError(request: CallRequest, what: string): DeadlineExceededError {
+/**
+ * The error for a call whose deadline has passed (or cannot be met), saying how long it had and
+ * where it came from; `retryAfter` is the server's hint that did not fit, if that was why.
+ */
+export function deadlineError(
+  request: CallRequest,
+  what: string,
+  retryAfter?: number,
+): DeadlineExceededError {
   const budget = Math.round(request.deadline - request.startTime)
   const source = request.deadlineInherited ? ' (inherited from the incoming request)' : ''
   const count = request.attempts.length
   return new DeadlineExceededError(
     `the call's deadline of ${budget} ms${source} ${what}; ${count} attempt${count === 1 ? '' : 's'} made`,
-    { attempts: request.attempts },
+    { attempts: request.attempts, retryAfter },
   )
 }

@@ -141,7 +141,7 @@ describe('client.request against a real loopback server', () => {
 
   it('surfaces a reset as undici error with an attempt record', async () => {
     server.route('/reset', { reset: 'before-headers' })
-    client = createClient({ origin: server.url })
+    client = createClient({ origin: server.url, retry: false })
     const error = (await client.request('/reset').catch((e: unknown) => e)) as {
       code: string
       attempts: unknown[]

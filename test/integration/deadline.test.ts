@@ -5,10 +5,8 @@ import {
   createClient,
   withDeadline,
   type Client,
-  type Middleware,
 } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
-import { retryEverything } from '../timeouts/virtual-origin.ts'
 import { eventually } from './helpers.ts'
 
 // Real sockets and real time: bounds are generous (CI runs on a busy 2-core machine); the exact
@@ -27,16 +25,13 @@ afterEach(async () => {
   await server.close()
 })
 
-/** The default layers around the test retry loop. */
-const withRetry = (defaults: readonly Middleware[]) => {
-  const [deadline, attempt] = defaults as [Middleware, Middleware]
-  return [deadline, retryEverything(0), attempt]
-}
+/** The default retry policy, retrying at once so that timings depend on the deadline alone. */
+const retryAtOnce = { maxRetries: 4, delay: () => 0 }
 
 describe('the deadline against a real server', () => {
   it('fails a call whose attempts take 400 ms each at about 1 s, after at most 3 attempts', async () => {
     server.route('/slow', { status: 503, latency: 400 })
-    client = createClient({ origin: server.url, deadline: 1000, middleware: withRetry })
+    client = createClient({ origin: server.url, deadline: 1000, retry: retryAtOnce })
     const started = performance.now()
     const error = await client.request('/slow').catch((e: unknown) => e)
     const elapsed = performance.now() - started
@@ -97,7 +92,7 @@ describe('the attempt timeout against a real server', () => {
       origin: server.url,
       deadline: 5000,
       attemptTimeout: 300,
-      middleware: withRetry,
+      retry: retryAtOnce,
     })
     const started = performance.now()
     const response = await client.request('/stuck-once')

@@ -32,7 +32,7 @@ function collect<T>(channel: string): { messages: T[]; stop: () => void } {
 describe('diagnostics channels', () => {
   it('publish call and attempt ends with their records', async () => {
     server.route('/reset', { reset: 'before-headers' })
-    client = createClient({ origin: server.url })
+    client = createClient({ origin: server.url, retry: false })
     const calls = collect<CallEndMessage>('netiquette:call:end')
     const attempts = collect<AttemptEndMessage>('netiquette:attempt:end')
     try {

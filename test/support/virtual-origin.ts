@@ -1,12 +1,14 @@
 import { startAttempt } from '../../src/core/attempt.ts'
 import { ResponseBody, kComplete } from '../../src/core/response-body.ts'
 import type { CallRequest, CallResponse, Middleware } from '../../src/index.ts'
+import type { VirtualClock } from '../../src/testing/index.ts'
 
 /** What the virtual origin does with one attempt. */
 export interface VirtualReply {
   status: number
   /** Virtual ms before the response headers (and the whole, small body) arrive. */
   latency: number
+  headers?: Record<string, string>
 }
 
 /** One attempt as the virtual origin saw it. */
@@ -30,7 +32,7 @@ export function virtualOrigin(
     if (cancellation.aborted) throw cancellation.reason
     const record = startAttempt(request)
     seen.push({ at: clock.now(), headers: request.headers })
-    const { status, latency } = reply(record.number)
+    const { status, latency, headers = {} } = reply(record.number)
     try {
       await clock.sleep(latency, cancellation.signal)
     } catch (error) {
@@ -47,7 +49,7 @@ export function virtualOrigin(
     const response: CallResponse = {
       statusCode: status,
       statusText: '',
-      headers: {},
+      headers,
       body,
       trailers: {},
       opaque: null,
@@ -59,9 +61,9 @@ export function virtualOrigin(
 }
 
 /**
- * A minimal retry loop for these tests until the retry policy lands: retries every 5xx and every
- * error except a final one (the call's cancellation aborted, or the deadline passed), after
- * `delay` ms on the call's clock.
+ * A naive retry loop for the deadline's tests, standing in for the retry policy so that they
+ * depend on the deadline alone: retries every 5xx and every error except a final one (the call's
+ * cancellation aborted, or the deadline passed), after `delay` ms, however near the deadline.
  */
 export function retryEverything(delay: number): Middleware {
   return async (request, next) => {
@@ -81,4 +83,20 @@ export function retryEverything(delay: number): Middleware {
       await request.clock.sleep(delay, request.cancellation.signal)
     }
   }
+}
+
+/** Starts a call and records when (on the virtual clock) it settled, and how. */
+export function track<T>(clock: VirtualClock, promise: Promise<T>) {
+  const state: { settledAt?: number; value?: T; error?: unknown } = {}
+  promise.then(
+    (value) => {
+      state.settledAt = clock.now()
+      state.value = value
+    },
+    (error: unknown) => {
+      state.settledAt = clock.now()
+      state.error = error
+    },
+  )
+  return state
 }

@@ -11,14 +11,15 @@ import {
 import { VirtualClock } from '../../src/testing/index.ts'
 import {
   retryEverything,
+  track,
   virtualOrigin,
   type SeenAttempt,
   type VirtualReply,
-} from './virtual-origin.ts'
+} from '../support/virtual-origin.ts'
 
 /**
- * A client on virtual time whose stack is the default deadline layers around a test retry loop,
- * ending in a virtual origin.
+ * A client on virtual time whose stack is the default deadline layers around a test retry loop
+ * (instead of the retry policy), ending in a virtual origin.
  */
 function virtualClient(
   reply: (attempt: number) => VirtualReply,
@@ -32,28 +33,14 @@ function virtualClient(
     clock,
     ...clientOptions,
     middleware: (defaults) => {
-      const [deadline, attempt] = defaults as [Middleware, Middleware]
+      // The client's retry layer is left out: these tests pin the deadline's behaviour under a
+      // fixed-delay retry loop, whatever the retry policy would decide.
+      const [deadline, , attempt] = defaults as [Middleware, Middleware, Middleware]
       const retry = retryDelay === undefined ? [] : [retryEverything(retryDelay)]
       return [deadline, ...retry, attempt, virtualOrigin(reply, seen)]
     },
   })
   return { clock, client, seen }
-}
-
-/** Starts a call and records when (on the virtual clock) it settled, and how. */
-function track<T>(clock: VirtualClock, promise: Promise<T>) {
-  const state: { settledAt?: number; value?: T; error?: unknown } = {}
-  promise.then(
-    (value) => {
-      state.settledAt = clock.now()
-      state.value = value
-    },
-    (error: unknown) => {
-      state.settledAt = clock.now()
-      state.error = error
-    },
-  )
-  return state
 }
 
 const header = (seen: SeenAttempt[]) =>

@@ -1,0 +1,159 @@
+import type { AttemptRecord } from '../core/attempt.ts'
+import { discardResponse } from '../core/discard.ts'
+import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
+import type { Random } from '../core/random.ts'
+import { isPlainObject } from '../core/validate.ts'
+import { DeadlineExceededError, InvalidOptionError } from '../errors.ts'
+import { deadlineError } from '../timeouts/deadline-layer.ts'
+import { planRetry, type RetryPlan } from './retry-plan.ts'
+import {
+  DEFAULT_RETRY,
+  resolveRetryPolicy,
+  type ResolvedRetryPolicy,
+  type RetryOptions,
+} from './retry-options.ts'
+
+/** Settings of {@link retryLayer}: the retry policy, and the random source of its jitter. */
+export interface RetryLayerOptions extends RetryOptions {
+  /**
+   * Uniform numbers in [0, 1) for the backoff jitter; tests pass `seededRandom(seed)`.
+   * @defaultValue `Math.random`
+   */
+  random?: Random
+}
+
+/**
+ * The retry policy as a middleware, for a custom stack (the client puts one in its default stack
+ * from its `retry` option). Place it below `deadlineLayer` and above `attemptTimeoutLayer`. A
+ * request's own `retry` option still replaces this policy for that call.
+ */
+export function retryLayer(options: RetryLayerOptions = {}): Middleware {
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  const { random, ...policy } = options as RetryLayerOptions
+  if (random !== undefined && typeof random !== 'function') {
+    throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
+  }
+  const resolved = resolveRetryPolicy('', policy, DEFAULT_RETRY)
+  return createRetryLayer(resolved, random ?? Math.random)
+}
+
+/**
+ * {@link retryLayer} from a validated policy (`false`: none, unless a request enables one).
+ *
+ * After each attempt it asks {@link planRetry} what to do and writes the answer into the
+ * attempt's record. A response it will not hand over is discarded (its socket goes back to the
+ * pool); the wait is a sleep on the call's clock that ends as soon as the call is aborted. An
+ * aborted call or a passed deadline is final: nothing after it is retried.
+ */
+export function createRetryLayer(base: ResolvedRetryPolicy | false, random: Random): Middleware {
+  return async function retry(request, next) {
+    const policy = request.retry === undefined ? base : request.retry
+    if (policy === false) return next(request)
+    const { attempts, clock, cancellation } = request
+    let retries = 0
+    let previousDelay: number | undefined
+    for (;;) {
+      const before = attempts.length
+      let response: CallResponse | undefined
+      let error: unknown
+      try {
+        response = await next(request)
+      } catch (caught) {
+        error = caught
+      }
+      // The common case, a response that is not retried, costs one lookup.
+      if (
+        response !== undefined &&
+        !policy.statuses.has(response.statusCode) &&
+        policy.shouldRetry === undefined
+      ) {
+        return response
+      }
+      const attempt = response?.attempt ?? (attempts.length > before ? attempts.at(-1) : undefined)
+      // Final whatever the policy says: nothing was sent to judge, or the deadline has passed.
+      if (attempt === undefined || error instanceof DeadlineExceededError) throw error
+      if (cancellation.aborted) {
+        // The call is over (the caller gave up, the deadline passed, the client was destroyed):
+        // its answer is the abort, not a response it can no longer use.
+        if (response === undefined) throw error
+        discardResponse(response)
+        throw cancellation.reason
+      }
+      let plan: RetryPlan
+      try {
+        plan = planRetry({
+          policy,
+          request,
+          attempt,
+          response,
+          error,
+          retries,
+          previousDelay,
+          now: clock.now(),
+          wallNow: clock.wallNow(),
+          minAttemptTime: request.minAttemptTime,
+          random,
+        })
+      } catch (thrown) {
+        // A `shouldRetry` or `delay` callback threw: that is the call's error now, and the
+        // response nobody will read must still free its socket.
+        if (response !== undefined) discardResponse(response)
+        throw thrown
+      }
+      if (!plan.retry) return stop(request, attempt, plan, response, error)
+
+      attempt.decision = {
+        action: 'retry',
+        reason: plan.reason,
+        delay: plan.delay,
+        delaySource: plan.delaySource,
+        code: 'retryable',
+      }
+      if (response !== undefined) discardResponse(response)
+      if (plan.delay > 0) {
+        try {
+          await clock.sleep(plan.delay, cancellation.signal)
+        } catch (reason) {
+          attempt.decision = {
+            action: 'fail',
+            reason: `${plan.reason}; the call was aborted during the ${Math.round(plan.delay)} ms wait`,
+            code: 'aborted',
+          }
+          throw reason
+        }
+      }
+      retries++
+      previousDelay = plan.delay
+    }
+  }
+}
+
+/** Records why the call goes no further and hands over the last response or error. */
+function stop(
+  request: CallRequest,
+  attempt: AttemptRecord,
+  plan: Extract<RetryPlan, { retry: false }>,
+  response: CallResponse | undefined,
+  error: unknown,
+): CallResponse {
+  const hint = plan.hint
+  if (hint !== undefined) {
+    // The server's wait does not fit in the deadline: fail now rather than sleep into a certain
+    // timeout, and say how long the server wanted.
+    attempt.decision = { action: 'fail', reason: plan.reason, code: plan.code }
+    if (response !== undefined) discardResponse(response)
+    const left = Math.max(0, Math.round(request.deadline - request.clock.now()))
+    throw deadlineError(
+      request,
+      `leaves ${left} ms, less than the ${Math.round(hint.delay)} ms the server asked to wait before a retry (${hint.header}: ${hint.value})`,
+      hint.delay,
+    )
+  }
+  attempt.decision = {
+    action: response !== undefined ? 'return' : 'fail',
+    reason: plan.reason,
+    code: plan.code,
+  }
+  if (response !== undefined) return response
+  throw error
+}

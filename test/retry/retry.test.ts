@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest'
+import {
+  AbortedError,
+  DeadlineExceededError,
+  createClient,
+  type ClientOptions,
+  type Middleware,
+} from '../../src/index.ts'
+import { VirtualClock, seededRandom } from '../../src/testing/index.ts'
+import {
+  track,
+  virtualOrigin,
+  type SeenAttempt,
+  type VirtualReply,
+} from '../support/virtual-origin.ts'
+
+/** A client on virtual time: the default stack (deadline, retry, attempt timeout) over a virtual origin. */
+function virtualClient(reply: (attempt: number) => VirtualReply, options: ClientOptions = {}) {
+  const clock = new VirtualClock()
+  const seen: SeenAttempt[] = []
+  const client = createClient({
+    origin: 'http://virtual.test',
+    clock,
+    random: seededRandom(1),
+    ...options,
+    middleware: (defaults) => [...defaults, virtualOrigin(reply, seen)],
+  })
+  return { clock, client, seen }
+}
+
+const statuses =
+  (...list: number[]) =>
+  (n: number) => ({
+    status: list[Math.min(n, list.length) - 1] as number,
+    latency: 10,
+  })
+
+describe('retries on virtual time', () => {
+  it('retries a GET that gets 503, 503, 200 after full-jitter waits within their bounds', async () => {
+    const { clock, client, seen } = virtualClient(statuses(503, 503, 200))
+    const call = track(clock, client.request('/'))
+    await clock.advance(1000)
+    expect(call.value?.statusCode).toBe(200)
+    const [first, second] = call.value?.attempts ?? []
+    expect(first?.decision).toMatchObject({ action: 'retry', code: 'retryable' })
+    expect(first?.decision?.delay).toBeLessThan(100)
+    expect(second?.decision?.delay).toBeLessThan(200)
+    // Each attempt starts when the previous one ended plus its wait, to the ms.
+    expect(seen.map((s) => s.at)).toEqual([
+      0,
+      10 + (first?.decision?.delay ?? NaN),
+      20 + (first?.decision?.delay ?? NaN) + (second?.decision?.delay ?? NaN),
+    ])
+    expect(clock.pendingTimers).toBe(0)
+  })
+
+  it('replays the same waits from the same seed', async () => {
+    const delays = async () => {
+      const { clock, client } = virtualClient(statuses(503), { random: seededRandom(42) })
+      const call = track(clock, client.request('/'))
+      await clock.advance(5000)
+      return call.value?.attempts.map((a) => a.decision?.delay)
+    }
+    const first = await delays()
+    expect(first).toHaveLength(3)
+    expect(await delays()).toEqual(first)
+  })
+
+  it('hands over the last 503 when no retries are left, saying so', async () => {
+    const { clock, client, seen } = virtualClient(statuses(503), { retry: { maxRetries: 1 } })
+    const call = track(clock, client.request('/'))
+    await clock.advance(1000)
+    expect(call.value?.statusCode).toBe(503)
+    expect(seen).toHaveLength(2)
+    expect(call.value?.attempts[1]?.decision).toMatchObject({
+      action: 'return',
+      code: 'retries-exhausted',
+    })
+  })
+
+  it('waits exactly as long as Retry-After: 2 asks', async () => {
+    const { clock, client, seen } = virtualClient((n) =>
+      n === 1
+        ? { status: 503, latency: 10, headers: { 'retry-after': '2' } }
+        : { status: 200, latency: 10 },
+    )
+    const call = track(clock, client.request('/'))
+    await clock.advance(2009)
+    expect(seen).toHaveLength(1)
+    await clock.advance(1)
+    expect(seen.map((s) => s.at)).toEqual([0, 2010])
+    await clock.advance(10)
+    expect(call.value?.statusCode).toBe(200)
+    expect(call.value?.attempts[0]?.decision).toMatchObject({
+      action: 'retry',
+      delay: 2000,
+      delaySource: 'server',
+    })
+  })
+
+  it('honours an HTTP-date hint against the wall clock', async () => {
+    const clock = new VirtualClock()
+    const at = new Date(clock.wallNow() + 3000).toUTCString()
+    const { client, seen } = virtualClient(
+      (n) =>
+        n === 1
+          ? { status: 429, latency: 0, headers: { 'retry-after': at } }
+          : { status: 200, latency: 0 },
+      { clock },
+    )
+    track(clock, client.request('/'))
+    await clock.advance(5000)
+    expect(seen.map((s) => s.at)).toEqual([0, 3000])
+  })
+
+  it('fails at once when Retry-After is longer than the time left, carrying the hint', async () => {
+    const { clock, client, seen } = virtualClient(
+      () => ({ status: 503, latency: 100, headers: { 'retry-after': '60' } }),
+      { deadline: 5000 },
+    )
+    const call = track(clock, client.request('/'))
+    await clock.advance(10_000)
+    expect(call.settledAt).toBe(100)
+    expect(call.error).toBeInstanceOf(DeadlineExceededError)
+    const error = call.error as DeadlineExceededError
+    expect(error.retryAfter).toBe(60_000)
+    expect(error.message).toBe(
+      "the call's deadline of 5000 ms leaves 4900 ms, less than the 60000 ms the server asked to wait before a retry (retry-after: 60); 1 attempt made",
+    )
+    expect(error.attempts[0]?.decision).toMatchObject({ action: 'fail', code: 'deadline' })
+    expect(seen).toHaveLength(1)
+    expect(clock.pendingTimers).toBe(0)
+  })
+
+  it('hands over the last response at once when the backoff does not fit the deadline', async () => {
+    const { clock, client } = virtualClient(statuses(503), {
+      deadline: 1000,
+      retry: { delay: () => 5000 },
+    })
+    const call = track(clock, client.request('/'))
+    await clock.advance(2000)
+    expect(call.settledAt).toBe(10)
+    expect(call.value?.statusCode).toBe(503)
+    expect(call.value?.attempts[0]?.decision?.code).toBe('deadline')
+  })
+
+  it('ends the wait at once when the caller aborts, clears its timer and sends nothing more', async () => {
+    const { clock, client, seen } = virtualClient(statuses(503), {
+      retry: { delay: () => 10_000 },
+    })
+    const controller = new AbortController()
+    const call = track(clock, client.request('/', { signal: controller.signal }))
+    await clock.advance(100)
+    expect(call.settledAt).toBeUndefined()
+    controller.abort()
+    await clock.advance(0)
+    expect(call.error).toBeInstanceOf(AbortedError)
+    expect(call.settledAt).toBe(100)
+    expect(clock.pendingTimers).toBe(0)
+    await clock.advance(20_000)
+    expect(seen).toHaveLength(1)
+    const { attempts } = call.error as AbortedError
+    expect(attempts[0]?.decision).toMatchObject({ action: 'fail', code: 'aborted' })
+    expect(attempts[0]?.decision?.reason).toContain('aborted during the 10000 ms wait')
+  })
+
+  it('does not retry a call aborted as its retryable response arrived: the abort is the answer', async () => {
+    const clock = new VirtualClock()
+    const seen: SeenAttempt[] = []
+    const controller = new AbortController()
+    // Aborts just after the 503 arrives, before the retry policy sees it.
+    const abortOnResponse: Middleware = (request, next) =>
+      next(request).then((response) => {
+        controller.abort()
+        return response
+      })
+    let asked = 0
+    const client = createClient({
+      origin: 'http://virtual.test',
+      clock,
+      retry: { shouldRetry: () => void asked++ },
+      middleware: (defaults) => [
+        ...defaults.slice(0, 2),
+        abortOnResponse,
+        ...defaults.slice(2),
+        virtualOrigin(statuses(503), seen),
+      ],
+    })
+    const call = track(clock, client.request('/', { signal: controller.signal }))
+    await clock.advance(1000)
+    expect(call.settledAt).toBe(10)
+    expect(call.error).toBeInstanceOf(AbortedError)
+    expect(seen).toHaveLength(1)
+    // Nothing is judged once the call is over.
+    expect(asked).toBe(0)
+    expect((call.error as AbortedError).attempts[0]?.decision?.reason).toBe('the caller aborted')
+  })
+
+  it('lets a request turn retries off, or change them, for itself', async () => {
+    const { clock, client, seen } = virtualClient(statuses(503))
+    track(clock, client.request('/', { retry: false }))
+    await clock.advance(1000)
+    expect(seen).toHaveLength(1)
+    track(clock, client.request('/', { retry: { maxRetries: 4, delay: () => 1 } }))
+    await clock.advance(1000)
+    expect(seen).toHaveLength(6)
+  })
+
+  it('lets a request turn retries on when the client has them off', async () => {
+    const { clock, client, seen } = virtualClient(statuses(503), { retry: false })
+    track(clock, client.request('/', { retry: {} }))
+    await clock.advance(1000)
+    expect(seen).toHaveLength(3)
+  })
+})
