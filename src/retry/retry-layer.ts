@@ -136,6 +136,10 @@ function stop(
   response: CallResponse | undefined,
   error: unknown,
 ): CallResponse {
+  // A success only reaches here when `shouldRetry` was asked about it: nothing to explain.
+  if (plan.code === 'not-retryable' && response !== undefined && response.statusCode < 400) {
+    return response
+  }
   const hint = plan.hint
   if (hint !== undefined) {
     // The server's wait does not fit in the deadline: fail now rather than sleep into a certain

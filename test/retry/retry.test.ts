@@ -196,6 +196,25 @@ describe('retries on virtual time', () => {
     expect((call.error as AbortedError).attempts[0]?.decision?.reason).toBe('the caller aborted')
   })
 
+  it('asks shouldRetry about every outcome, and records a declined retry', async () => {
+    const asked: number[] = []
+    const { clock, client } = virtualClient(statuses(404, 200, 503), {
+      retry: {
+        shouldRetry: ({ response }) => {
+          asked.push(response?.statusCode ?? 0)
+          return response?.statusCode === 404 ? true : undefined
+        },
+      },
+    })
+    const first = track(clock, client.request('/'))
+    await clock.advance(1000)
+    expect(asked).toEqual([404, 200])
+    expect(first.value?.attempts.map((a) => a.decision?.reason)).toEqual([
+      expect.stringMatching(/^shouldRetry chose to retry \(status 404 is not retryable\)/),
+      'response handed to the caller',
+    ])
+  })
+
   it('lets a request turn retries off, or change them, for itself', async () => {
     const { clock, client, seen } = virtualClient(statuses(503))
     track(clock, client.request('/', { retry: false }))
