@@ -119,6 +119,19 @@ describe('retries against the fault server', () => {
     for (const body of bodies) expect(body.equals(Buffer.concat([BINARY, BINARY]))).toBe(true)
   })
 
+  it('a factory that hands back the same, spent stream fails the retry, sending nothing more', async () => {
+    server.route('/upload', [503, 201])
+    client = createClient({ origin: server.url })
+    const stream = Readable.from([BINARY])
+    const error = await client
+      .request('/upload', { method: 'PUT', body: () => stream })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(BodyNotReplayableError)
+    expect((error as Error).message).toContain('must make a new stream on each call')
+    expect((error as BodyNotReplayableError).attempts).toHaveLength(1)
+    expect(server.stats.requests).toBe(1)
+  })
+
   it('a stream that has already been read from is refused, and nothing is sent', async () => {
     client = createClient({ origin: server.url })
     const stream = Readable.from(['first chunk, already read', 'rest'])
