@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { Clock } from './core/clock.ts'
 import type { HeadersInput } from './core/headers.ts'
 import type { Middleware, RequestBody, UndiciRequestOptions } from './core/middleware.ts'
+import type { ThrottleOptions } from './budget/adaptive-throttle.ts'
 import type { Random } from './core/random.ts'
 import type { AgentOptions } from './pool/agent-defaults.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
@@ -70,9 +71,18 @@ export interface ClientOptions {
    * turns retries off (a request's own `retry` can still turn them on). Only what is safe to send
    * again is ever retried: see {@link RetryOptions} and `docs/retry.md`.
    * @defaultValue up to 2 retries of 408, 429, 500, 502, 503, 504 and connection errors, full
-   *   jitter backoff from 100 ms, server hints honoured up to 30 s
+   *   jitter backoff from 100 ms, server hints honoured up to 30 s, within a per-origin retry
+   *   budget
    */
   retry?: RetryOptions | false
+  /**
+   * Client-side adaptive throttling per origin (opt-in): when an origin keeps answering 429 or
+   * 503 (or refusing connections, or timing out), reject a share of calls locally with
+   * `ThrottledError` instead of sending them. `true` for the defaults. See
+   * {@link ThrottleOptions} and `docs/budget.md`.
+   * @defaultValue off
+   */
+  throttle?: ThrottleOptions | boolean
   /**
    * Uniform random numbers in [0, 1) for the policies' jitter; tests and simulations pass
    * `seededRandom(seed)` from `netiquette/testing` so that a run replays exactly.

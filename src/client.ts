@@ -10,7 +10,6 @@ import {
   type CallResponse,
   type ClientResponse,
   type Handler,
-  type Middleware,
 } from './core/middleware.ts'
 import { OriginMap } from './core/origin-map.ts'
 import { OriginState } from './core/origin-state.ts'
@@ -28,17 +27,15 @@ import {
   NetiquetteError,
 } from './errors.ts'
 import { createDefaultAgent, resolveAgentOptions } from './pool/agent-defaults.ts'
-import { createAttemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
 import { currentDeadline } from './timeouts/deadline-context.ts'
-import { deadlineLayer } from './timeouts/deadline-layer.ts'
 import {
   deadlineFromNow,
   resolveTimeouts,
   type ResolvedTimeouts,
 } from './timeouts/timeout-options.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
+import { defaultStack, resolveMiddleware } from './default-stack.ts'
 import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyFor } from './retry/idempotency.ts'
-import { createRetryLayer } from './retry/retry-layer.ts'
 import {
   DEFAULT_RETRY,
   resolveRetryPolicy,
@@ -60,6 +57,7 @@ const KNOWN_OPTIONS = [
   'clock',
   'random',
   'retry',
+  'throttle',
   'maxOrigins',
   'originIdleTimeout',
 ]
@@ -167,11 +165,8 @@ export class Client {
     const timeouts = resolveTimeouts(options)
     this.#timeouts = timeouts
     this.#retry = resolveRetryPolicy('retry', options.retry, DEFAULT_RETRY)
-    const defaults = Object.freeze([
-      deadlineLayer(),
-      createRetryLayer(this.#retry, options.random ?? Math.random),
-      createAttemptTimeoutLayer(timeouts.header, timeouts.margin),
-    ])
+    const random = options.random ?? Math.random
+    const defaults = defaultStack(options, timeouts, this.#retry, random)
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
       createTransport(this.#dispatcher),
@@ -206,7 +201,7 @@ export class Client {
     const retry =
       options.retry === undefined
         ? undefined
-        : resolveRetryPolicy('retry', options.retry, this.#retry || DEFAULT_RETRY)
+        : resolveRetryPolicy('retry', options.retry, this.#retry || DEFAULT_RETRY, true)
     const undiciOptions = splitUndiciOptions(options)
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidOptionError('signal', signal, 'an AbortSignal')
@@ -333,22 +328,6 @@ export class Client {
  */
 export function createClient(options: ClientOptions = {}): Client {
   return new Client(options)
-}
-
-function resolveMiddleware(
-  option: ClientOptions['middleware'],
-  defaults: readonly Middleware[],
-): readonly Middleware[] {
-  if (option === undefined) return defaults
-  const list = typeof option === 'function' ? option(defaults) : [...defaults, ...option]
-  if (!Array.isArray(list) || list.some((m) => typeof m !== 'function')) {
-    throw new InvalidOptionError(
-      'middleware',
-      list,
-      'an array of middleware functions (or a function returning one)',
-    )
-  }
-  return list as readonly Middleware[]
 }
 
 /** The error the caller sees: always an object with `attempts`, and typed. */

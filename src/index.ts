@@ -80,6 +80,7 @@ export { DEFAULT_RETRY, DEFAULT_RETRY_ERROR_CODES, MAX_RETRIES } from './retry/r
 export type {
   ResolvedRetryPolicy,
   RetryDelayArgs,
+  ResolvedBudget,
   RetryOptions,
   ShouldRetryArgs,
 } from './retry/retry-options.ts'
@@ -95,3 +96,11 @@ export type { RetryHint } from './retry/retry-after.ts'
 export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS } from './retry/idempotency.ts'
 export { isReplayableBody } from './core/request-body.ts'
 export type { Random } from './core/random.ts'
+export { RetryBudget, DEFAULT_RETRY_BUDGET } from './budget/retry-budget.ts'
+export type { RetryBudgetOptions, RetryBudgetStats } from './budget/retry-budget.ts'
+export { AdaptiveThrottle, DEFAULT_THROTTLE } from './budget/adaptive-throttle.ts'
+export type { ThrottleOptions } from './budget/adaptive-throttle.ts'
+export { throttleLayer } from './budget/throttle-layer.ts'
+export type { ThrottleLayerOptions } from './budget/throttle-layer.ts'
+export { SlidingWindow } from './budget/sliding-window.ts'
+export type { OriginCounters } from './core/origin-state.ts'

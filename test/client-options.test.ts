@@ -153,6 +153,23 @@ describe('retry options', () => {
     expect(error.option).toBe(option)
   })
 
+  it.each([
+    ['retry.budget', { budget: 0.1 }],
+    ['retry.budget.ratio', { budget: { ratio: -1 } }],
+    ['retry.budget.minRetryConcurrency', { budget: { minRetryConcurrency: 'three' } }],
+    ['retry.budget.ttl', { budget: { ttl: 10 } }],
+  ])('rejects a bad %s at construction', (option, retry) => {
+    expect(optionError(() => createClient({ retry: retry as never })).option).toBe(option)
+  })
+
+  it.each([
+    ['throttle', 'on'],
+    ['throttle.k', { k: 0 }],
+    ['throttle.window', { window: 0 }],
+  ])('rejects a bad %s at construction', (option, throttle) => {
+    expect(optionError(() => createClient({ throttle: throttle as never })).option).toBe(option)
+  })
+
   it('rejects a random source that is not a function', () => {
     expect(optionError(() => createClient({ random: 4 as never })).option).toBe('random')
   })

@@ -29,6 +29,7 @@ export interface AttemptDecision {
  * - `retries-exhausted`: `maxRetries` retries were made.
  * - `body-not-replayable`: the body is a one-shot stream and no body factory was given.
  * - `deadline`: the wait plus a minimal attempt does not fit in the time left.
+ * - `budget`: the retry budget refused: retries to this origin have used their share.
  * - `aborted`: the call was aborted (caller, deadline, client destroyed) during the wait.
  */
 export type RetryDecisionCode =
@@ -39,6 +40,7 @@ export type RetryDecisionCode =
   | 'retries-exhausted'
   | 'body-not-replayable'
   | 'deadline'
+  | 'budget'
   | 'aborted'
 
 /**

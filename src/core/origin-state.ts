@@ -1,3 +1,13 @@
+/** Counters the policies keep per origin, since the origin's state was created. */
+export interface OriginCounters {
+  /** Retries the retry budget allowed. */
+  retriesAllowed: number
+  /** Retries the retry policy wanted and the budget refused. */
+  retriesRefused: number
+  /** Calls adaptive throttling rejected locally. */
+  throttled: number
+}
+
 /** Something held per origin that must release resources (timers) when the origin is evicted. */
 export interface Disposable {
   dispose(): void
@@ -10,6 +20,8 @@ export interface Disposable {
  */
 export class OriginState {
   readonly origin: string
+  /** What the policies did for this origin, for stats and telemetry. */
+  readonly counters: OriginCounters = { retriesAllowed: 0, retriesRefused: 0, throttled: 0 }
   readonly #slots = new Map<symbol, unknown>()
 
   constructor(origin: string) {

@@ -81,3 +81,18 @@ export function intInRange(
   }
   return value
 }
+
+/** A finite number from `min` up to `max`; `fallback` when `value` is undefined. */
+export function numberInRange(
+  option: string,
+  value: unknown,
+  min: number,
+  max: number,
+  fallback?: number,
+): number {
+  if (value === undefined && fallback !== undefined) return fallback
+  if (typeof value !== 'number' || !(value >= min && value <= max)) {
+    throw new InvalidOptionError(option, value, `a number from ${min} to ${max}`)
+  }
+  return value
+}

@@ -1,6 +1,8 @@
 import type { AttemptRecord } from '../core/attempt.ts'
 import { discardResponse } from '../core/discard.ts'
-import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
+import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
+import { classifyError, classifyStatus } from '../core/outcome.ts'
+import { RetryBudget } from '../budget/retry-budget.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject } from '../core/validate.ts'
 import { DeadlineExceededError, InvalidOptionError } from '../errors.ts'
@@ -49,83 +51,140 @@ export function createRetryLayer(base: ResolvedRetryPolicy | false, random: Rand
   return async function retry(request, next) {
     const policy = request.retry === undefined ? base : request.retry
     if (policy === false) return next(request)
-    const { attempts, clock, cancellation } = request
-    let retries = 0
-    let previousDelay: number | undefined
-    for (;;) {
-      const before = attempts.length
-      let response: CallResponse | undefined
-      let error: unknown
-      try {
-        response = await next(request)
-      } catch (caught) {
-        error = caught
-      }
-      // The common case, a response that is not retried, costs one lookup.
-      if (
-        response !== undefined &&
-        !policy.statuses.has(response.statusCode) &&
-        policy.shouldRetry === undefined
-      ) {
-        return response
-      }
-      const attempt = response?.attempt ?? (attempts.length > before ? attempts.at(-1) : undefined)
-      // Final whatever the policy says: nothing was sent to judge, or the deadline has passed.
-      if (attempt === undefined || error instanceof DeadlineExceededError) throw error
-      if (cancellation.aborted) {
-        // The call is over (the caller gave up, the deadline passed, the client was destroyed):
-        // its answer is the abort, not a response it can no longer use.
-        if (response === undefined) throw error
-        discardResponse(response)
-        throw cancellation.reason
-      }
-      let plan: RetryPlan
-      try {
-        plan = planRetry({
-          policy,
-          request,
-          attempt,
-          response,
-          error,
-          retries,
-          previousDelay,
-          now: clock.now(),
-          wallNow: clock.wallNow(),
-          minAttemptTime: request.minAttemptTime,
-          random,
-        })
-      } catch (thrown) {
-        // A `shouldRetry` or `delay` callback threw: that is the call's error now, and the
-        // response nobody will read must still free its socket.
-        if (response !== undefined) discardResponse(response)
-        throw thrown
-      }
-      if (!plan.retry) return stop(request, attempt, plan, response, error)
-
-      attempt.decision = {
-        action: 'retry',
-        reason: plan.reason,
-        delay: plan.delay,
-        delaySource: plan.delaySource,
-        code: 'retryable',
-      }
-      if (response !== undefined) discardResponse(response)
-      if (plan.delay > 0) {
-        try {
-          await clock.sleep(plan.delay, cancellation.signal)
-        } catch (reason) {
-          attempt.decision = {
-            action: 'fail',
-            reason: `${plan.reason}; the call was aborted during the ${Math.round(plan.delay)} ms wait`,
-            code: 'aborted',
-          }
-          throw reason
-        }
-      }
-      retries++
-      previousDelay = plan.delay
-    }
+    const budget = budgetFor(policy, request)
+    budget?.recordCall(request.clock.now())
+    return retryLoop(request, next, policy, random, budget)
   }
+}
+
+async function retryLoop(
+  request: CallRequest,
+  next: Handler,
+  policy: ResolvedRetryPolicy,
+  random: Random,
+  budget: RetryBudget | undefined,
+): Promise<CallResponse> {
+  const { attempts, clock, cancellation } = request
+  let retries = 0
+  let previousDelay: number | undefined
+  // A retry the budget allowed, until its attempt has ended.
+  let granted = false
+  for (;;) {
+    const before = attempts.length
+    let response: CallResponse | undefined
+    let error: unknown
+    budget?.attemptStarted(granted)
+    try {
+      response = await next(request)
+    } catch (caught) {
+      error = caught
+    }
+    if (budget !== undefined) {
+      budget.attemptEnded(granted)
+      if (granted) {
+        budget.retryEnded(clock.now(), chargeable(response, error, attempts.length > before))
+      }
+    }
+    granted = false
+    // The common case, a response that is not retried, costs one lookup.
+    if (
+      response !== undefined &&
+      !policy.statuses.has(response.statusCode) &&
+      policy.shouldRetry === undefined
+    ) {
+      return response
+    }
+    const attempt = response?.attempt ?? (attempts.length > before ? attempts.at(-1) : undefined)
+    // Final whatever the policy says: nothing was sent to judge, or the deadline has passed.
+    if (attempt === undefined || error instanceof DeadlineExceededError) throw error
+    if (cancellation.aborted) {
+      // The call is over (the caller gave up, the deadline passed, the client was destroyed):
+      // its answer is the abort, not a response it can no longer use.
+      if (response === undefined) throw error
+      discardResponse(response)
+      throw cancellation.reason
+    }
+    let plan: RetryPlan
+    try {
+      plan = planRetry({
+        policy,
+        request,
+        attempt,
+        response,
+        error,
+        retries,
+        previousDelay,
+        now: clock.now(),
+        wallNow: clock.wallNow(),
+        minAttemptTime: request.minAttemptTime,
+        random,
+      })
+    } catch (thrown) {
+      // A `shouldRetry` or `delay` callback threw: that is the call's error now, and the
+      // response nobody will read must still free its socket.
+      if (response !== undefined) discardResponse(response)
+      throw thrown
+    }
+    if (!plan.retry) return stop(request, attempt, plan, response, error)
+    if (budget !== undefined) {
+      const now = clock.now()
+      const { counters } = request.originState
+      if (!budget.tryRetry(now)) {
+        counters.retriesRefused++
+        const reason = `${plan.basis}, but the retry budget refused: ${budget.describe(now)}`
+        return stop(request, attempt, { retry: false, code: 'budget', reason }, response, error)
+      }
+      counters.retriesAllowed++
+      granted = true
+    }
+
+    attempt.decision = {
+      action: 'retry',
+      reason: plan.reason,
+      delay: plan.delay,
+      delaySource: plan.delaySource,
+      code: 'retryable',
+    }
+    if (response !== undefined) discardResponse(response)
+    if (plan.delay > 0) {
+      try {
+        await clock.sleep(plan.delay, cancellation.signal)
+      } catch (reason) {
+        if (granted) budget?.retryEnded(clock.now(), false)
+        attempt.decision = {
+          action: 'fail',
+          reason: `${plan.reason}; the call was aborted during the ${Math.round(plan.delay)} ms wait`,
+          code: 'aborted',
+        }
+        throw reason
+      }
+    }
+    retries++
+    previousDelay = plan.delay
+  }
+}
+
+/** The budget this call's retries draw from: the policy's shared one, or its origin's. */
+function budgetFor(policy: ResolvedRetryPolicy, request: CallRequest): RetryBudget | undefined {
+  const { budget } = policy
+  if (budget === false) return undefined
+  if (budget instanceof RetryBudget) return budget
+  return request.originState.slot(budget.key, () => new RetryBudget(budget.perOrigin))
+}
+
+/**
+ * Whether a retry's attempt counts against the budget: it reached the origin and failed. A
+ * success, a caller's abort and a rejection on this side (nothing sent) cost nothing.
+ */
+function chargeable(
+  response: CallResponse | undefined,
+  error: unknown,
+  attempted: boolean,
+): boolean {
+  if (response !== undefined) return classifyStatus(response.statusCode) !== 'success'
+  if (!attempted) return false
+  const kind = classifyError(error, false)
+  return kind !== 'local' && kind !== 'cancelled'
 }
 
 /** Records why the call goes no further and hands over the last response or error. */

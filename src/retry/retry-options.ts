@@ -2,6 +2,12 @@ import type { AttemptRecord } from '../core/attempt.ts'
 import type { CallRequest, CallResponse } from '../core/middleware.ts'
 import { checkKnownKeys, intInRange, isPlainObject, nonNegativeMs } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
+import {
+  DEFAULT_RETRY_BUDGET,
+  RetryBudget,
+  resolveRetryBudgetOptions,
+  type RetryBudgetOptions,
+} from '../budget/retry-budget.ts'
 import type { BackoffStrategy } from './backoff.ts'
 import type { RetryHint } from './retry-after.ts'
 
@@ -120,7 +126,23 @@ export interface RetryOptions {
    * ```
    */
   shouldRetry?: (args: ShouldRetryArgs) => boolean | undefined
+  /**
+   * The retry budget every retry must get past: options for one budget per origin, a
+   * {@link RetryBudget} instance to share (between origins and clients), or `false` for none.
+   * A refused retry hands the last response or error to the caller, and its record says so
+   * (`code: 'budget'`). Per request only `false` or an instance is accepted. See
+   * `docs/budget.md`.
+   * @defaultValue one budget per origin with {@link DEFAULT_RETRY_BUDGET}: 10% of calls over 10 s,
+   *   plus 1 per second, at most 3 in flight
+   */
+  budget?: RetryBudgetOptions | RetryBudget | false
 }
+
+/** Where a policy's retries are counted. */
+export type ResolvedBudget =
+  | RetryBudget
+  | { readonly perOrigin: Readonly<Required<RetryBudgetOptions>>; readonly key: symbol }
+  | false
 
 /** A validated retry policy. */
 export interface ResolvedRetryPolicy {
@@ -133,6 +155,7 @@ export interface ResolvedRetryPolicy {
   readonly maxRetryAfter: number
   readonly delay: ((args: RetryDelayArgs) => number) | undefined
   readonly shouldRetry: ((args: ShouldRetryArgs) => boolean | undefined) | undefined
+  readonly budget: ResolvedBudget
 }
 
 /** Connection errors retried by default: undici's list, plus DNS retry, timeouts of ours. */
@@ -164,6 +187,7 @@ export const DEFAULT_RETRY: ResolvedRetryPolicy = Object.freeze({
   maxRetryAfter: 30_000,
   delay: undefined,
   shouldRetry: undefined,
+  budget: Object.freeze({ perOrigin: DEFAULT_RETRY_BUDGET, key: Symbol('retry budget') }),
 })
 
 const KNOWN = [
@@ -176,6 +200,7 @@ const KNOWN = [
   'maxRetryAfter',
   'delay',
   'shouldRetry',
+  'budget',
 ]
 const STRATEGIES: readonly BackoffStrategy[] = ['full', 'equal', 'decorrelated']
 
@@ -189,6 +214,7 @@ export function resolveRetryPolicy(
   where: string,
   option: unknown,
   base: ResolvedRetryPolicy,
+  perRequest = false,
 ): ResolvedRetryPolicy | false {
   if (option === false) return false
   if (option === undefined) return base
@@ -221,7 +247,28 @@ export function resolveRetryPolicy(
     maxRetryAfter: nonNegativeMs(at('maxRetryAfter'), o.maxRetryAfter, base.maxRetryAfter),
     delay: optionalFunction(at('delay'), o.delay, base.delay),
     shouldRetry: optionalFunction(at('shouldRetry'), o.shouldRetry, base.shouldRetry),
+    budget: resolveBudget(at('budget'), o.budget, base.budget, perRequest),
   }
+}
+
+function resolveBudget(
+  option: string,
+  value: unknown,
+  fallback: ResolvedBudget,
+  perRequest: boolean,
+): ResolvedBudget {
+  if (value === undefined) return fallback
+  if (value === false || value instanceof RetryBudget) return value
+  // A budget made per request would count nothing; one per options object would grow without
+  // bound when a caller builds the options afresh for each request.
+  if (perRequest) {
+    throw new InvalidOptionError(
+      option,
+      value,
+      'false or a RetryBudget instance per request (set budget options on the client)',
+    )
+  }
+  return { perOrigin: resolveRetryBudgetOptions(option, value), key: Symbol('retry budget') }
 }
 
 function statusSet(option: string, value: unknown): ReadonlySet<number> {

@@ -38,6 +38,8 @@ export type RetryPlan =
       delay: number
       delaySource: 'backoff' | 'server' | 'custom'
       reason: string
+      /** Why the outcome may be retried, without the wait: `status 503 is retryable`. */
+      basis: string
     }
   | {
       retry: false
@@ -186,7 +188,7 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
       : delaySource === 'custom'
         ? 'retry.delay'
         : `${policy.backoff} jitter backoff`
-  return { retry: true, delay, delaySource, reason: `${reason} (${from})` }
+  return { retry: true, delay, delaySource, reason: `${reason} (${from})`, basis: reason }
 }
 
 function ms(value: number): string {

@@ -1,0 +1,15 @@
+// `npm run bench`: the overhead benchmark (arguments go to it), then the resilience figures
+// (`--json` goes to both).
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const args = process.argv.slice(2)
+const runs: [string, string[]][] = [
+  ['overhead.ts', args],
+  ['resilience.ts', args.includes('--json') ? ['--json'] : []],
+]
+for (const [script, scriptArgs] of runs) {
+  const path = fileURLToPath(new URL(script, import.meta.url))
+  const { status } = spawnSync(process.execPath, [path, ...scriptArgs], { stdio: 'inherit' })
+  if (status !== 0) process.exit(status ?? 1)
+}

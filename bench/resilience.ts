@@ -1,0 +1,230 @@
+// Resilience on virtual time: an open-loop client offers a fixed rate of GETs to an origin that
+// fails a share of attempts with 503, through the client's real default stack (deadline,
+// [throttle], retry, attempt timeout) ending in a simulated origin.
+//
+// 1. Retry amplification: attempts per offered call and the success rate, during a total outage
+//    and at 20% failures, with the default retry budget, without one, and without retries.
+// 2. Adaptive throttling: what share of calls reach the origin during a 30 s outage, and how soon
+//    after it ends local rejections stop.
+//
+//   node bench/resilience.ts          # also the second part of `npm run bench`
+//   node bench/resilience.ts --json
+//
+// Virtual time makes it exact and fast: the same seed gives the same figures on any machine.
+import { parseArgs } from 'node:util'
+import { ResponseBody, kComplete } from '../src/core/response-body.ts'
+import { startAttempt } from '../src/core/attempt.ts'
+import {
+  createClient,
+  type CallResponse,
+  type Middleware,
+  type RetryOptions,
+} from '../src/index.ts'
+import { VirtualClock, seededRandom, type Random } from '../src/testing/index.ts'
+
+/** One run of the scenario. */
+export interface AmplificationScenario {
+  /** Share of attempts the origin answers 503 (1 = total outage). */
+  failureRate: number
+  /** Offered calls per second. @defaultValue 200 */
+  rate?: number
+  /** Length of the run, in ms. @defaultValue 10000 */
+  duration?: number
+  /** The origin's answer time, in ms. @defaultValue 10 */
+  latency?: number
+  /** The client's retry options (the budget among them). @defaultValue the defaults */
+  retry?: RetryOptions | false
+  /** The client's adaptive throttling. @defaultValue off */
+  throttle?: boolean
+  /** From this time (ms) on the origin is healthy again. @defaultValue never */
+  recoverAt?: number
+  seed?: number
+}
+
+/** What a run produced. */
+export interface AmplificationResult {
+  offered: number
+  attempts: number
+  /** Attempts divided by offered calls. */
+  amplification: number
+  /** Share of offered calls that ended with a 200. */
+  successRate: number
+  retriesRefused: number
+  /** Calls adaptive throttling rejected locally, per second of the run. */
+  throttledPerSecond: number[]
+  /** Calls offered per second of the run. */
+  offeredPerSecond: number[]
+}
+
+/** Runs one scenario on virtual time. */
+export async function runAmplification(
+  scenario: AmplificationScenario,
+): Promise<AmplificationResult> {
+  const { failureRate, rate = 200, duration = 10_000, latency = 10, seed = 1 } = scenario
+  const recoverAt = scenario.recoverAt ?? Infinity
+  const clock = new VirtualClock()
+  const originRandom = seededRandom(seed)
+  let attempts = 0
+  let refused = 0
+  const client = createClient({
+    origin: 'http://origin.test',
+    clock,
+    random: seededRandom(seed + 1),
+    retry: scenario.retry,
+    throttle: scenario.throttle ?? false,
+    middleware: (defaults) => [
+      ...defaults,
+      simulatedOrigin(originRandom, (now) => (now < recoverAt ? failureRate : 0), latency),
+    ],
+  })
+  const offered = Math.round((rate * duration) / 1000)
+  let succeeded = 0
+  const seconds = Math.ceil(duration / 1000)
+  const throttledPerSecond = new Array<number>(seconds).fill(0)
+  const offeredPerSecond = new Array<number>(seconds).fill(0)
+  const calls: Promise<void>[] = []
+  for (let i = 0; i < offered; i++) {
+    clock.setTimer(
+      () => {
+        const second = Math.floor(clock.now() / 1000)
+        offeredPerSecond[second] = (offeredPerSecond[second] ?? 0) + 1
+        calls.push(
+          client.request('/').then(
+            async (response) => {
+              attempts += response.attempts.length
+              refused += response.attempts.filter((a) => a.decision?.code === 'budget').length
+              if (response.statusCode === 200) succeeded++
+              await response.body.dump()
+            },
+            (error: { code?: string; attempts?: readonly unknown[] }) => {
+              attempts += error.attempts?.length ?? 0
+              if (error.code === 'NQ_THROTTLED') {
+                throttledPerSecond[second] = (throttledPerSecond[second] ?? 0) + 1
+              }
+            },
+          ),
+        )
+      },
+      (i * 1000) / rate,
+    )
+  }
+  // Long enough for the last call's retries to finish.
+  await clock.advance(duration + 30_000)
+  await Promise.all(calls)
+  await client.close()
+  return {
+    offered,
+    attempts,
+    amplification: attempts / offered,
+    successRate: succeeded / offered,
+    retriesRefused: refused,
+    throttledPerSecond,
+    offeredPerSecond,
+  }
+}
+
+/** A stand-in origin at the bottom of the stack: answers after `latency` ms, 503 at `failureRate`. */
+function simulatedOrigin(
+  random: Random,
+  failureRate: (now: number) => number,
+  latency: number,
+): Middleware {
+  return async (request) => {
+    const { clock, cancellation } = request
+    if (cancellation.aborted) throw cancellation.reason
+    const record = startAttempt(request)
+    const status = random() < failureRate(clock.now()) ? 503 : 200
+    await clock.sleep(latency, cancellation.signal)
+    record.statusCode = status
+    record.timeToHeaders = latency
+    record.duration = latency
+    record.outcome = status === 200 ? 'success' : 'overload'
+    const body = new ResponseBody({ resume() {}, abort() {} })
+    body.push(null)
+    body[kComplete]()
+    const response: CallResponse = {
+      statusCode: status,
+      statusText: '',
+      headers: {},
+      body,
+      trailers: {},
+      opaque: null,
+      attempts: request.attempts,
+      attempt: record,
+    }
+    return response
+  }
+}
+
+/** Adaptive throttling through a 30 s outage: share of calls sent, and recovery afterwards. */
+export async function runThrottleRecovery(seed = 1) {
+  const result = await runAmplification({
+    failureRate: 1,
+    recoverAt: 30_000,
+    duration: 60_000,
+    throttle: true,
+    seed,
+  })
+  const { throttledPerSecond: throttled, offeredPerSecond: offered } = result
+  const share = (from: number, to: number) =>
+    sum(throttled.slice(from, to)) / Math.max(1, sum(offered.slice(from, to)))
+  // The first whole second after the outage in which under 1% of calls were rejected locally.
+  let recoveredAfter: number | undefined
+  for (let s = 30; s < throttled.length; s++) {
+    if ((throttled[s] ?? 0) <= 0.01 * (offered[s] ?? 0)) {
+      recoveredAfter = s - 30 + 1
+      break
+    }
+  }
+  return {
+    sentDuringOutage: 1 - share(10, 30),
+    recoveredAfter,
+    attemptsPerCall: result.amplification,
+  }
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0)
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } })
+  const rows: { scenario: string; policy: string; result: AmplificationResult }[] = []
+  for (const [scenario, failureRate] of [
+    ['total outage (every attempt 503)', 1],
+    ['20% of attempts 503', 0.2],
+  ] as const) {
+    for (const [policy, retry] of [
+      ['retries, default budget', {}],
+      ['retries, no budget', { budget: false }],
+      ['no retries', false],
+    ] as const) {
+      rows.push({ scenario, policy, result: await runAmplification({ failureRate, retry }) })
+    }
+  }
+  const throttle = await runThrottleRecovery()
+  if (values.json) {
+    console.log(JSON.stringify({ amplification: rows, throttle }, null, 2))
+    return
+  }
+  console.log('\nretry amplification: 200 calls/s for 10 s, 10 ms answers, virtual time')
+  console.log(
+    'scenario                            policy                    attempts/call  success',
+  )
+  for (const { scenario, policy, result } of rows) {
+    console.log(
+      `${scenario.padEnd(36)}${policy.padEnd(26)}${result.amplification.toFixed(3).padStart(13)}  ${(result.successRate * 100).toFixed(1).padStart(6)}%`,
+    )
+  }
+  console.log(
+    '\nadaptive throttling (throttle: true): 200 calls/s, every attempt 503 for 30 s, then healthy',
+  )
+  console.log(
+    `calls sent to the origin in seconds 10-30 of the outage: ${(throttle.sentDuringOutage * 100).toFixed(1)}%`,
+  )
+  console.log(
+    `local rejections under 1% of calls: ${throttle.recoveredAfter === undefined ? 'not within 30 s' : `${throttle.recoveredAfter} s`} after the origin recovered`,
+  )
+}
+
+if (import.meta.main) await main()

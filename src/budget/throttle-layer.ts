@@ -1,0 +1,65 @@
+import type { Middleware } from '../core/middleware.ts'
+import { classifyError, classifyStatus } from '../core/outcome.ts'
+import type { Random } from '../core/random.ts'
+import { isPlainObject } from '../core/validate.ts'
+import { InvalidOptionError, ThrottledError } from '../errors.ts'
+import {
+  AdaptiveThrottle,
+  resolveThrottleOptions,
+  type ThrottleOptions,
+} from './adaptive-throttle.ts'
+
+/** Settings of {@link throttleLayer}: the throttle's, and the random source of its draws. */
+export interface ThrottleLayerOptions extends ThrottleOptions {
+  /** @defaultValue `Math.random` */
+  random?: Random
+}
+
+/**
+ * Adaptive throttling as a middleware, for a custom stack (the client adds one when its
+ * `throttle` option is set). Place it below `deadlineLayer` and above the retry layer, so that it
+ * judges whole calls: one throttle per origin.
+ */
+export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  const { random, ...throttle } = options as ThrottleLayerOptions
+  if (random !== undefined && typeof random !== 'function') {
+    throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
+  }
+  return createThrottleLayer(resolveThrottleOptions('throttle', throttle), random ?? Math.random)
+}
+
+/**
+ * {@link throttleLayer} from validated settings. A call it rejects fails at once with
+ * `ThrottledError` (local: no breaker or limiter counts it) and sends nothing. A call it lets
+ * through is recorded as accepted unless the origin answered it as overloaded: a 429 or 503, a
+ * refused connection, a timeout.
+ */
+export function createThrottleLayer(
+  options: Readonly<Required<ThrottleOptions>>,
+  random: Random,
+): Middleware {
+  const key = Symbol('adaptive throttle')
+  return async function throttle(request, next) {
+    const { clock, originState } = request
+    const state = originState.slot(key, () => new AdaptiveThrottle(options))
+    const p = state.rejectionProbability(clock.now())
+    if (p > 0 && random() < p) {
+      originState.counters.throttled++
+      const { requests, accepts } = state.counts(clock.now())
+      throw new ThrottledError(
+        `adaptive throttling rejected the call locally (probability ${p.toFixed(2)}): ${request.origin} accepted ${accepts} of ${requests} calls in the last ${options.window / 1000} s`,
+      )
+    }
+    let response
+    try {
+      response = await next(request)
+    } catch (error) {
+      const kind = classifyError(error, request.callerSignal?.aborted === true)
+      if (kind !== 'cancelled' && kind !== 'local') state.record(clock.now(), kind !== 'overload')
+      throw error
+    }
+    state.record(clock.now(), classifyStatus(response.statusCode) !== 'overload')
+    return response
+  }
+}

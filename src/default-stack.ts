@@ -1,0 +1,50 @@
+import { resolveThrottleOptions } from './budget/adaptive-throttle.ts'
+import { createThrottleLayer } from './budget/throttle-layer.ts'
+import type { Middleware } from './core/middleware.ts'
+import type { Random } from './core/random.ts'
+import { InvalidOptionError } from './errors.ts'
+import { createRetryLayer } from './retry/retry-layer.ts'
+import type { ResolvedRetryPolicy } from './retry/retry-options.ts'
+import { createAttemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
+import { deadlineLayer } from './timeouts/deadline-layer.ts'
+import type { ResolvedTimeouts } from './timeouts/timeout-options.ts'
+import type { ClientOptions } from './client-options.ts'
+
+/**
+ * The client's default policies, outermost first (the order and its reasons are in
+ * `docs/architecture.md`): deadline, adaptive throttle (when `throttle` is set), retry, attempt
+ * timeout. The retry layer is always there, so that a request can turn retries on for itself.
+ */
+export function defaultStack(
+  options: ClientOptions,
+  timeouts: ResolvedTimeouts,
+  retry: ResolvedRetryPolicy | false,
+  random: Random,
+): readonly Middleware[] {
+  const stack: Middleware[] = [deadlineLayer()]
+  const { throttle } = options
+  if (throttle !== undefined && throttle !== false) {
+    const settings = resolveThrottleOptions('throttle', throttle === true ? {} : throttle)
+    stack.push(createThrottleLayer(settings, random))
+  }
+  stack.push(createRetryLayer(retry, random))
+  stack.push(createAttemptTimeoutLayer(timeouts.header, timeouts.margin))
+  return Object.freeze(stack)
+}
+
+/** The user's `middleware` option applied to the default stack. */
+export function resolveMiddleware(
+  option: ClientOptions['middleware'],
+  defaults: readonly Middleware[],
+): readonly Middleware[] {
+  if (option === undefined) return defaults
+  const list = typeof option === 'function' ? option(defaults) : [...defaults, ...option]
+  if (!Array.isArray(list) || list.some((m) => typeof m !== 'function')) {
+    throw new InvalidOptionError(
+      'middleware',
+      list,
+      'an array of middleware functions (or a function returning one)',
+    )
+  }
+  return list as readonly Middleware[]
+}
