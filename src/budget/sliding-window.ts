@@ -48,6 +48,8 @@ export class SlidingWindow {
       this.#headStart = now
       return
     }
+    // Most calls land in the current bucket.
+    if (now < this.#headStart + this.#bucketMs) return
     const steps = Math.floor((now - this.#headStart) / this.#bucketMs)
     if (steps <= 0) return
     if (steps >= this.#buckets) {

@@ -48,7 +48,8 @@ export function retryLayer(options: RetryLayerOptions = {}): Middleware {
  * aborted call or a passed deadline is final: nothing after it is retried.
  */
 export function createRetryLayer(base: ResolvedRetryPolicy | false, random: Random): Middleware {
-  return async function retry(request, next) {
+  // Not async itself: the loop is, and one async frame per call is enough.
+  return function retry(request, next) {
     const policy = request.retry === undefined ? base : request.retry
     if (policy === false) return next(request)
     const budget = budgetFor(policy, request)
