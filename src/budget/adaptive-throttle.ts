@@ -1,11 +1,4 @@
-import {
-  checkKnownKeys,
-  intInRange,
-  isPlainObject,
-  numberInRange,
-  positiveMs,
-} from '../core/validate.ts'
-import { InvalidOptionError } from '../errors.ts'
+import { intInRange, optionsObject, numberInRange, positiveMs } from '../core/validate.ts'
 import { SlidingWindow } from './sliding-window.ts'
 
 /** Settings of {@link AdaptiveThrottle}. */
@@ -111,8 +104,7 @@ export function resolveThrottleOptions(
   where: string,
   options: unknown,
 ): Readonly<Required<ThrottleOptions>> {
-  if (!isPlainObject(options)) throw new InvalidOptionError(where, options, 'an object')
-  checkKnownKeys(where, options, Object.keys(DEFAULT_THROTTLE))
+  optionsObject(where, options, Object.keys(DEFAULT_THROTTLE))
   const o = options as ThrottleOptions
   return Object.freeze({
     window: positiveMs(`${where}.window`, o.window, DEFAULT_THROTTLE.window),

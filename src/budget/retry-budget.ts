@@ -1,11 +1,4 @@
-import {
-  checkKnownKeys,
-  intInRange,
-  isPlainObject,
-  numberInRange,
-  positiveMs,
-} from '../core/validate.ts'
-import { InvalidOptionError } from '../errors.ts'
+import { intInRange, optionsObject, numberInRange, positiveMs } from '../core/validate.ts'
 import { SlidingWindow } from './sliding-window.ts'
 
 /** Settings of a {@link RetryBudget}. */
@@ -193,8 +186,7 @@ export function resolveRetryBudgetOptions(
   where: string,
   options: unknown,
 ): Readonly<Required<RetryBudgetOptions>> {
-  if (!isPlainObject(options)) throw new InvalidOptionError(where, options, 'an object')
-  checkKnownKeys(where, options, Object.keys(DEFAULT_RETRY_BUDGET))
+  optionsObject(where, options, Object.keys(DEFAULT_RETRY_BUDGET))
   const o = options as RetryBudgetOptions
   const at = (key: string) => `${where}.${key}`
   return Object.freeze({

@@ -11,7 +11,10 @@ import {
 
 /** Settings of {@link throttleLayer}: the throttle's, and the random source of its draws. */
 export interface ThrottleLayerOptions extends ThrottleOptions {
-  /** @defaultValue `Math.random` */
+  /**
+   * Uniform numbers in [0, 1) for the rejection draws; tests pass `seededRandom(seed)`.
+   * @defaultValue `Math.random`
+   */
   random?: Random
 }
 

@@ -75,11 +75,7 @@ export function intInRange(
   max: number,
   fallback?: number,
 ): number {
-  if (value === undefined && fallback !== undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(option, value, `an integer from ${min} to ${max}`)
-  }
-  return value
+  return inRange(option, value, min, max, fallback, true)
 }
 
 /** A finite number from `min` up to `max`; `fallback` when `value` is undefined. */
@@ -90,9 +86,36 @@ export function numberInRange(
   max: number,
   fallback?: number,
 ): number {
+  return inRange(option, value, min, max, fallback, false)
+}
+
+function inRange(
+  option: string,
+  value: unknown,
+  min: number,
+  max: number,
+  fallback: number | undefined,
+  integer: boolean,
+): number {
   if (value === undefined && fallback !== undefined) return fallback
-  if (typeof value !== 'number' || !(value >= min && value <= max)) {
-    throw new InvalidOptionError(option, value, `a number from ${min} to ${max}`)
+  if (
+    typeof value !== 'number' ||
+    !(value >= min && value <= max) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    const kind = integer ? 'an integer' : 'a number'
+    throw new InvalidOptionError(option, value, `${kind} from ${min} to ${max}`)
   }
+  return value
+}
+
+/** An options object whose keys are all in `known`: `value` itself, validated. */
+export function optionsObject(
+  where: string,
+  value: unknown,
+  known: readonly string[],
+): Record<string, unknown> {
+  if (!isPlainObject(value)) throw new InvalidOptionError(where, value, 'an object')
+  checkKnownKeys(where, value, known)
   return value
 }
