@@ -1,11 +1,13 @@
 // Resilience on virtual time: an open-loop client offers a fixed rate of GETs to an origin that
 // fails a share of attempts with 503, through the client's real default stack (deadline,
-// [throttle], retry, attempt timeout) ending in a simulated origin.
+// [throttle], retry, [breaker], attempt timeout) ending in a simulated origin.
 //
 // 1. Retry amplification: attempts per offered call and the success rate, during a total outage
 //    and at 20% failures, with the default retry budget, without one, and without retries.
 // 2. Adaptive throttling: what share of calls reach the origin during a 30 s outage, and how soon
 //    after it ends local rejections stop.
+// 3. The circuit breaker: attempts per call during a 30 s outage, and how soon after it ends
+//    calls succeed again.
 //
 //   node bench/resilience.ts          # also the second part of `npm run bench`
 //   node bench/resilience.ts --json
@@ -17,6 +19,7 @@ import { startAttempt } from '../src/core/attempt.ts'
 import {
   createClient,
   type CallResponse,
+  type BreakerOptions,
   type Middleware,
   type RetryOptions,
 } from '../src/index.ts'
@@ -36,6 +39,8 @@ export interface AmplificationScenario {
   retry?: RetryOptions | false
   /** The client's adaptive throttling. @defaultValue off */
   throttle?: boolean
+  /** The client's circuit breaker. @defaultValue off, so that the retry figures stand alone */
+  breaker?: BreakerOptions | boolean
   /** From this time (ms) on the origin is healthy again. @defaultValue never */
   recoverAt?: number
   seed?: number
@@ -54,6 +59,12 @@ export interface AmplificationResult {
   throttledPerSecond: number[]
   /** Calls offered per second of the run. */
   offeredPerSecond: number[]
+  /** Calls that ended with a 200, per second of their start. */
+  succeededPerSecond: number[]
+  /** Attempts sent to the origin, per second of their call's start. */
+  attemptsPerSecond: number[]
+  /** Calls the circuit breaker rejected without sending anything. */
+  rejectedByCircuit: number
 }
 
 /** Runs one scenario on virtual time. */
@@ -72,6 +83,7 @@ export async function runAmplification(
     random: seededRandom(seed + 1),
     retry: scenario.retry,
     throttle: scenario.throttle ?? false,
+    breaker: scenario.breaker === true ? {} : (scenario.breaker ?? false),
     middleware: (defaults) => [
       ...defaults,
       simulatedOrigin(originRandom, (now) => (now < recoverAt ? failureRate : 0), latency),
@@ -82,6 +94,9 @@ export async function runAmplification(
   const seconds = Math.ceil(duration / 1000)
   const throttledPerSecond = new Array<number>(seconds).fill(0)
   const offeredPerSecond = new Array<number>(seconds).fill(0)
+  const succeededPerSecond = new Array<number>(seconds).fill(0)
+  const attemptsPerSecond = new Array<number>(seconds).fill(0)
+  let rejectedByCircuit = 0
   const calls: Promise<void>[] = []
   for (let i = 0; i < offered; i++) {
     clock.setTimer(
@@ -92,15 +107,23 @@ export async function runAmplification(
           client.request('/').then(
             async (response) => {
               attempts += response.attempts.length
+              attemptsPerSecond[second] =
+                (attemptsPerSecond[second] ?? 0) + response.attempts.length
               refused += response.attempts.filter((a) => a.decision?.code === 'budget').length
-              if (response.statusCode === 200) succeeded++
+              if (response.statusCode === 200) {
+                succeeded++
+                succeededPerSecond[second] = (succeededPerSecond[second] ?? 0) + 1
+              }
               await response.body.dump()
             },
             (error: { code?: string; attempts?: readonly unknown[] }) => {
-              attempts += error.attempts?.length ?? 0
+              const sent = error.attempts?.length ?? 0
+              attempts += sent
+              attemptsPerSecond[second] = (attemptsPerSecond[second] ?? 0) + sent
               if (error.code === 'NQ_THROTTLED') {
                 throttledPerSecond[second] = (throttledPerSecond[second] ?? 0) + 1
               }
+              if (error.code === 'NQ_CIRCUIT_OPEN') rejectedByCircuit++
             },
           ),
         )
@@ -120,6 +143,9 @@ export async function runAmplification(
     retriesRefused: refused,
     throttledPerSecond,
     offeredPerSecond,
+    succeededPerSecond,
+    attemptsPerSecond,
+    rejectedByCircuit,
   }
 }
 
@@ -183,6 +209,37 @@ export async function runThrottleRecovery(seed = 1) {
   }
 }
 
+/**
+ * The circuit breaker through a 30 s outage (every attempt 503) at 200 calls/s, then a healthy
+ * origin: attempts per offered call in seconds 10-30 of the outage, and how many seconds after
+ * the origin recovered 99% of calls succeed again. With the retry budget in both runs, with and
+ * without the breaker.
+ */
+export async function runBreakerRecovery(breaker: BreakerOptions | false, seed = 1) {
+  const result = await runAmplification({
+    failureRate: 1,
+    recoverAt: 30_000,
+    duration: 90_000,
+    breaker,
+    seed,
+  })
+  const { attemptsPerSecond, offeredPerSecond: offered, succeededPerSecond: ok } = result
+  let recoveredAfter: number | undefined
+  for (let s = 30; s < ok.length; s++) {
+    if ((ok[s] ?? 0) >= 0.99 * (offered[s] ?? 0)) {
+      recoveredAfter = s - 30 + 1
+      break
+    }
+  }
+  return {
+    attemptsDuringOutage: sum(attemptsPerSecond.slice(10, 30)),
+    attemptsPerCallDuringOutage:
+      sum(attemptsPerSecond.slice(10, 30)) / Math.max(1, sum(offered.slice(10, 30))),
+    recoveredAfter,
+    rejectedByCircuit: result.rejectedByCircuit,
+  }
+}
+
 function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0)
 }
@@ -194,26 +251,32 @@ async function main(): Promise<void> {
     ['total outage (every attempt 503)', 1],
     ['20% of attempts 503', 0.2],
   ] as const) {
-    for (const [policy, retry] of [
-      ['retries, default budget', {}],
-      ['retries, no budget', { budget: false }],
-      ['no retries', false],
+    for (const [policy, retry, breaker] of [
+      ['client defaults (+ breaker)', {}, true],
+      ['retries, default budget', {}, false],
+      ['retries, no budget', { budget: false }, false],
+      ['no retries', false, false],
     ] as const) {
-      rows.push({ scenario, policy, result: await runAmplification({ failureRate, retry }) })
+      const result = await runAmplification({ failureRate, retry, breaker })
+      rows.push({ scenario, policy, result })
     }
   }
   const throttle = await runThrottleRecovery()
+  const breaker = {
+    off: await runBreakerRecovery(false),
+    defaults: await runBreakerRecovery({}),
+  }
   if (values.json) {
-    console.log(JSON.stringify({ amplification: rows, throttle }, null, 2))
+    console.log(JSON.stringify({ amplification: rows, throttle, breaker }, null, 2))
     return
   }
   console.log('\nretry amplification: 200 calls/s for 10 s, 10 ms answers, virtual time')
   console.log(
-    'scenario                            policy                    attempts/call  success',
+    'scenario                            policy                        attempts/call  success',
   )
   for (const { scenario, policy, result } of rows) {
     console.log(
-      `${scenario.padEnd(36)}${policy.padEnd(26)}${result.amplification.toFixed(3).padStart(13)}  ${(result.successRate * 100).toFixed(1).padStart(6)}%`,
+      `${scenario.padEnd(36)}${policy.padEnd(30)}${result.amplification.toFixed(3).padStart(13)}  ${(result.successRate * 100).toFixed(1).padStart(6)}%`,
     )
   }
   console.log(
@@ -225,6 +288,18 @@ async function main(): Promise<void> {
   console.log(
     `local rejections under 1% of calls: ${throttle.recoveredAfter === undefined ? 'not within 30 s' : `${throttle.recoveredAfter} s`} after the origin recovered`,
   )
+  console.log(
+    '\ncircuit breaker, with the retry budget: 200 calls/s, every attempt 503 for 30 s, then healthy',
+  )
+  console.log('breaker     attempts in seconds 10-30 (4000 calls)   99% succeed again after')
+  for (const [name, r] of [
+    ['off', breaker.off],
+    ['defaults', breaker.defaults],
+  ] as const) {
+    const after = r.recoveredAfter === undefined ? 'not within 60 s' : `${r.recoveredAfter} s`
+    const sent = `${r.attemptsDuringOutage} (${r.attemptsPerCallDuringOutage.toFixed(4)}/call)`
+    console.log(`${name.padEnd(12)}${sent.padStart(38)}   ${after}`)
+  }
 }
 
 if (import.meta.main) await main()

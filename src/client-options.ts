@@ -3,6 +3,8 @@ import type { Clock } from './core/clock.ts'
 import type { HeadersInput } from './core/headers.ts'
 import type { Middleware, RequestBody, UndiciRequestOptions } from './core/middleware.ts'
 import type { ThrottleOptions } from './budget/adaptive-throttle.ts'
+import type { CircuitStateChangeHook } from './breaker/breaker-layer.ts'
+import type { BreakerOptions } from './breaker/breaker-options.ts'
 import type { Random } from './core/random.ts'
 import type { AgentOptions } from './pool/agent-defaults.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
@@ -83,6 +85,29 @@ export interface ClientOptions {
    * @defaultValue off
    */
   throttle?: ThrottleOptions | boolean
+  /**
+   * The circuit breaker, one circuit per origin: while an origin fails, calls to it fail at once
+   * with `CircuitOpenError` and send nothing, and a few probes find out when it is back; `false`
+   * turns it off. It counts every attempt: 5xx, 408, 429, timeouts and connection errors are
+   * failures; other 4xx and successes are not; a caller's abort and a local rejection do not
+   * count at all. See {@link BreakerOptions} and `docs/breaker.md`.
+   * @defaultValue opens when half of at least 20 calls in 10 s failed; open 5 to 10 s at first,
+   *   growing to at most 30 s while the origin keeps failing; one probe when half-open
+   */
+  breaker?: BreakerOptions | false
+  /**
+   * Called on every change of a circuit's state (`closed`, `open`, `half-open`, `isolated`),
+   * synchronously, with the origin, both states and the reason. A hook that throws is reported
+   * as a process warning; the call goes on.
+   * @defaultValue none
+   * @example
+   * ```ts
+   * createClient({
+   *   onCircuitStateChange: (e) => log.warn(`${e.origin}: ${e.from} -> ${e.to} (${e.reason})`),
+   * })
+   * ```
+   */
+  onCircuitStateChange?: CircuitStateChangeHook
   /**
    * Uniform random numbers in [0, 1) for the policies' jitter; tests and simulations pass
    * `seededRandom(seed)` from `netiquette/testing` so that a run replays exactly.

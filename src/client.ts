@@ -26,6 +26,9 @@ import {
   MiddlewareError,
   NetiquetteError,
 } from './errors.ts'
+import { Breaker } from './breaker/breaker-layer.ts'
+import { resolveBreakerOptions } from './breaker/breaker-options.ts'
+import { Circuits } from './breaker/circuits.ts'
 import { createDefaultAgent, resolveAgentOptions } from './pool/agent-defaults.ts'
 import { currentDeadline } from './timeouts/deadline-context.ts'
 import {
@@ -58,6 +61,8 @@ const KNOWN_OPTIONS = [
   'random',
   'retry',
   'throttle',
+  'breaker',
+  'onCircuitStateChange',
   'maxOrigins',
   'originIdleTimeout',
 ]
@@ -75,6 +80,7 @@ export class Client {
   readonly #timeouts: ResolvedTimeouts
   readonly #retry: ResolvedRetryPolicy | false
   readonly #handler: Handler
+  readonly #circuits: Circuits | undefined
   readonly #origins: OriginMap<OriginState>
   // Calls not yet settled; a returned response settles once its body has been received.
   readonly #inFlight = new Set<Cancellation>()
@@ -166,11 +172,28 @@ export class Client {
     this.#timeouts = timeouts
     this.#retry = resolveRetryPolicy('retry', options.retry, DEFAULT_RETRY)
     const random = options.random ?? Math.random
-    const defaults = defaultStack(options, timeouts, this.#retry, random)
+    const hook = options.onCircuitStateChange
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw new InvalidOptionError('onCircuitStateChange', hook, 'a function')
+    }
+    const breakerOptions = resolveBreakerOptions('breaker', options.breaker)
+    const breaker = breakerOptions === false ? undefined : new Breaker(breakerOptions, random, hook)
+    if (breaker !== undefined) {
+      this.#circuits = new Circuits(breaker, this.#origins, clock, this.#origin, maxOrigins)
+    }
+    const defaults = defaultStack(options, timeouts, this.#retry, breaker, random)
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
       createTransport(this.#dispatcher),
     )
+  }
+
+  /**
+   * The client's circuit breakers, one per origin: read their state, isolate an origin, reset a
+   * circuit. `undefined` when `breaker` is `false`. See {@link Circuits}.
+   */
+  get circuits(): Circuits | undefined {
+    return this.#circuits
   }
 
   /** True once `close()` or `destroy()` has been called. */

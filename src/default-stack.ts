@@ -1,5 +1,6 @@
 import { resolveThrottleOptions } from './budget/adaptive-throttle.ts'
 import { createThrottleLayer } from './budget/throttle-layer.ts'
+import type { Breaker } from './breaker/breaker-layer.ts'
 import type { Middleware } from './core/middleware.ts'
 import type { Random } from './core/random.ts'
 import { InvalidOptionError } from './errors.ts'
@@ -12,13 +13,15 @@ import type { ClientOptions } from './client-options.ts'
 
 /**
  * The client's default policies, outermost first (the order and its reasons are in
- * `docs/architecture.md`): deadline, adaptive throttle (when `throttle` is set), retry, attempt
- * timeout. The retry layer is always there, so that a request can turn retries on for itself.
+ * `docs/architecture.md`): deadline, adaptive throttle (when `throttle` is set), retry, circuit
+ * breaker (unless `breaker` is `false`), attempt timeout. The retry layer is always there, so
+ * that a request can turn retries on for itself.
  */
 export function defaultStack(
   options: ClientOptions,
   timeouts: ResolvedTimeouts,
   retry: ResolvedRetryPolicy | false,
+  breaker: Breaker | undefined,
   random: Random,
 ): readonly Middleware[] {
   const stack: Middleware[] = [deadlineLayer()]
@@ -28,6 +31,7 @@ export function defaultStack(
     stack.push(createThrottleLayer(settings, random))
   }
   stack.push(createRetryLayer(retry, random))
+  if (breaker !== undefined) stack.push(breaker.middleware)
   stack.push(createAttemptTimeoutLayer(timeouts.header, timeouts.margin))
   return Object.freeze(stack)
 }

@@ -85,12 +85,33 @@ export class AttemptTimeoutError extends NetiquetteError {
   }
 }
 
-/** The origin's circuit is open; `retryAt` says when it next lets a probe through. */
+/**
+ * The origin's circuit breaker rejected the attempt: the circuit is open (or isolated), or
+ * half-open with its probes already in flight. Nothing was sent. Local: no policy counts it as
+ * an upstream failure.
+ */
 export class CircuitOpenError extends NetiquetteError {
-  /** Epoch milliseconds at which the circuit next admits a probe, when known. */
+  /** The origin whose circuit rejected the call. */
+  readonly origin: string | undefined
+  /** The circuit's state: `open`, `half-open` (probes busy) or `isolated`. */
+  readonly state: 'open' | 'half-open' | 'isolated' | undefined
+  /**
+   * Epoch milliseconds at which the circuit next lets a call through: the end of the open
+   * period. `undefined` when that is not known: half-open (it depends on the probes) or
+   * isolated (until reset by hand).
+   */
   readonly retryAt: number | undefined
-  constructor(message: string, options?: NetiquetteErrorOptions & { retryAt?: number }) {
+  constructor(
+    message: string,
+    options?: NetiquetteErrorOptions & {
+      origin?: string
+      state?: 'open' | 'half-open' | 'isolated'
+      retryAt?: number
+    },
+  ) {
     super(ErrorCodes.CIRCUIT_OPEN, message, options, true)
+    this.origin = options?.origin
+    this.state = options?.state
     this.retryAt = options?.retryAt
   }
 }

@@ -104,3 +104,20 @@ export { throttleLayer } from './budget/throttle-layer.ts'
 export type { ThrottleLayerOptions } from './budget/throttle-layer.ts'
 export { SlidingWindow } from './budget/sliding-window.ts'
 export type { OriginCounters } from './core/origin-state.ts'
+export { breakerLayer, Breaker } from './breaker/breaker-layer.ts'
+export type {
+  BreakerLayerOptions,
+  CircuitStateChange,
+  CircuitStateChangeHook,
+} from './breaker/breaker-layer.ts'
+export { DEFAULT_BREAKER } from './breaker/breaker-options.ts'
+export type { BreakerOptions, ResolvedBreakerOptions } from './breaker/breaker-options.ts'
+export { Circuit, REJECTED } from './breaker/circuit.ts'
+export type {
+  CircuitCounts,
+  CircuitState,
+  CircuitTransition,
+  CircuitVerdict,
+} from './breaker/circuit.ts'
+export { Circuits } from './breaker/circuits.ts'
+export type { CircuitSnapshot } from './breaker/circuits.ts'

@@ -6,6 +6,8 @@ export interface OriginCounters {
   retriesRefused: number
   /** Calls adaptive throttling rejected locally. */
   throttled: number
+  /** Attempts the circuit breaker rejected because the origin's circuit was not closed. */
+  circuitRejected: number
 }
 
 /** Something held per origin that must release resources (timers) when the origin is evicted. */
@@ -21,7 +23,12 @@ export interface Disposable {
 export class OriginState {
   readonly origin: string
   /** What the policies did for this origin, for stats and telemetry. */
-  readonly counters: OriginCounters = { retriesAllowed: 0, retriesRefused: 0, throttled: 0 }
+  readonly counters: OriginCounters = {
+    retriesAllowed: 0,
+    retriesRefused: 0,
+    throttled: 0,
+    circuitRejected: 0,
+  }
   readonly #slots = new Map<symbol, unknown>()
 
   constructor(origin: string) {
@@ -44,6 +51,11 @@ export class OriginState {
       this.#slots.set(key, value)
     }
     return value
+  }
+
+  /** The value in `key`'s slot, or `undefined` when nothing has created it. */
+  peekSlot<T>(key: symbol): T | undefined {
+    return this.#slots.get(key) as T | undefined
   }
 
   /** Disposes every slot that can be disposed, then forgets them all. */

@@ -1,6 +1,6 @@
 import { startAttempt } from '../../src/core/attempt.ts'
 import { ResponseBody, kComplete } from '../../src/core/response-body.ts'
-import type { CallRequest, CallResponse, Middleware } from '../../src/index.ts'
+import type { AttemptRecord, CallRequest, CallResponse, Middleware } from '../../src/index.ts'
 import type { VirtualClock } from '../../src/testing/index.ts'
 
 /** What the virtual origin does with one attempt. */
@@ -28,7 +28,7 @@ export function virtualOrigin(
   seen: SeenAttempt[] = [],
 ): Middleware {
   return async (request) => {
-    const { clock, attempts, cancellation } = request
+    const { clock, cancellation } = request
     if (cancellation.aborted) throw cancellation.reason
     const record = startAttempt(request)
     seen.push({ at: clock.now(), headers: request.headers })
@@ -40,23 +40,36 @@ export function virtualOrigin(
       record.error = (error as { code?: string }).code
       throw error
     }
-    record.statusCode = status
     record.timeToHeaders = latency
-    const body = new ResponseBody({ resume() {}, abort() {} })
-    body.push(Buffer.from('ok'))
-    body.push(null)
-    body[kComplete]()
-    const response: CallResponse = {
-      statusCode: status,
-      statusText: '',
-      headers,
-      body,
-      trailers: {},
-      opaque: null,
-      attempts,
-      attempt: record,
-    }
-    return response
+    return virtualResponse(request, record, status, headers, 'ok')
+  }
+}
+
+/**
+ * A response to `record`'s attempt with a small body that has been received in full, as the
+ * transport would hand it over; sets the record's status.
+ */
+export function virtualResponse(
+  request: CallRequest,
+  record: AttemptRecord,
+  status: number,
+  headers: Record<string, string>,
+  text = '',
+): CallResponse {
+  record.statusCode = status
+  const body = new ResponseBody({ resume() {}, abort() {} })
+  if (text !== '') body.push(Buffer.from(text))
+  body.push(null)
+  body[kComplete]()
+  return {
+    statusCode: status,
+    statusText: '',
+    headers,
+    body,
+    trailers: {},
+    opaque: null,
+    attempts: request.attempts,
+    attempt: record,
   }
 }
 

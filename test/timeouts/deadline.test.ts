@@ -31,6 +31,8 @@ function virtualClient(
   const client = createClient({
     origin: 'http://virtual.test',
     clock,
+    // The deadline alone: no circuit may open under the failures these tests script.
+    breaker: false,
     ...clientOptions,
     middleware: (defaults) => {
       // The client's retry layer is left out: these tests pin the deadline's behaviour under a

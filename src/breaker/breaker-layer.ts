@@ -1,0 +1,200 @@
+import type { Clock } from '../core/clock.ts'
+import { callHook } from '../core/hooks.ts'
+import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
+import type { OriginState } from '../core/origin-state.ts'
+import { classifyError, classifyStatus } from '../core/outcome.ts'
+import type { Random } from '../core/random.ts'
+import { isPlainObject } from '../core/validate.ts'
+import { CircuitOpenError, InvalidOptionError } from '../errors.ts'
+import { serverRetryHint } from '../retry/retry-after.ts'
+import {
+  resolveBreakerOptions,
+  type BreakerOptions,
+  type ResolvedBreakerOptions,
+} from './breaker-options.ts'
+import {
+  Circuit,
+  REJECTED,
+  formatMs,
+  type CircuitState,
+  type CircuitTransition,
+  type CircuitVerdict,
+} from './circuit.ts'
+
+/** The event `onCircuitStateChange` receives. */
+export interface CircuitStateChange {
+  /** The origin whose circuit changed, e.g. `https://payments.internal`. */
+  origin: string
+  from: CircuitState
+  to: CircuitState
+  /** Why, e.g. `11 of 20 calls failed in the last 10 s` or `1 half-open probe succeeded`. */
+  reason: string
+  /** With `to: 'open'`: epoch ms at which the open period ends. */
+  retryAt: number | undefined
+}
+
+/** Observer of circuit state changes: synchronous; if it throws, the call goes on. */
+export type CircuitStateChangeHook = (event: CircuitStateChange) => void
+
+/** Settings of {@link breakerLayer}: the breaker's, plus its random source and observer. */
+export interface BreakerLayerOptions extends BreakerOptions {
+  /**
+   * Uniform numbers in [0, 1) for the jitter of open periods; tests pass `seededRandom(seed)`.
+   * @defaultValue `Math.random`
+   */
+  random?: Random
+  /** Called on every change of a circuit's state. @defaultValue none */
+  onStateChange?: CircuitStateChangeHook
+}
+
+/**
+ * The circuit breaker as a middleware, for a custom stack (the client puts one in its default
+ * stack from its `breaker` option). Place it below the retry layer, so that it sees every
+ * attempt, and above anything that queues, so that an open circuit costs no queue slot.
+ */
+export function breakerLayer(options: BreakerLayerOptions = {}): Middleware {
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  const { random, onStateChange, ...breaker } = options as BreakerLayerOptions
+  if (random !== undefined && typeof random !== 'function') {
+    throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
+  }
+  if (onStateChange !== undefined && typeof onStateChange !== 'function') {
+    throw new InvalidOptionError('onStateChange', onStateChange, 'a function')
+  }
+  const resolved = resolveBreakerOptions('', breaker) as ResolvedBreakerOptions
+  return new Breaker(resolved, random ?? Math.random, onStateChange).middleware
+}
+
+/**
+ * One circuit per origin, each in its origin's state (so the client's bounded origin map bounds
+ * them), and the middleware that consults them. Origins isolated by hand are remembered here, so
+ * that an isolation outlives the eviction of its origin's state.
+ */
+export class Breaker {
+  readonly options: ResolvedBreakerOptions
+  readonly middleware: Middleware
+  readonly #random: Random
+  readonly #onStateChange: CircuitStateChangeHook | undefined
+  readonly #key = Symbol('circuit')
+  readonly #isolated = new Map<string, string>()
+
+  constructor(
+    options: ResolvedBreakerOptions,
+    random: Random,
+    onStateChange?: CircuitStateChangeHook,
+  ) {
+    this.options = options
+    this.#random = random
+    this.#onStateChange = onStateChange
+    this.middleware = this.#createMiddleware()
+  }
+
+  /** The circuit of `state`'s origin, created on first use. */
+  circuitFor(state: OriginState, clock: Clock): Circuit {
+    return state.slot(this.#key, () => this.#create(state.origin, clock))
+  }
+
+  /** The circuit of `state`'s origin if it has one, without creating it. */
+  peekCircuit(state: OriginState): Circuit | undefined {
+    return state.peekSlot<Circuit>(this.#key)
+  }
+
+  /** Origins isolated by hand, with the reason given. */
+  get isolated(): ReadonlyMap<string, string> {
+    return this.#isolated
+  }
+
+  /** Marks `origin` isolated (or not, with `undefined`), for circuits created from now on. */
+  setIsolated(origin: string, reason: string | undefined): void {
+    if (reason === undefined) this.#isolated.delete(origin)
+    else this.#isolated.set(origin, reason)
+  }
+
+  #create(origin: string, clock: Clock): Circuit {
+    const hook = this.#onStateChange
+    const report =
+      hook === undefined
+        ? undefined
+        : (change: CircuitTransition) =>
+            callHook(hook, 'onCircuitStateChange', {
+              origin,
+              from: change.from,
+              to: change.to,
+              reason: change.reason,
+              retryAt: toWall(clock, change.openUntil),
+            })
+    return new Circuit(this.options, this.#random, report, this.#isolated.get(origin))
+  }
+
+  #createMiddleware(): Middleware {
+    const { serverDirected, maxOpenDuration } = this.options
+    const breaker: Middleware = (request, next) => {
+      const { clock, originState } = request
+      const circuit = this.circuitFor(originState, clock)
+      let permit = circuit.closedPermit()
+      if (permit === REJECTED) permit = circuit.acquire(clock.now())
+      if (permit === REJECTED) {
+        originState.counters.circuitRejected++
+        return Promise.reject(openError(circuit, request))
+      }
+      let pending: Promise<CallResponse>
+      try {
+        pending = next(request)
+      } catch (error) {
+        // A permit must come back on every path, or a half-open circuit would wait forever.
+        circuit.release(clock.now(), permit, verdictOf(error, request))
+        throw error
+      }
+      return pending.then(
+        (response) => {
+          const status = response.statusCode
+          const wait =
+            serverDirected && (status === 503 || status === 429)
+              ? serverRetryHint(status, response.headers, clock.wallNow(), maxOpenDuration)?.delay
+              : undefined
+          const verdict = classifyStatus(status) === 'success' ? 'success' : 'failure'
+          circuit.release(clock.now(), permit, verdict, wait)
+          return response
+        },
+        (error: unknown) => {
+          circuit.release(clock.now(), permit, verdictOf(error, request))
+          throw error
+        },
+      )
+    }
+    return breaker
+  }
+}
+
+/** How an attempt's error counts for the circuit: through the shared classification. */
+function verdictOf(error: unknown, request: CallRequest): CircuitVerdict {
+  const kind = classifyError(error, request.callerSignal?.aborted === true)
+  return kind === 'cancelled' || kind === 'local' ? kind : 'failure'
+}
+
+function openError(circuit: Circuit, request: CallRequest): CircuitOpenError {
+  const { clock, origin } = request
+  const counts = circuit.counts(clock.now())
+  const state = counts.state === 'closed' ? 'half-open' : counts.state
+  const retryAt = toWall(clock, counts.openUntil)
+  let message: string
+  if (state === 'open') {
+    const wait = formatMs((counts.openUntil ?? 0) - clock.now())
+    message = `is open (${counts.reason}); the next call goes through in ${wait}`
+  } else if (state === 'half-open') {
+    const probes = counts.probes === 1 ? 'its probe is' : `its ${counts.probes} probes are`
+    message = `is half-open and ${probes} in flight; no other call goes through until they end`
+  } else {
+    message = `is isolated (${counts.reason}); nothing goes through until it is reset`
+  }
+  return new CircuitOpenError(`the circuit for ${origin} ${message}; nothing was sent`, {
+    origin,
+    state,
+    retryAt,
+  })
+}
+
+/** A reading of the monotonic clock as epoch ms. */
+export function toWall(clock: Clock, monotonic: number | undefined): number | undefined {
+  return monotonic === undefined ? undefined : Math.round(clock.wallNow() + monotonic - clock.now())
+}
