@@ -80,12 +80,45 @@ export async function main(log: (line: string) => void = console.log): Promise<s
     say(
       `The server saw ${server.stats.requests} requests on ${server.stats.connections} connection(s).`,
     )
+
+    say('8. An origin that is down: its circuit opens, and later calls fail at once')
+    await breakerDemo(say)
   } finally {
     diagnosticsChannel.unsubscribe('netiquette:attempt:start', onAttempt)
     await client.close()
     await server.close()
   }
   return lines
+}
+
+/**
+ * A second origin that answers 503 to everything, and a client whose circuit opens after 5
+ * failed calls (the default is half of at least 20 in 10 s).
+ */
+async function breakerDemo(say: (line: string) => void): Promise<void> {
+  const down = await createFaultServer({ fallback: 503 })
+  const client = createClient({
+    origin: down.url,
+    retry: false,
+    breaker: { minimumCalls: 5 },
+    onCircuitStateChange: (e) => say(`   circuit ${e.from} -> ${e.to}: ${e.reason}`),
+  })
+  try {
+    for (let i = 0; i < 5; i++) await (await client.request('/')).body.dump()
+    const started = performance.now()
+    let rejected = 0
+    for (let i = 0; i < 100; i++) {
+      await client.request('/').catch((error: unknown) => {
+        if (rejected++ === 0) say(indent(explain(error)))
+      })
+    }
+    const each = ((performance.now() - started) * 1000) / 100
+    say(`   ${rejected} more calls failed in ${Math.round(each)} µs each, none sent`)
+    say(`   the down origin saw ${down.stats.requests} requests in all`)
+  } finally {
+    await client.close()
+    await down.close()
+  }
 }
 
 function indent(text: string): string {

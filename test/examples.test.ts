@@ -18,6 +18,10 @@ describe('examples', () => {
     expect(text).toMatch(/\/reset failed with (ECONNRESET|UND_ERR_SOCKET).* after 3 attempts/)
     expect(text).toContain('rejected with NQ_CROSS_ORIGIN, nothing sent')
     expect(text).toContain('The server saw 11 requests')
+    expect(text).toContain('circuit closed -> open: 5 of 5 calls failed in the last 10 s')
+    expect(text).toMatch(/call failed with NQ_CIRCUIT_OPEN \(the circuit for .* is open/)
+    expect(text).toMatch(/100 more calls failed in \d+ µs each, none sent/)
+    expect(text).toContain('the down origin saw 5 requests in all')
   })
 })
 
