@@ -73,9 +73,10 @@ export interface BreakerOptions {
   halfOpenProbes?: number
   /**
    * Server-directed opening: a 503 or 429 that carries `Retry-After` (or, on a 429,
-   * `RateLimit-Reset`) opens the origin's circuit for exactly that long (at most
-   * `maxOpenDuration`), so that every caller fails fast until then instead of each sending and
-   * sleeping on its own. When the wait is over the circuit closes again. Off by default: a 429 is
+   * `RateLimit-Reset`) opens the origin's circuit for that long (at most `maxOpenDuration`, less
+   * 5% and at most 50 ms of slack for timers that fire early), so that every caller fails fast
+   * until then instead of each sending and sleeping on its own. When the wait is over the
+   * circuit closes again. Off by default: a 429 is
    * often about one user's quota, not the whole origin.
    * @defaultValue false
    */

@@ -230,12 +230,15 @@ export class Circuit {
   }
 
   /**
-   * Opens for exactly the wait the server asked for, then closes: no jitter, so that a retry
-   * that waited out the same `Retry-After` finds the circuit closed.
+   * Opens for the wait the server asked for, then closes: no jitter, so that a retry that waited
+   * out the same `Retry-After` finds the circuit closed. It closes {@link serverWaitSlack} early:
+   * that retry wakes on a timer, and Node's timers count from the event loop's cached time, so
+   * they can fire a few ms before a `performance.now()` reading says the wait is over.
    */
   #serverOpen(now: number, wait: number): void {
+    const capped = Math.min(wait, this.#options.maxOpenDuration)
     this.#afterOpen = 'closed'
-    this.#openUntil = now + Math.min(wait, this.#options.maxOpenDuration)
+    this.#openUntil = now + capped - serverWaitSlack(capped)
     this.#enter(now, 'open', `the server asked to wait ${formatMs(wait)}`)
   }
 
@@ -270,6 +273,11 @@ export class Circuit {
       openUntil: to === 'open' ? this.#openUntil : undefined,
     })
   }
+}
+
+/** How much earlier than the server's wait a server-directed opening ends: 5%, at most 50 ms. */
+export function serverWaitSlack(wait: number): number {
+  return Math.min(50, wait * 0.05)
 }
 
 function plural(n: number, word: string): string {

@@ -90,7 +90,9 @@ class Model {
     if (this.state === 'closed') {
       if (verdict === 'cancelled' || verdict === 'local') return
       if (c.serverDirected && serverWait !== undefined) {
-        this.openUntil = now + Math.min(serverWait, c.maxOpenDuration)
+        // Less a slack of 5% (at most 50 ms) for timers that fire early.
+        const wait = Math.min(serverWait, c.maxOpenDuration)
+        this.openUntil = now + wait - Math.min(50, wait / 20)
         this.closesAfterOpen = true
         this.enter('open')
         return
