@@ -143,7 +143,7 @@ export class Breaker {
       } catch (error) {
         // A permit must come back on every path, or a half-open circuit would wait forever.
         circuit.release(clock.now(), permit, verdictOf(error, request))
-        throw error
+        return Promise.reject(error as Error)
       }
       return pending.then(
         (response) => {

@@ -105,6 +105,34 @@ describe('the breaker in the client', () => {
 })
 
 describe('breakerLayer', () => {
+  it('takes its permit back from a layer below that throws synchronously', async () => {
+    const clock = new VirtualClock()
+    const seen: string[] = []
+    let broken = false
+    const client = createClient({
+      origin: 'http://virtual.test',
+      clock,
+      middleware: () => [
+        breakerLayer({ minimumCalls: 1, openDuration: 100, onStateChange: (e) => seen.push(e.to) }),
+        (request, next) => {
+          if (broken) throw new TypeError('a bug below the breaker')
+          return next(request)
+        },
+        virtualOrigin(() => ({ status: 500, latency: 1 })),
+      ],
+    })
+    const first = track(clock, client.request('/'))
+    await clock.advance(200)
+    expect(first.value?.statusCode).toBe(500)
+    broken = true
+    // The probe's layer throws: the probe counts as failed, and the circuit opens again rather
+    // than waiting forever for a probe that will never report.
+    const probe = track(clock, client.request('/'))
+    await clock.advance(0)
+    expect(probe.error).toBeInstanceOf(TypeError)
+    expect(seen).toEqual(['open', 'half-open', 'open'])
+  })
+
   it('works in a custom stack and validates its options once', async () => {
     const clock = new VirtualClock()
     const seen: string[] = []
