@@ -91,8 +91,8 @@ export interface ClientOptions {
    * turns it off. It counts every attempt: 5xx, 408, 429, timeouts and connection errors are
    * failures; other 4xx and successes are not; a caller's abort and a local rejection do not
    * count at all. See {@link BreakerOptions} and `docs/breaker.md`.
-   * @defaultValue opens when half of at least 20 calls in 10 s failed; open 5 to 10 s at first,
-   *   growing to at most 30 s while the origin keeps failing; one probe when half-open
+   * @defaultValue opens when half of at least 20 calls in 10 s failed; open 2.5 to 5 s at first,
+   *   then 5 to 10 s while the origin keeps failing; one probe when half-open
    */
   breaker?: BreakerOptions | false
   /**

@@ -41,21 +41,21 @@ export interface BreakerOptions {
    */
   consecutiveFailures?: number
   /**
-   * How long the circuit stays open after it first opens, in ms, before it lets a probe through.
-   * The n-th opening in a row stays open for a random time in `[d / 2, d)`, with
-   * `d = min(maxOpenDuration, openDuration * 2^n)`: 5 to 10 s, then 10 to 20 s, and so on (equal
-   * jitter, as in Finagle's 5 s to 300 s schedule), so clients that opened together do not probe
-   * together.
+   * The longest the circuit stays open the first time, in ms, before it lets a probe through.
+   * The n-th opening in a row lasts a random time in `[d / 2, d)`, with
+   * `d = min(maxOpenDuration, openDuration * 2^(n-1))`: 2.5 to 5 s, then 5 to 10 s (equal
+   * jitter, as in Finagle's schedule), so clients that opened together do not probe together.
+   * 5 s is Polly's and Hystrix's break duration.
    * @defaultValue 5000
    */
   openDuration?: number
   /**
-   * The longest the circuit stays open, in ms, also for a server-directed opening: the open
-   * periods grow from Polly's and Hystrix's 5 s to opossum's constant 30 s. It bounds how late a
-   * recovered origin is noticed: after a 30 s outage at the defaults, calls succeed again 15 to
-   * 28 s after the origin recovered (`npm run bench`). Finagle grows to 300 s, which suits an
-   * endpoint behind a load balancer better than a whole origin.
-   * @defaultValue 30000, or `openDuration` when that is longer
+   * The longest the circuit stays open, in ms, also for a server-directed opening. It bounds how
+   * late a recovered origin is noticed: after a 30 s outage at the defaults, calls succeed again 2
+   * to 6 s after the origin recovered (`npm run bench`), near the recovery target of about one
+   * half-open delay plus one backoff cap. With 30 s (opossum's `resetTimeout`) it took 3 to 19 s;
+   * Finagle grows to 300 s, which suits an endpoint behind a load balancer, not a whole origin.
+   * @defaultValue 10000, or `openDuration` when that is longer
    */
   maxOpenDuration?: number
   /**
@@ -104,7 +104,7 @@ export const DEFAULT_BREAKER: ResolvedBreakerOptions = Object.freeze({
   window: 10_000,
   consecutiveFailures: Infinity,
   openDuration: 5_000,
-  maxOpenDuration: 30_000,
+  maxOpenDuration: 10_000,
   healthyPeriod: 60_000,
   halfOpenProbes: 1,
   serverDirected: false,

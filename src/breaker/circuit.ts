@@ -215,12 +215,15 @@ export class Circuit {
     }
   }
 
-  /** Opens after failures, for a jittered period that doubles with each opening in a row. */
+  /**
+   * Opens after failures, for a random time in `[d / 2, d)` where `d` starts at `openDuration`
+   * and doubles with each opening in a row, up to `maxOpenDuration`.
+   */
   #trip(now: number, reason: string, serverWait?: number): void {
     const { openDuration, maxOpenDuration, healthyPeriod } = this.#options
     if (this.#state === 'closed' && now - this.#closedAt >= healthyPeriod) this.#trips = 0
     this.#trips++
-    let duration = equalJitter(this.#trips, openDuration, maxOpenDuration, this.#random)
+    let duration = equalJitter(this.#trips - 1, openDuration, maxOpenDuration, this.#random)
     if (serverWait !== undefined && this.#options.serverDirected) {
       duration = Math.min(maxOpenDuration, Math.max(duration, serverWait))
     }

@@ -130,7 +130,7 @@ class Model {
     if (this.state === 'closed' && now - this.lastClosed >= c.healthyPeriod) this.trips = 0
     this.trips++
     // Equal jitter over a ceiling that doubles per opening in a row: [ceiling / 2, ceiling).
-    const ceiling = Math.min(c.maxOpenDuration, c.openDuration * 2 ** this.trips)
+    const ceiling = Math.min(c.maxOpenDuration, c.openDuration * 2 ** (this.trips - 1))
     let duration = Math.min(ceiling, ceiling / 2 + (this.r * ceiling) / 2)
     if (serverWait !== undefined) {
       duration = Math.min(c.maxOpenDuration, Math.max(duration, serverWait))

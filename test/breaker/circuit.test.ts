@@ -34,7 +34,7 @@ describe('Circuit', () => {
         to: 'open',
         reason: '10 of 20 calls failed in the last 10 s',
         at: 200,
-        openUntil: 200 + 7_500,
+        openUntil: 200 + 3_750,
       },
     ])
     expect(c.acquire(201)).toBe(REJECTED)
@@ -68,13 +68,13 @@ describe('Circuit', () => {
   it('lets exactly halfOpenProbes calls through when half-open, and closes when they succeed', () => {
     const { c } = circuit({ minimumCalls: 1, halfOpenProbes: 2 }, () => 0)
     calls(c, 0, 1, 'failure')
-    expect(c.acquire(4_999)).toBe(REJECTED)
-    const probes = [c.acquire(5_000), c.acquire(5_000), c.acquire(5_000)]
+    expect(c.acquire(2_499)).toBe(REJECTED)
+    const probes = [c.acquire(2_500), c.acquire(2_500), c.acquire(2_500)]
     expect(probes.filter((p) => p !== REJECTED)).toHaveLength(2)
-    c.release(5_010, probes[0] as number, 'success')
-    expect(c.state(5_010)).toBe('half-open')
-    c.release(5_020, probes[1] as number, 'success')
-    expect(c.counts(5_020)).toMatchObject({ state: 'closed', trips: 1 })
+    c.release(2_510, probes[0] as number, 'success')
+    expect(c.state(2_510)).toBe('half-open')
+    c.release(2_520, probes[1] as number, 'success')
+    expect(c.counts(2_520)).toMatchObject({ state: 'closed', trips: 1 })
   })
 
   it('opens again when a probe fails, is aborted, or times out; a local rejection frees its place', () => {
@@ -92,8 +92,8 @@ describe('Circuit', () => {
   })
 
   it('doubles the open period with each opening in a row, jittered in [d/2, d), up to the cap', () => {
-    const periods = (random: () => number) => {
-      const { c, changes } = circuit({ minimumCalls: 1 }, random)
+    const periods = (random: () => number, options: Partial<ResolvedBreakerOptions> = {}) => {
+      const { c, changes } = circuit({ minimumCalls: 1, ...options }, random)
       calls(c, 0, 1, 'failure')
       for (let i = 0; i < 5; i++) {
         // The probe at the end of each open period fails.
@@ -103,8 +103,11 @@ describe('Circuit', () => {
       const opens = changes.filter((t) => t.to === 'open')
       return opens.map((t) => Math.round((t.openUntil as number) - t.at))
     }
-    expect(periods(() => 0)).toEqual([5_000, 10_000, 15_000, 15_000, 15_000, 15_000])
-    expect(periods(() => 0.999)).toEqual([9_995, 19_990, 29_985, 29_985, 29_985, 29_985])
+    expect(periods(() => 0)).toEqual([2_500, 5_000, 5_000, 5_000, 5_000, 5_000])
+    expect(periods(() => 0.999)).toEqual([4_998, 9_995, 9_995, 9_995, 9_995, 9_995])
+    expect(periods(() => 0, { maxOpenDuration: 60_000 })).toEqual([
+      2_500, 5_000, 10_000, 20_000, 30_000, 30_000,
+    ])
   })
 
   it('starts over from openDuration once the circuit has stayed closed for healthyPeriod', () => {
@@ -115,7 +118,7 @@ describe('Circuit', () => {
     c.release(16_000, c.acquire(16_000), 'success') // closed at 16 s
     calls(c, 76_000, 1, 'failure') // after a healthy minute: a first opening again
     const opens = changes.filter((t) => t.to === 'open')
-    expect(opens.map((t) => (t.openUntil as number) - t.at)).toEqual([5_000, 10_000, 5_000])
+    expect(opens.map((t) => (t.openUntil as number) - t.at)).toEqual([2_500, 5_000, 2_500])
   })
 
   it('ignores outcomes of calls let through before the last change of state', () => {
