@@ -14,11 +14,10 @@
 //
 // Virtual time makes it exact and fast: the same seed gives the same figures on any machine.
 import { parseArgs } from 'node:util'
-import { ResponseBody, kComplete } from '../src/core/response-body.ts'
 import { startAttempt } from '../src/core/attempt.ts'
+import { simulatedResponse } from './simulated-response.ts'
 import {
   createClient,
-  type CallResponse,
   type BreakerOptions,
   type Middleware,
   type RetryOptions,
@@ -165,20 +164,7 @@ function simulatedOrigin(
     record.timeToHeaders = latency
     record.duration = latency
     record.outcome = status === 200 ? 'success' : 'overload'
-    const body = new ResponseBody({ resume() {}, abort() {} })
-    body.push(null)
-    body[kComplete]()
-    const response: CallResponse = {
-      statusCode: status,
-      statusText: '',
-      headers: {},
-      body,
-      trailers: {},
-      opaque: null,
-      attempts: request.attempts,
-      attempt: record,
-    }
-    return response
+    return simulatedResponse(request, record, status)
   }
 }
 

@@ -7,6 +7,8 @@ import type { CircuitStateChangeHook } from './breaker/breaker-layer.ts'
 import type { BreakerOptions } from './breaker/breaker-options.ts'
 import type { Random } from './core/random.ts'
 import type { AgentOptions } from './pool/agent-defaults.ts'
+import type { LimitChangeHook } from './pool/concurrency-layer.ts'
+import type { ConcurrencyOptions } from './pool/concurrency-options.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
 import type { PropagationOptions } from './timeouts/timeout-options.ts'
 
@@ -108,6 +110,24 @@ export interface ClientOptions {
    * ```
    */
   onCircuitStateChange?: CircuitStateChangeHook
+  /**
+   * A concurrency limit per origin (opt-in for now): at most `limit` attempts in flight, the rest
+   * waiting in a bounded queue (`maxQueue`, 1000) for at most `maxQueueWait` (1 s) and never past
+   * the deadline. A full queue sheds at once with `QueueFullError`, a wait that runs out fails
+   * with `QueueTimeoutError`, and an aborted call leaves the queue at once. The limit adapts
+   * (AIMD, from 20 between 20 and 200) unless it is fixed with `limit`; the Agent the client
+   * creates then gets one connection per place (`maxLimit`) unless `agent.connections` is set.
+   * `true` for the defaults. See {@link ConcurrencyOptions} and `docs/concurrency.md`.
+   * @defaultValue off
+   */
+  concurrency?: ConcurrencyOptions | boolean
+  /**
+   * Called whenever an origin's adaptive concurrency limit changes, synchronously, with the
+   * origin and both limits. A hook that throws is reported as a process warning; the call goes
+   * on.
+   * @defaultValue none
+   */
+  onLimitChange?: LimitChangeHook
   /**
    * Uniform random numbers in [0, 1) for the policies' jitter; tests and simulations pass
    * `seededRandom(seed)` from `netiquette/testing` so that a run replays exactly.

@@ -30,6 +30,8 @@ import { Breaker } from './breaker/breaker-layer.ts'
 import { resolveBreakerOptions } from './breaker/breaker-options.ts'
 import { Circuits } from './breaker/circuits.ts'
 import { createDefaultAgent, resolveAgentOptions } from './pool/agent-defaults.ts'
+import { resolveConcurrencyOptions } from './pool/concurrency-options.ts'
+import { Limiters } from './pool/limiters.ts'
 import { currentDeadline } from './timeouts/deadline-context.ts'
 import {
   deadlineFromNow,
@@ -63,6 +65,8 @@ const KNOWN_OPTIONS = [
   'throttle',
   'breaker',
   'onCircuitStateChange',
+  'concurrency',
+  'onLimitChange',
   'maxOrigins',
   'originIdleTimeout',
 ]
@@ -81,6 +85,7 @@ export class Client {
   readonly #retry: ResolvedRetryPolicy | false
   readonly #handler: Handler
   readonly #circuits: Circuits | undefined
+  readonly #limiters: Limiters | undefined
   readonly #origins: OriginMap<OriginState>
   // Calls not yet settled; a returned response settles once its body has been received.
   readonly #inFlight = new Set<Cancellation>()
@@ -120,6 +125,11 @@ export class Client {
       }
     }
 
+    const concurrency = resolveConcurrencyOptions('concurrency', options.concurrency)
+    if (options.onLimitChange !== undefined && typeof options.onLimitChange !== 'function') {
+      throw new InvalidOptionError('onLimitChange', options.onLimitChange, 'a function')
+    }
+
     if (options.dispatcher !== undefined) {
       if (options.agent !== undefined) {
         throw new InvalidOptionError(
@@ -134,7 +144,13 @@ export class Client {
       this.#dispatcher = options.dispatcher
       this.#ownsDispatcher = false
     } else {
-      this.#dispatcher = createDefaultAgent(resolveAgentOptions(options.agent))
+      const agent = resolveAgentOptions(options.agent)
+      // One connection per attempt in flight: the limiter's ceiling is the pool's, unless the
+      // user set the pool's.
+      if (concurrency !== false && options.agent?.connections === undefined) {
+        agent.connections = Math.min(65_535, concurrency.maxLimit)
+      }
+      this.#dispatcher = createDefaultAgent(agent)
       this.#ownsDispatcher = true
     }
 
@@ -181,7 +197,10 @@ export class Client {
     if (breaker !== undefined) {
       this.#circuits = new Circuits(breaker, this.#origins, clock, this.#origin, maxOrigins)
     }
-    const defaults = defaultStack(options, timeouts, this.#retry, breaker, random)
+    if (concurrency !== false) {
+      this.#limiters = new Limiters(concurrency, this.#origins, this.#origin)
+    }
+    const defaults = defaultStack(options, timeouts, this.#retry, breaker, concurrency, random)
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
       createTransport(this.#dispatcher),
@@ -194,6 +213,14 @@ export class Client {
    */
   get circuits(): Circuits | undefined {
     return this.#circuits
+  }
+
+  /**
+   * The client's concurrency limiters, one per origin, for stats: limit, in flight, queued,
+   * shed. `undefined` when `concurrency` is `false`. See {@link Limiters}.
+   */
+  get limiters(): Limiters | undefined {
+    return this.#limiters
   }
 
   /** True once `close()` or `destroy()` has been called. */

@@ -4,6 +4,8 @@ import type { Breaker } from './breaker/breaker-layer.ts'
 import type { Middleware } from './core/middleware.ts'
 import type { Random } from './core/random.ts'
 import { InvalidOptionError } from './errors.ts'
+import { createConcurrencyLayer } from './pool/concurrency-layer.ts'
+import type { ResolvedConcurrency } from './pool/concurrency-options.ts'
 import { createRetryLayer } from './retry/retry-layer.ts'
 import type { ResolvedRetryPolicy } from './retry/retry-options.ts'
 import { createAttemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
@@ -14,7 +16,8 @@ import type { ClientOptions } from './client-options.ts'
 /**
  * The client's default policies, outermost first (the order and its reasons are in
  * `docs/architecture.md`): deadline, adaptive throttle (when `throttle` is set), retry, circuit
- * breaker (unless `breaker` is `false`), attempt timeout. The retry layer is always there, so
+ * breaker (unless `breaker` is `false`), concurrency limiter (when `concurrency` is set),
+ * attempt timeout. The retry layer is always there, so
  * that a request can turn retries on for itself.
  */
 export function defaultStack(
@@ -22,6 +25,7 @@ export function defaultStack(
   timeouts: ResolvedTimeouts,
   retry: ResolvedRetryPolicy | false,
   breaker: Breaker | undefined,
+  concurrency: ResolvedConcurrency | false,
   random: Random,
 ): readonly Middleware[] {
   const stack: Middleware[] = [deadlineLayer()]
@@ -32,6 +36,9 @@ export function defaultStack(
   }
   stack.push(createRetryLayer(retry, random))
   if (breaker !== undefined) stack.push(breaker.middleware)
+  if (concurrency !== false) {
+    stack.push(createConcurrencyLayer(concurrency, options.onLimitChange))
+  }
   stack.push(createAttemptTimeoutLayer(timeouts.header, timeouts.margin))
   return Object.freeze(stack)
 }

@@ -121,3 +121,18 @@ export type {
 } from './breaker/circuit.ts'
 export { Circuits } from './breaker/circuits.ts'
 export type { CircuitSnapshot } from './breaker/circuits.ts'
+export { concurrencyLayer } from './pool/concurrency-layer.ts'
+export type {
+  ConcurrencyLayerOptions,
+  LimitChangeEvent,
+  LimitChangeHook,
+} from './pool/concurrency-layer.ts'
+export type { ConcurrencyOptions } from './pool/concurrency-options.ts'
+export { ConcurrencyLimiter } from './pool/limiter.ts'
+export type { LimitChange, LimiterCounters } from './pool/limiter.ts'
+export { FixedLimit } from './pool/limit-algorithm.ts'
+export type { LimitAlgorithm, LimitSample } from './pool/limit-algorithm.ts'
+export { AimdLimit, DEFAULT_AIMD } from './pool/aimd-limit.ts'
+export type { AimdOptions } from './pool/aimd-limit.ts'
+export { Limiters } from './pool/limiters.ts'
+export type { LimiterSnapshot } from './pool/limiters.ts'

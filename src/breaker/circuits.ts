@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.ts'
 import type { OriginMap } from '../core/origin-map.ts'
 import type { OriginState } from '../core/origin-state.ts'
-import { parseOrigin } from '../core/target.ts'
+import { originKey } from '../core/target.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { toWall, type Breaker } from './breaker-layer.ts'
 import type { Circuit, CircuitState } from './circuit.ts'
@@ -154,29 +154,6 @@ export class Circuits {
   }
 
   #originOf(value: string | URL | undefined): string {
-    if (value === undefined) {
-      if (this.#defaultOrigin !== undefined) return this.#defaultOrigin
-      throw new InvalidOptionError('origin', value, 'an origin (the client has no `origin` option)')
-    }
-    const parsed =
-      typeof value === 'string' || value instanceof URL ? parseOrigin(originOnly(value)) : undefined
-    if (parsed === undefined) {
-      throw new InvalidOptionError(
-        'origin',
-        value instanceof URL ? value.href : value,
-        'an http: or https: origin such as "https://api.internal:8443"',
-      )
-    }
-    return parsed
-  }
-}
-
-/** The origin part of a URL string or URL, so that a full URL may name its origin. */
-function originOnly(value: string | URL): string | URL {
-  try {
-    const url = typeof value === 'string' ? new URL(value) : value
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : value
-  } catch {
-    return value
+    return originKey(value, this.#defaultOrigin)
   }
 }

@@ -1,4 +1,9 @@
-import { CrossOriginError, InvalidRequestError, describeValue } from '../errors.ts'
+import {
+  CrossOriginError,
+  InvalidOptionError,
+  InvalidRequestError,
+  describeValue,
+} from '../errors.ts'
 
 /** Where a request goes: the origin to connect to and the request target sent to it. */
 export interface Target {
@@ -98,4 +103,38 @@ export function parseOrigin(value: string | URL): string | undefined {
   }
   if (url.username !== '' || url.password !== '') return undefined
   return url.origin
+}
+
+/**
+ * The origin a `client.circuits` or `client.limiters` method means: `value`'s origin (a full URL
+ * may name it), or the client's `origin` when `value` is left out.
+ */
+export function originKey(
+  value: string | URL | undefined,
+  defaultOrigin: string | undefined,
+): string {
+  if (value === undefined) {
+    if (defaultOrigin !== undefined) return defaultOrigin
+    throw new InvalidOptionError('origin', value, 'an origin (the client has no `origin` option)')
+  }
+  const parsed =
+    typeof value === 'string' || value instanceof URL ? parseOrigin(originOnly(value)) : undefined
+  if (parsed === undefined) {
+    throw new InvalidOptionError(
+      'origin',
+      value instanceof URL ? value.href : value,
+      'an http: or https: origin such as "https://api.internal:8443"',
+    )
+  }
+  return parsed
+}
+
+/** The origin part of a URL string or URL, so that a full URL may name its origin. */
+function originOnly(value: string | URL): string | URL {
+  try {
+    const url = typeof value === 'string' ? new URL(value) : value
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : value
+  } catch {
+    return value
+  }
 }

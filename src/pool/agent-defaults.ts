@@ -41,8 +41,9 @@ export interface AgentOptions {
    */
   keepAliveMaxTimeout?: number
   /**
-   * Most connections per origin.
-   * @defaultValue 128
+   * Most connections per origin. With the concurrency limiter on, it defaults to the limiter's
+   * `maxLimit` instead, one connection per attempt in flight.
+   * @defaultValue 128, or the concurrency limiter's `maxLimit`
    */
   connections?: number
 }
@@ -55,8 +56,8 @@ export const DEFAULT_AGENT_OPTIONS: Readonly<Required<AgentOptions>> = Object.fr
   keepAliveTimeout: 4_000,
   keepAliveMaxTimeout: 60_000,
   // undici's default is unbounded; a burst against a slow origin would then open one socket per
-  // request. 128 leaves room above the limits of the adaptive limiter (max 200 in flight only once
-  // it has grown) while keeping file descriptors per origin bounded.
+  // request. Without the concurrency limiter, 128 keeps file descriptors per origin bounded; with
+  // it, the client uses the limiter's maxLimit, so that every place has its connection.
   connections: 128,
 })
 

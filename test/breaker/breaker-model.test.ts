@@ -403,6 +403,8 @@ describe('the circuit breaker against its model', () => {
             random: () => r,
             retry: false,
             breaker,
+            // The breaker alone: a burst must reach the origin or the circuit, not a queue.
+            concurrency: false,
             // Far beyond the longest run, so only the test decides when an attempt ends.
             deadline: 2_000_000_000,
             onCircuitStateChange: (e) => transitions.push(`${e.from}->${e.to}`),

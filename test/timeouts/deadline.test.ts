@@ -31,8 +31,10 @@ function virtualClient(
   const client = createClient({
     origin: 'http://virtual.test',
     clock,
-    // The deadline alone: no circuit may open under the failures these tests script.
+    // The deadline alone: no circuit may open, and no limiter queue, under what these tests
+    // script; the positions below assume the default stack without them.
     breaker: false,
+    concurrency: false,
     ...clientOptions,
     middleware: (defaults) => {
       // The client's retry layer is left out: these tests pin the deadline's behaviour under a

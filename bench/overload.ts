@@ -1,0 +1,234 @@
+// Overload on virtual time: an open-loop client offers a fixed rate of GETs to an origin with a
+// fixed number of service slots and a FIFO queue in front of them (like the fault server's
+// `capacity` mode). Mid-run the origin's capacity drops 3x, then comes back. The client's
+// concurrency limiter is the only policy (no retries, no breaker), with a 1 s deadline.
+//
+// It compares a fixed limit of 64 with the adaptive limits: goodput (calls answered within the
+// deadline, per second) and p99 latency of those calls, before, during and after the drop, and
+// how the limit moves.
+//
+//   node bench/overload.ts            # also part of `npm run bench`
+//   node bench/overload.ts --json
+import { parseArgs } from 'node:util'
+import { startAttempt } from '../src/core/attempt.ts'
+import { simulatedResponse } from './simulated-response.ts'
+import {
+  createClient,
+  type CallResponse,
+  type ConcurrencyOptions,
+  type Middleware,
+} from '../src/index.ts'
+import { VirtualClock, seededRandom, type Random } from '../src/testing/index.ts'
+
+/** One run of the scenario. */
+export interface OverloadScenario {
+  /** The client's limiter. */
+  concurrency: ConcurrencyOptions
+  /** Offered calls per second. @defaultValue 600 */
+  rate?: number
+  /** Service time of one request, in ms (uniform within ±20%). @defaultValue 10 */
+  serviceTime?: number
+  /** Service slots before and after the drop. @defaultValue 9 (900 requests/s) */
+  slots?: number
+  /** Service slots during the drop. @defaultValue 3 (300 requests/s) */
+  droppedSlots?: number
+  /** When the drop starts and ends, in ms. @defaultValue [5000, 15000] */
+  drop?: readonly [number, number]
+  /** Length of the run, in ms. @defaultValue 25000 */
+  duration?: number
+  seed?: number
+}
+
+/** One phase of a run: before, during or after the drop. */
+export interface PhaseResult {
+  /** Calls answered within the deadline, per second. */
+  goodput: number
+  /** p99 latency of those calls, in ms. */
+  p99: number
+  /** Share of offered calls that failed (shed, timed out in the queue, or past the deadline). */
+  failed: number
+}
+
+/** What a run produced. */
+export interface OverloadResult {
+  before: PhaseResult
+  during: PhaseResult
+  after: PhaseResult
+  /** The limit every 100 ms. */
+  limits: number[]
+  /**
+   * Time from the start of the drop until the limit first came within ±20% of the reduced
+   * capacity × the service time (the in-flight count that keeps the origin busy without a
+   * queue), in ms; `undefined` if it never did.
+   */
+  convergedAfter: number | undefined
+  /** Time from the end of the drop until the limit was back above the same count × 3. */
+  recoveredAfter: number | undefined
+}
+
+interface Done {
+  start: number
+  latency: number
+  ok: boolean
+}
+
+/** Runs one scenario on virtual time. */
+export async function runOverload(scenario: OverloadScenario): Promise<OverloadResult> {
+  const {
+    rate = 600,
+    serviceTime = 10,
+    slots = 9,
+    droppedSlots = 3,
+    drop = [5_000, 15_000] as const,
+    duration = 25_000,
+    seed = 1,
+  } = scenario
+  const clock = new VirtualClock()
+  const origin = capacityOrigin(
+    seededRandom(seed),
+    (now) => (now >= drop[0] && now < drop[1] ? droppedSlots : slots),
+    serviceTime,
+  )
+  const client = createClient({
+    origin: 'http://origin.test',
+    clock,
+    random: seededRandom(seed + 1),
+    deadline: 1_000,
+    retry: false,
+    breaker: false,
+    concurrency: scenario.concurrency,
+    middleware: (defaults) => [...defaults, origin],
+  })
+  const done: Done[] = []
+  const limits: number[] = []
+  const calls: Promise<void>[] = []
+  const offered = Math.round((rate * duration) / 1000)
+  for (let i = 0; i < offered; i++) {
+    clock.setTimer(
+      () => {
+        const start = clock.now()
+        calls.push(
+          client.request('/').then(
+            async (response) => {
+              await response.body.dump()
+              done.push({ start, latency: clock.now() - start, ok: response.statusCode === 200 })
+            },
+            () => {
+              done.push({ start, latency: clock.now() - start, ok: false })
+            },
+          ),
+        )
+      },
+      (i * 1000) / rate,
+    )
+  }
+  for (let t = 0; t < duration; t += 100) {
+    clock.setTimer(() => limits.push(client.limiters?.get()?.limit ?? NaN), t)
+  }
+  await clock.advance(duration + 2_000)
+  await Promise.all(calls)
+  await client.close()
+
+  const phase = (from: number, to: number): PhaseResult => {
+    const inPhase = done.filter((d) => d.start >= from && d.start < to)
+    const good = inPhase.filter((d) => d.ok).map((d) => d.latency)
+    good.sort((a, b) => a - b)
+    return {
+      goodput: (good.length * 1000) / (to - from),
+      p99: good.length === 0 ? NaN : (good[Math.floor(good.length * 0.99)] ?? NaN),
+      failed: inPhase.length === 0 ? 0 : 1 - good.length / inPhase.length,
+    }
+  }
+  const target = (droppedSlots * 1000 * 1) / 1000 // slots × service time / service time
+  const index = (t: number) => Math.floor(t / 100)
+  const converged = limits.findIndex(
+    (l, i) => i >= index(drop[0]) && i < index(drop[1]) && Math.abs(l - target) <= 0.2 * target + 1,
+  )
+  const recovered = limits.findIndex((l, i) => i >= index(drop[1]) && l >= target * 3)
+  // Steady states only: each phase leaves out the second after a change (any limit is still
+  // moving) and the second before one (calls sent then are still waiting when it comes).
+  return {
+    before: phase(1_000, drop[0] - 1_000),
+    during: phase(drop[0] + 1_000, drop[1] - 1_000),
+    after: phase(drop[1] + 1_000, duration - 1_000),
+    limits,
+    convergedAfter: converged === -1 ? undefined : converged * 100 - drop[0],
+    recoveredAfter: recovered === -1 ? undefined : recovered * 100 - drop[1],
+  }
+}
+
+/**
+ * A stand-in origin at the bottom of the stack with `slots(now)` service slots and an unbounded
+ * FIFO queue. Like most servers it does not notice a client that gave up: an abandoned request
+ * still takes its turn and its slot.
+ */
+function capacityOrigin(
+  random: Random,
+  slots: (now: number) => number,
+  serviceTime: number,
+): Middleware {
+  let busy = 0
+  const queue: (() => void)[] = []
+  return (request) => {
+    const { clock, cancellation } = request
+    if (cancellation.aborted) return Promise.reject(cancellation.reason as Error)
+    const record = startAttempt(request)
+    return new Promise<CallResponse>((resolve, reject) => {
+      let answered = false
+      const onAbort = () => {
+        answered = true
+        reject(cancellation.reason as Error)
+      }
+      cancellation.signal.addEventListener('abort', onAbort, { once: true })
+      const serve = () => {
+        busy++
+        void clock.sleep(serviceTime * (0.8 + 0.4 * random())).then(() => {
+          busy--
+          while (queue.length > 0 && busy < slots(clock.now())) (queue.shift() as () => void)()
+          if (answered) return
+          answered = true
+          cancellation.signal.removeEventListener('abort', onAbort)
+          resolve(simulatedResponse(request, record, 200))
+        })
+      }
+      if (busy < slots(clock.now())) serve()
+      else queue.push(serve)
+    })
+  }
+}
+
+/** The contenders `npm run bench` compares. */
+export const CONTENDERS: readonly (readonly [string, ConcurrencyOptions])[] = [
+  ['fixed limit 64', { limit: 64 }],
+  ['AIMD (default)', {}],
+  ['fixed limit 4', { limit: 4 }],
+]
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } })
+  const rows: { name: string; result: OverloadResult }[] = []
+  for (const [name, concurrency] of CONTENDERS) {
+    rows.push({ name, result: await runOverload({ concurrency }) })
+  }
+  if (values.json) {
+    console.log(JSON.stringify(rows, null, 2))
+    return
+  }
+  console.log(
+    '\noverload: 600 calls/s; the origin serves 900/s, then 300/s from 5 s to 15 s, then 900/s; 1 s deadline, virtual time',
+  )
+  console.log(
+    'limiter             goodput/s before  during  after    p99 ms before  during  after   limit converged / back',
+  )
+  for (const { name, result: r } of rows) {
+    const g = (p: PhaseResult) => p.goodput.toFixed(0).padStart(6)
+    const p = (p: PhaseResult) => (Number.isNaN(p.p99) ? '-' : p.p99.toFixed(0)).padStart(6)
+    const t = (ms: number | undefined) =>
+      ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`
+    console.log(
+      `${name.padEnd(20)}${g(r.before)}  ${g(r.during)} ${g(r.after)}          ${p(r.before)}  ${p(r.during)} ${p(r.after)}   ${t(r.convergedAfter)} / ${t(r.recoveredAfter)}`,
+    )
+  }
+}
+
+if (import.meta.main) await main()

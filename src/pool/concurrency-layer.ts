@@ -1,0 +1,141 @@
+import { callHook } from '../core/hooks.ts'
+import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
+import { classifyError, classifyStatus, errorCode } from '../core/outcome.ts'
+import { whenBodyComplete } from '../core/response-body.ts'
+import { isPlainObject } from '../core/validate.ts'
+import { InvalidOptionError } from '../errors.ts'
+import {
+  resolveConcurrencyOptions,
+  type ConcurrencyOptions,
+  type ResolvedConcurrency,
+} from './concurrency-options.ts'
+import { ConcurrencyLimiter } from './limiter.ts'
+
+/** The event `onLimitChange` receives. */
+export interface LimitChangeEvent {
+  /** The origin whose limit changed. */
+  origin: string
+  from: number
+  to: number
+}
+
+/** Observer of limit changes: synchronous; if it throws, the call goes on. */
+export type LimitChangeHook = (event: LimitChangeEvent) => void
+
+// Connection failures that say the origin (or the path to it) is overloaded, besides the
+// classification's own overload kinds: a reset is how many servers shed.
+const DROP_CODES = new Set(['ECONNRESET', 'UND_ERR_SOCKET'])
+
+/** Settings of {@link concurrencyLayer}: the limiter's, plus its observer. */
+export interface ConcurrencyLayerOptions extends ConcurrencyOptions {
+  /** Called whenever an origin's limit changes. @defaultValue none */
+  onLimitChange?: LimitChangeHook
+}
+
+/**
+ * The concurrency limiter as a middleware, for a custom stack (the client adds one when its
+ * `concurrency` option is set). Place it below the breaker, so that an open circuit costs no
+ * queue slot, and above the attempt timeout, so that queueing does not eat into an attempt's
+ * own time. A limiter built this way does not size the client's connection pool: set
+ * `agent.connections` to match.
+ */
+export function concurrencyLayer(options: ConcurrencyLayerOptions = {}): Middleware {
+  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  const { onLimitChange, ...limiter } = options as ConcurrencyLayerOptions
+  if (onLimitChange !== undefined && typeof onLimitChange !== 'function') {
+    throw new InvalidOptionError('onLimitChange', onLimitChange, 'a function')
+  }
+  const resolved = resolveConcurrencyOptions('concurrency', limiter) as ResolvedConcurrency
+  return createConcurrencyLayer(resolved, onLimitChange)
+}
+
+/**
+ * The per-origin concurrency limiter as a middleware: at most `limit` attempts in flight to an
+ * origin, a bounded queue in front (see {@link ConcurrencyLimiter}). An attempt holds its place
+ * until its response body has been received (or it failed), since the connection is busy until
+ * then; its RTT, for the limit algorithm, is the time to its headers.
+ */
+export function createConcurrencyLayer(
+  options: ResolvedConcurrency,
+  onLimitChange?: LimitChangeHook,
+): Middleware {
+  const { key } = options
+  const limiterFor = (request: CallRequest): ConcurrencyLimiter => {
+    const { originState, clock, origin } = request
+    return originState.slot(key, () => createLimiter(options, clock, origin, onLimitChange))
+  }
+  return function concurrency(request, next) {
+    const limiter = limiterFor(request)
+    if (limiter.tryAcquire()) return run(limiter, request, next)
+    const { clock, deadline, minAttemptTime } = request
+    const untilDeadline = deadline - minAttemptTime - clock.now()
+    const wait = Math.min(options.maxQueueWait, untilDeadline)
+    const waitReason =
+      wait < options.maxQueueWait
+        ? `all the call's deadline allowed`
+        : `maxQueueWait ${options.maxQueueWait} ms`
+    return limiter
+      .acquire(wait, request.cancellation.signal, { origin: request.origin, waitReason })
+      .then(() => run(limiter, request, next))
+  }
+}
+
+function createLimiter(
+  options: ResolvedConcurrency,
+  clock: CallRequest['clock'],
+  origin: string,
+  hook: LimitChangeHook | undefined,
+): ConcurrencyLimiter {
+  const report =
+    hook === undefined
+      ? undefined
+      : (change: { from: number; to: number }) =>
+          callHook(hook, 'onLimitChange', { origin, from: change.from, to: change.to })
+  return new ConcurrencyLimiter(
+    options.createLimit(),
+    options.maxQueue,
+    options.lifoAfter,
+    clock,
+    report,
+  )
+}
+
+function run(
+  limiter: ConcurrencyLimiter,
+  request: CallRequest,
+  next: Handler,
+): Promise<CallResponse> {
+  const { clock } = request
+  const start = clock.now()
+  const inFlight = limiter.inFlight
+  let pending: Promise<CallResponse>
+  try {
+    pending = next(request)
+  } catch (error) {
+    limiter.release(sampleOf(error, request, start, inFlight))
+    return Promise.reject(error as Error)
+  }
+  return pending.then(
+    (response) => {
+      const now = clock.now()
+      const dropped = classifyStatus(response.statusCode) === 'overload'
+      const sample = { now, rtt: now - start, inFlight, dropped }
+      // The place is held until the body is in: the connection is busy until then.
+      whenBodyComplete(response.body, () => limiter.release(sample))
+      return response
+    },
+    (error: unknown) => {
+      limiter.release(sampleOf(error, request, start, inFlight))
+      throw error
+    },
+  )
+}
+
+/** The limit algorithm's view of an attempt that failed, or none when it says nothing. */
+function sampleOf(error: unknown, request: CallRequest, start: number, inFlight: number) {
+  const kind = classifyError(error, request.callerSignal?.aborted === true)
+  if (kind === 'cancelled' || kind === 'local') return undefined
+  const now = request.clock.now()
+  const dropped = kind === 'overload' || DROP_CODES.has(errorCode(error))
+  return { now, rtt: now - start, inFlight, dropped }
+}

@@ -1,0 +1,134 @@
+import {
+  intInRange,
+  nonNegativeMs,
+  numberInRange,
+  optionsObject,
+  positiveMs,
+} from '../core/validate.ts'
+import { InvalidOptionError } from '../errors.ts'
+import { AimdLimit, DEFAULT_AIMD } from './aimd-limit.ts'
+import { FixedLimit, type LimitAlgorithm } from './limit-algorithm.ts'
+
+/**
+ * Settings of the per-origin concurrency limiter: how many attempts may be in flight to one
+ * origin, and how many may wait, for how long. See `docs/concurrency.md`.
+ */
+export interface ConcurrencyOptions {
+  /**
+   * A fixed limit. When set, the limit does not adapt and the AIMD options are not allowed.
+   * @defaultValue none: adaptive
+   */
+  limit?: number
+  /**
+   * How the limit adapts: `aimd`, loss-based: grows by one while in use, shrinks by
+   * `backoffRatio` on a 429, 503, timeout or reset (what Netflix's concurrency-limits recommends
+   * for clients). A latency-based algorithm is not offered yet (`docs/concurrency.md`).
+   * @defaultValue 'aimd'
+   */
+  algorithm?: 'aimd'
+  /** @defaultValue 20 */
+  initialLimit?: number
+  /** @defaultValue 20 */
+  minLimit?: number
+  /** @defaultValue 200 */
+  maxLimit?: number
+  /** The factor applied to the limit on a drop. @defaultValue 0.9 */
+  backoffRatio?: number
+  /**
+   * Attempts that may wait for a place; one more is shed at once with `QueueFullError`. Envoy's
+   * `max_pending_requests` is 1024 per cluster (concurrency-limits' LIFO backlog holds 100, which
+   * sheds much of a cold burst before the limit has grown from 20). With the 1 s wait it stays
+   * small: at 20 in flight and 10 ms answers a full queue drains in half a second.
+   * @defaultValue 1000
+   */
+  maxQueue?: number
+  /**
+   * The longest an attempt waits for a place, in ms, and never past the call's deadline (less
+   * `minAttemptTime`); then it fails with `QueueTimeoutError`. concurrency-limits' backlog
+   * timeout is 1 s.
+   * @defaultValue 1000
+   */
+  maxQueueWait?: number
+  /**
+   * Once the oldest waiter has waited this long (ms), freed places go to the newest first
+   * (adaptive LIFO): under sustained overload FIFO would send each call when its deadline is
+   * nearly spent. Facebook's CoDel-based queues switch at a similar point (100 ms interval).
+   * @defaultValue 100
+   */
+  lifoAfter?: number
+}
+
+/** Limiter settings with every default filled in; `createLimit` makes one limit per origin. */
+export interface ResolvedConcurrency {
+  readonly maxQueue: number
+  readonly maxQueueWait: number
+  readonly lifoAfter: number
+  /** The most attempts the limit can ever allow: the fixed limit, or `maxLimit`. */
+  readonly maxLimit: number
+  readonly createLimit: () => LimitAlgorithm
+  /** The origin-state slot of this policy's limiters. */
+  readonly key: symbol
+}
+
+const COMMON = ['limit', 'algorithm', 'maxQueue', 'maxQueueWait', 'lifoAfter']
+const AIMD_KEYS = [...COMMON, 'initialLimit', 'minLimit', 'maxLimit', 'backoffRatio']
+
+/**
+ * Validates concurrency options (`false` or `undefined`: no limiter; `true`: the defaults) and
+ * fills in the defaults.
+ */
+export function resolveConcurrencyOptions(
+  where: string,
+  option: unknown,
+): ResolvedConcurrency | false {
+  if (option === false || option === undefined) return false
+  if (option === true) return resolveConcurrencyOptions(where, {})
+  optionsObject(where, option, AIMD_KEYS)
+  const o = option as ConcurrencyOptions
+  const at = (key: string) => `${where}.${key}`
+  const maxQueue = intInRange(at('maxQueue'), o.maxQueue, 0, 1_000_000, 1_000)
+  const maxQueueWait = positiveMs(at('maxQueueWait'), o.maxQueueWait, 1_000)
+  const lifoAfter = nonNegativeMs(at('lifoAfter'), o.lifoAfter, 100)
+  const key = Symbol('limiter')
+  if (o.limit !== undefined) {
+    const limit = intInRange(at('limit'), o.limit, 1, 1_000_000)
+    optionsObject(where, option, COMMON)
+    if (o.algorithm !== undefined) {
+      throw new InvalidOptionError(at('algorithm'), o.algorithm, 'nothing with a fixed `limit`')
+    }
+    const createLimit = () => new FixedLimit(limit)
+    return { maxQueue, maxQueueWait, lifoAfter, maxLimit: limit, createLimit, key }
+  }
+  if (o.algorithm !== undefined && o.algorithm !== 'aimd') {
+    throw new InvalidOptionError(at('algorithm'), o.algorithm, '"aimd"')
+  }
+  const d = DEFAULT_AIMD
+  const minLimit = intInRange(
+    at('minLimit'),
+    o.minLimit,
+    1,
+    1_000_000,
+    Math.min(d.minLimit, o.maxLimit ?? Infinity),
+  )
+  const maxLimit = intInRange(
+    at('maxLimit'),
+    o.maxLimit,
+    minLimit,
+    1_000_000,
+    Math.max(d.maxLimit, minLimit),
+  )
+  const settings = Object.freeze({
+    initialLimit: intInRange(
+      at('initialLimit'),
+      o.initialLimit,
+      minLimit,
+      maxLimit,
+      Math.min(maxLimit, Math.max(minLimit, d.initialLimit)),
+    ),
+    minLimit,
+    maxLimit,
+    backoffRatio: numberInRange(at('backoffRatio'), o.backoffRatio, 0.1, 0.99, d.backoffRatio),
+  })
+  const createLimit = () => new AimdLimit(settings)
+  return { maxQueue, maxQueueWait, lifoAfter, maxLimit, createLimit, key }
+}

@@ -1,0 +1,48 @@
+/**
+ * One attempt's outcome, as a limit algorithm sees it. Times are ms on the monotonic clock.
+ */
+export interface LimitSample {
+  /** When the attempt ended. */
+  now: number
+  /** How long it took: from its start (after any queueing) to its headers or its error. */
+  rtt: number
+  /** Attempts in flight when it started, itself included. */
+  inFlight: number
+  /**
+   * The origin signalled overload: a 429 or 503, a timeout, a refused or reset connection. A
+   * loss-based algorithm backs off on it.
+   */
+  dropped: boolean
+}
+
+/**
+ * Decides how many attempts may be in flight to one origin. Pure: it sees only the samples it is
+ * given (each carrying `now`) and never reads a clock; the limit is always an integer within its
+ * bounds.
+ */
+export interface LimitAlgorithm {
+  /** The current limit. */
+  readonly limit: number
+  /** Takes one sample; returns the new limit. */
+  update(sample: LimitSample): number
+}
+
+/** A limit that never changes. */
+export class FixedLimit implements LimitAlgorithm {
+  readonly limit: number
+  constructor(limit: number) {
+    this.limit = limit
+  }
+  update(): number {
+    return this.limit
+  }
+}
+
+/**
+ * True while the caller, not the origin, limits the traffic: fewer than half of the allowed
+ * attempts are in flight. Nothing the origin does then says how much more it could take, so no
+ * algorithm grows the limit (Netflix's concurrency-limits uses the same test).
+ */
+export function appLimited(inFlight: number, limit: number): boolean {
+  return inFlight * 2 < limit
+}

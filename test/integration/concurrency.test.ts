@@ -1,0 +1,124 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  AbortedError,
+  QueueFullError,
+  QueueTimeoutError,
+  createClient,
+  type Client,
+} from '../../src/index.ts'
+import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
+import { eventually } from './helpers.ts'
+
+let server: FaultServer
+let client: Client
+
+beforeEach(async () => {
+  server = await createFaultServer()
+})
+
+afterEach(async () => {
+  await client?.destroy()
+  await server.close()
+})
+
+interface Tracked {
+  controller: AbortController
+  settled: boolean
+  settledAfter?: number
+  error?: unknown
+}
+
+/** Starts `n` calls at once; each records when (ms after the start) and how it settled. */
+function burst(n: number, path: string): Tracked[] {
+  const started = performance.now()
+  return Array.from({ length: n }, () => {
+    const t: Tracked = { controller: new AbortController(), settled: false }
+    client.request(path, { signal: t.controller.signal }).then(
+      async (response) => {
+        await response.body.dump()
+        t.settled = true
+      },
+      (error: unknown) => {
+        t.settled = true
+        t.settledAfter = performance.now() - started
+        t.error = error
+      },
+    )
+    return t
+  })
+}
+
+describe('the concurrency limiter against a stalled fault server', () => {
+  it('keeps 10 in flight, queues 50 and sheds 40 at once; an abort frees a queued place', async () => {
+    server.route('/stall', { stall: 'before-headers' })
+    client = createClient({
+      origin: server.url,
+      retry: false,
+      breaker: false,
+      deadline: 60_000,
+      concurrency: { limit: 10, maxQueue: 50, maxQueueWait: 60_000 },
+    })
+    const calls = burst(100, '/stall')
+    await eventually(
+      () => server.stats.requests === 10 && calls.filter((c) => c.settled).length === 40,
+    )
+    const shed = calls.filter((c) => c.settled)
+    expect(shed.every((c) => c.error instanceof QueueFullError)).toBe(true)
+    // Shed at once: within a few ms of the burst (the bound leaves room for a busy machine).
+    expect(Math.max(...shed.map((c) => c.settledAfter ?? Infinity))).toBeLessThan(100)
+    expect(calls.slice(0, 60).every((c) => !c.settled)).toBe(true)
+    expect(client.limiters?.get()).toEqual({
+      origin: server.url,
+      limit: 10,
+      inFlight: 10,
+      queued: 50,
+      admitted: 10,
+      shedQueueFull: 40,
+      shedTimeout: 0,
+      abandoned: 0,
+    })
+
+    // Abort 20 queued calls: each fails at once and frees its place in the queue.
+    for (const c of calls.slice(10, 30)) c.controller.abort()
+    await eventually(() => calls.slice(10, 30).every((c) => c.settled))
+    expect(calls.slice(10, 30).every((c) => c.error instanceof AbortedError)).toBe(true)
+    expect(client.limiters?.get()).toMatchObject({ queued: 30, abandoned: 20 })
+    const more = burst(21, '/stall')
+    await eventually(() => more.filter((c) => c.settled).length === 1)
+    expect(more.filter((c) => c.settled)[0]?.error).toBeInstanceOf(QueueFullError)
+    // Nothing more reached the stalled server: the 10 places are still held.
+    expect(server.stats.requests).toBe(10)
+    expect(server.stats.openConnections).toBe(10)
+
+    // While it stalls, every further burst is shed whole: the queue does not grow.
+    const flood = burst(500, '/stall')
+    await eventually(() => flood.every((c) => c.settled))
+    expect(flood.every((c) => c.error instanceof QueueFullError)).toBe(true)
+  })
+
+  it('fails a wait that runs out with QueueTimeoutError, within the deadline', async () => {
+    server.route('/stall', { stall: 'before-headers' })
+    client = createClient({
+      origin: server.url,
+      retry: false,
+      breaker: false,
+      concurrency: { limit: 1, maxQueueWait: 200 },
+    })
+    const [first, second] = burst(2, '/stall')
+    await eventually(() => second?.settled === true)
+    expect(second?.error).toBeInstanceOf(QueueTimeoutError)
+    expect(second?.settledAfter).toBeGreaterThanOrEqual(190)
+    expect(first?.settled).toBe(false)
+    expect(server.stats.requests).toBe(1)
+  })
+
+  it('gives the place back when the body is in, so queued calls go through in turn', async () => {
+    server.route('/slow', { latency: 20, body: { size: 100_000 } })
+    client = createClient({ origin: server.url, concurrency: { limit: 2 } })
+    const calls = burst(10, '/slow')
+    await eventually(() => calls.every((c) => c.settled))
+    expect(calls.every((c) => c.error === undefined)).toBe(true)
+    expect(server.stats.requests).toBe(10)
+    expect(server.stats.connections).toBeLessThanOrEqual(2)
+  })
+})

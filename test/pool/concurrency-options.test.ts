@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import {
+  InvalidOptionError,
+  concurrencyLayer,
+  createClient,
+  type ClientOptions,
+  type LimitChangeEvent,
+} from '../../src/index.ts'
+import { resolveConcurrencyOptions } from '../../src/pool/concurrency-options.ts'
+import { VirtualClock } from '../../src/testing/index.ts'
+import { track, virtualOrigin } from '../support/virtual-origin.ts'
+
+describe('concurrency options', () => {
+  it('is off unless set; true and {} mean AIMD from 20 to 200, a queue of 1000 for 1 s', () => {
+    expect(resolveConcurrencyOptions('concurrency', undefined)).toBe(false)
+    expect(resolveConcurrencyOptions('concurrency', false)).toBe(false)
+    for (const option of [true, {}]) {
+      const resolved = resolveConcurrencyOptions('concurrency', option)
+      expect(resolved).toMatchObject({ maxQueue: 1000, maxQueueWait: 1000, maxLimit: 200 })
+      expect(resolved && resolved.createLimit().limit).toBe(20)
+    }
+    const fixed = resolveConcurrencyOptions('concurrency', { limit: 64 })
+    expect(fixed && [fixed.maxLimit, fixed.createLimit().limit]).toEqual([64, 64])
+  })
+
+  it.each([
+    ['concurrency', 'on'],
+    ['concurrency.limit', { limit: 0 }],
+    ['concurrency.algorithm', { limit: 5, algorithm: 'aimd' }],
+    ['concurrency.minLimit', { limit: 5, minLimit: 2 }],
+    ['concurrency.algorithm', { algorithm: 'vegas' }],
+    ['concurrency.backoffRatio', { backoffRatio: 1 }],
+    ['concurrency.rttTolerance', { rttTolerance: 2 }],
+    ['concurrency.maxLimit', { minLimit: 50, maxLimit: 10 }],
+    ['concurrency.maxQueueWait', { maxQueueWait: 0 }],
+  ])('rejects a bad %s, naming it', (name, value) => {
+    expect(() => createClient({ concurrency: value } as ClientOptions)).toThrow(InvalidOptionError)
+    expect(() => createClient({ concurrency: value } as ClientOptions)).toThrow(
+      `invalid option ${name}:`,
+    )
+  })
+
+  it('rejects a bad onLimitChange', () => {
+    expect(() => createClient({ onLimitChange: 1 } as never)).toThrow(
+      'invalid option onLimitChange',
+    )
+    expect(() => concurrencyLayer({ onLimitChange: 1 } as never)).toThrow(
+      'invalid option onLimitChange',
+    )
+  })
+})
+
+describe('the concurrency layer in the client', () => {
+  it('reports each change of an adaptive limit to onLimitChange', async () => {
+    const clock = new VirtualClock()
+    const changes: LimitChangeEvent[] = []
+    const client = createClient({
+      origin: 'http://virtual.test',
+      clock,
+      retry: false,
+      concurrency: { initialLimit: 2, minLimit: 1, maxLimit: 3 },
+      onLimitChange: (e) => changes.push(e),
+      middleware: (defaults) => [...defaults, virtualOrigin(() => ({ status: 200, latency: 10 }))],
+    })
+    const calls = Array.from({ length: 4 }, () => track(clock, client.request('/')))
+    await clock.advance(100)
+    expect(calls.every((c) => c.value?.statusCode === 200)).toBe(true)
+    expect(changes).toEqual([{ origin: 'http://virtual.test', from: 2, to: 3 }])
+    await client.close()
+  })
+})
