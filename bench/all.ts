@@ -1,5 +1,5 @@
-// `npm run bench`: the overhead benchmark (arguments go to it), then the resilience figures
-// (`--json` goes to both).
+// `npm run bench`: the overhead benchmark (arguments go to it), then the resilience and overload
+// figures (`--json` goes to all).
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -7,6 +7,7 @@ const args = process.argv.slice(2)
 const runs: [string, string[]][] = [
   ['overhead.ts', args],
   ['resilience.ts', args.includes('--json') ? ['--json'] : []],
+  ['overload.ts', args.includes('--json') ? ['--json'] : []],
 ]
 for (const [script, scriptArgs] of runs) {
   const path = fileURLToPath(new URL(script, import.meta.url))

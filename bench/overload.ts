@@ -4,8 +4,9 @@
 // concurrency limiter is the only policy (no retries, no breaker), with a 1 s deadline.
 //
 // It compares a fixed limit of 64 with the adaptive limits: goodput (calls answered within the
-// deadline, per second) and p99 latency of those calls, before, during and after the drop, and
-// how the limit moves.
+// deadline, per second) and p99 latency of those calls, before, during and after the drop (steady
+// states: the second after and the second before each change are left out), and how soon the
+// limit came within 20% of the reduced capacity's in-flight count, and back above it.
 //
 //   node bench/overload.ts            # also part of `npm run bench`
 //   node bench/overload.ts --json
@@ -200,8 +201,8 @@ function capacityOrigin(
 /** The contenders `npm run bench` compares. */
 export const CONTENDERS: readonly (readonly [string, ConcurrencyOptions])[] = [
   ['fixed limit 64', { limit: 64 }],
-  ['AIMD (default)', {}],
-  ['fixed limit 4', { limit: 4 }],
+  ['AIMD (the default)', {}],
+  ["algorithm: 'delay'", { algorithm: 'delay' }],
 ]
 
 async function main(): Promise<void> {

@@ -41,9 +41,9 @@ export interface AgentOptions {
    */
   keepAliveMaxTimeout?: number
   /**
-   * Most connections per origin. With the concurrency limiter on, it defaults to the limiter's
-   * `maxLimit` instead, one connection per attempt in flight.
-   * @defaultValue 128, or the concurrency limiter's `maxLimit`
+   * Most connections per origin. With the concurrency limiter on (the default), it defaults to
+   * the limiter's `maxLimit` instead, one connection per attempt in flight.
+   * @defaultValue the concurrency limiter's `maxLimit` (200), or 128 with `concurrency: false`
    */
   connections?: number
 }

@@ -7,6 +7,7 @@ import {
 } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { AimdLimit, DEFAULT_AIMD } from './aimd-limit.ts'
+import { DEFAULT_DELAY, DelayLimit } from './delay-limit.ts'
 import { FixedLimit, type LimitAlgorithm } from './limit-algorithm.ts'
 
 /**
@@ -25,15 +26,19 @@ export interface ConcurrencyOptions {
    * for clients). A latency-based algorithm is not offered yet (`docs/concurrency.md`).
    * @defaultValue 'aimd'
    */
-  algorithm?: 'aimd'
+  algorithm?: 'aimd' | 'delay'
   /** @defaultValue 20 */
   initialLimit?: number
   /** @defaultValue 20 */
   minLimit?: number
   /** @defaultValue 200 */
   maxLimit?: number
-  /** The factor applied to the limit on a drop. @defaultValue 0.9 */
+  /** AIMD: the factor applied to the limit on a drop. @defaultValue 0.9 */
   backoffRatio?: number
+  /** Delay: the target RTT as a multiple of the baseline. @defaultValue 2 */
+  tolerance?: number
+  /** Delay: how long the smallest RTT is kept as the baseline, in ms. @defaultValue 30000 */
+  baselineWindow?: number
   /**
    * Attempts that may wait for a place; one more is shed at once with `QueueFullError`. Envoy's
    * `max_pending_requests` is 1024 per cluster (concurrency-limits' LIFO backlog holds 100, which
@@ -71,19 +76,21 @@ export interface ResolvedConcurrency {
 }
 
 const COMMON = ['limit', 'algorithm', 'maxQueue', 'maxQueueWait', 'lifoAfter']
-const AIMD_KEYS = [...COMMON, 'initialLimit', 'minLimit', 'maxLimit', 'backoffRatio']
+const BOUNDS = ['initialLimit', 'minLimit', 'maxLimit']
+const AIMD_KEYS = [...COMMON, ...BOUNDS, 'backoffRatio']
+const DELAY_KEYS = [...COMMON, ...BOUNDS, 'tolerance', 'baselineWindow']
 
 /**
- * Validates concurrency options (`false` or `undefined`: no limiter; `true`: the defaults) and
+ * Validates concurrency options (`false`: no limiter; `undefined` or `true`: the defaults) and
  * fills in the defaults.
  */
 export function resolveConcurrencyOptions(
   where: string,
   option: unknown,
 ): ResolvedConcurrency | false {
-  if (option === false || option === undefined) return false
-  if (option === true) return resolveConcurrencyOptions(where, {})
-  optionsObject(where, option, AIMD_KEYS)
+  if (option === false) return false
+  if (option === undefined || option === true) return resolveConcurrencyOptions(where, {})
+  optionsObject(where, option, [...AIMD_KEYS, ...DELAY_KEYS.slice(COMMON.length + 3)])
   const o = option as ConcurrencyOptions
   const at = (key: string) => `${where}.${key}`
   const maxQueue = intInRange(at('maxQueue'), o.maxQueue, 0, 1_000_000, 1_000)
@@ -99,10 +106,12 @@ export function resolveConcurrencyOptions(
     const createLimit = () => new FixedLimit(limit)
     return { maxQueue, maxQueueWait, lifoAfter, maxLimit: limit, createLimit, key }
   }
-  if (o.algorithm !== undefined && o.algorithm !== 'aimd') {
-    throw new InvalidOptionError(at('algorithm'), o.algorithm, '"aimd"')
+  const algorithm = o.algorithm ?? 'aimd'
+  if (algorithm !== 'aimd' && algorithm !== 'delay') {
+    throw new InvalidOptionError(at('algorithm'), o.algorithm, '"aimd" or "delay"')
   }
-  const d = DEFAULT_AIMD
+  optionsObject(where, option, algorithm === 'aimd' ? AIMD_KEYS : DELAY_KEYS)
+  const d = algorithm === 'aimd' ? DEFAULT_AIMD : DEFAULT_DELAY
   const minLimit = intInRange(
     at('minLimit'),
     o.minLimit,
@@ -117,17 +126,40 @@ export function resolveConcurrencyOptions(
     1_000_000,
     Math.max(d.maxLimit, minLimit),
   )
-  const settings = Object.freeze({
-    initialLimit: intInRange(
-      at('initialLimit'),
-      o.initialLimit,
-      minLimit,
-      maxLimit,
-      Math.min(maxLimit, Math.max(minLimit, d.initialLimit)),
-    ),
+  const initialLimit = intInRange(
+    at('initialLimit'),
+    o.initialLimit,
     minLimit,
     maxLimit,
-    backoffRatio: numberInRange(at('backoffRatio'), o.backoffRatio, 0.1, 0.99, d.backoffRatio),
+    Math.min(maxLimit, Math.max(minLimit, d.initialLimit)),
+  )
+  if (algorithm === 'delay') {
+    const settings = Object.freeze({
+      ...DEFAULT_DELAY,
+      initialLimit,
+      minLimit,
+      maxLimit,
+      tolerance: numberInRange(at('tolerance'), o.tolerance, 1.1, 100, DEFAULT_DELAY.tolerance),
+      baselineWindow: positiveMs(
+        at('baselineWindow'),
+        o.baselineWindow,
+        DEFAULT_DELAY.baselineWindow,
+      ),
+    })
+    const createLimit = () => new DelayLimit(settings)
+    return { maxQueue, maxQueueWait, lifoAfter, maxLimit, createLimit, key }
+  }
+  const settings = Object.freeze({
+    initialLimit,
+    minLimit,
+    maxLimit,
+    backoffRatio: numberInRange(
+      at('backoffRatio'),
+      o.backoffRatio,
+      0.1,
+      0.99,
+      DEFAULT_AIMD.backoffRatio,
+    ),
   })
   const createLimit = () => new AimdLimit(settings)
   return { maxQueue, maxQueueWait, lifoAfter, maxLimit, createLimit, key }

@@ -115,6 +115,11 @@ export interface FaultServer {
   route(path: string, script: Script): void
   /** Zeroes the counters and forgets recorded requests; routes are kept. */
   resetStats(): void
+  /**
+   * Changes how many requests are served at once (see `capacity`), mid-run: lowering it lets
+   * requests in service finish; raising it starts waiting ones at once.
+   */
+  setCapacity(capacity: number): void
   /** Closes every idle keep-alive socket now (the server side of the keep-alive race). */
   closeIdleConnections(): void
   /** Stops listening, destroys every connection and clears every timer. */
@@ -152,7 +157,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   const raw: unknown = options
   if (!isPlainObject(raw)) throw new InvalidOptionError('options', options, 'an object')
   checkKnownKeys('', raw, KNOWN_OPTIONS)
-  const capacity = intInRange('capacity', options.capacity, 1, 1e6, Infinity)
+  let capacity = intInRange('capacity', options.capacity, 1, 1e6, Infinity)
   const queueLimit = intInRange('queueLimit', options.queueLimit, 0, 1e7, 1000)
   const maxRecorded = intInRange('maxRecorded', options.maxRecorded, 0, 1e7, 10_000)
   const keepAliveTimeout = positiveMs('keepAliveTimeout', options.keepAliveTimeout, 5_000)
@@ -213,16 +218,19 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
     })
   })
 
+  function startWaiting(): void {
+    while (stats.inFlight < capacity && waiting.length > 0) {
+      stats.queued--
+      ;(waiting.shift() as () => void)()
+    }
+  }
+
   function admit(run: () => Promise<void>, res: ServerResponse): void {
     const start = () => {
       stats.inFlight++
       run().finally(() => {
         stats.inFlight--
-        const next = waiting.shift()
-        if (next !== undefined) {
-          stats.queued--
-          next()
-        }
+        startWaiting()
       })
     }
     if (stats.inFlight < capacity) return start()
@@ -325,6 +333,10 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
       const { openConnections, inFlight, queued } = stats
       stats = { ...zeroStats(), openConnections, inFlight, queued }
       recorded = []
+    },
+    setCapacity(value) {
+      capacity = intInRange('capacity', value, 1, 1e6)
+      startWaiting()
     },
     closeIdleConnections() {
       server.closeIdleConnections()

@@ -147,6 +147,21 @@ describe('createFaultServer', () => {
     await fresh.close()
   })
 
+  it('changes its capacity mid-run: raising it starts waiting requests at once', async () => {
+    server = await createFaultServer({ capacity: 1 })
+    server.route('/hold', { stall: 'before-headers' })
+    const fresh = new Agent({ connections: 10 })
+    const held = [1, 2, 3].map(() =>
+      request(`${server?.url}/hold`, { dispatcher: fresh }).catch(() => undefined),
+    )
+    await eventually(() => server?.stats.inFlight === 1 && server.stats.queued === 2)
+    server.setCapacity(3)
+    expect(server.stats).toMatchObject({ inFlight: 3, queued: 0 })
+    expect(() => server?.setCapacity(0)).toThrow(InvalidOptionError)
+    await fresh.destroy()
+    await Promise.all(held)
+  })
+
   it('answers 503 at once when its queue is full', async () => {
     server = await createFaultServer({ capacity: 1, queueLimit: 0 })
     server.route('/hold', { stall: 'before-headers' })

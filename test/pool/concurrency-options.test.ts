@@ -11,16 +11,17 @@ import { VirtualClock } from '../../src/testing/index.ts'
 import { track, virtualOrigin } from '../support/virtual-origin.ts'
 
 describe('concurrency options', () => {
-  it('is off unless set; true and {} mean AIMD from 20 to 200, a queue of 1000 for 1 s', () => {
-    expect(resolveConcurrencyOptions('concurrency', undefined)).toBe(false)
+  it('is on unless false: AIMD from 20 to 200, a queue of 1000 for 1 s', () => {
     expect(resolveConcurrencyOptions('concurrency', false)).toBe(false)
-    for (const option of [true, {}]) {
+    for (const option of [undefined, true, {}]) {
       const resolved = resolveConcurrencyOptions('concurrency', option)
       expect(resolved).toMatchObject({ maxQueue: 1000, maxQueueWait: 1000, maxLimit: 200 })
       expect(resolved && resolved.createLimit().limit).toBe(20)
     }
     const fixed = resolveConcurrencyOptions('concurrency', { limit: 64 })
     expect(fixed && [fixed.maxLimit, fixed.createLimit().limit]).toEqual([64, 64])
+    const delay = resolveConcurrencyOptions('concurrency', { algorithm: 'delay' })
+    expect(delay && [delay.maxLimit, delay.createLimit().limit]).toEqual([200, 20])
   })
 
   it.each([
@@ -29,6 +30,8 @@ describe('concurrency options', () => {
     ['concurrency.algorithm', { limit: 5, algorithm: 'aimd' }],
     ['concurrency.minLimit', { limit: 5, minLimit: 2 }],
     ['concurrency.algorithm', { algorithm: 'vegas' }],
+    ['concurrency.backoffRatio', { algorithm: 'delay', backoffRatio: 0.5 }],
+    ['concurrency.tolerance', { algorithm: 'delay', tolerance: 1 }],
     ['concurrency.backoffRatio', { backoffRatio: 1 }],
     ['concurrency.rttTolerance', { rttTolerance: 2 }],
     ['concurrency.maxLimit', { minLimit: 50, maxLimit: 10 }],
