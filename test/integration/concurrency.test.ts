@@ -112,6 +112,20 @@ describe('the concurrency limiter against a stalled fault server', () => {
     expect(server.stats.requests).toBe(1)
   })
 
+  it('gives the place back when a body is destroyed half-way, or cut by the deadline', async () => {
+    server.route('/half', { stall: 'mid-body', body: { size: 200_000 } })
+    client = createClient({ origin: server.url, retry: false, concurrency: { limit: 1 } })
+    const first = await client.request('/half')
+    const second = client.request('/')
+    expect(client.limiters?.get()).toMatchObject({ inFlight: 1, queued: 1 })
+    first.body.destroy()
+    await (await second).body.dump()
+    const third = await client.request('/half', { deadline: 300 })
+    await expect(third.body.text()).rejects.toMatchObject({ code: 'NQ_DEADLINE_EXCEEDED' })
+    await eventually(() => client.limiters?.get()?.inFlight === 0)
+    expect(client.limiters?.get()).toMatchObject({ queued: 0, admitted: 3 })
+  })
+
   it('gives the place back when the body is in, so queued calls go through in turn', async () => {
     server.route('/slow', { latency: 20, body: { size: 100_000 } })
     client = createClient({ origin: server.url, concurrency: { limit: 2 } })

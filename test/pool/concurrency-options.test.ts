@@ -54,6 +54,31 @@ describe('concurrency options', () => {
 })
 
 describe('the concurrency layer in the client', () => {
+  it('takes its place back from a layer below that throws synchronously', async () => {
+    const clock = new VirtualClock()
+    let broken = true
+    const client = createClient({
+      origin: 'http://virtual.test',
+      clock,
+      middleware: () => [
+        concurrencyLayer({ limit: 1 }),
+        (request, next) => {
+          if (broken) throw new TypeError('a bug below the limiter')
+          return next(request)
+        },
+        virtualOrigin(() => ({ status: 200, latency: 1 })),
+      ],
+    })
+    const first = track(clock, client.request('/'))
+    await clock.advance(0)
+    expect(first.error).toBeInstanceOf(TypeError)
+    broken = false
+    const second = track(clock, client.request('/'))
+    await clock.advance(1)
+    expect(second.value?.statusCode).toBe(200)
+    await client.close()
+  })
+
   it('reports each change of an adaptive limit to onLimitChange', async () => {
     const clock = new VirtualClock()
     const changes: LimitChangeEvent[] = []
