@@ -72,7 +72,7 @@ export function createConcurrencyLayer(
     const wait = Math.min(options.maxQueueWait, untilDeadline)
     const waitReason =
       wait < options.maxQueueWait
-        ? `all the call's deadline allowed`
+        ? `the call's deadline left ${Math.max(0, Math.round(wait))} ms to wait`
         : `maxQueueWait ${options.maxQueueWait} ms`
     return limiter
       .acquire(wait, request.cancellation.signal, { origin: request.origin, waitReason })

@@ -113,9 +113,9 @@ export class ConcurrencyLimiter {
   }
 
   /**
-   * Waits for a place for at most `wait` ms. Rejects at once with `QueueFullError`
-   * when the queue is full (or `wait` is not positive: there is no time to wait), with
-   * `QueueTimeoutError` when the wait runs out, and with the signal's reason when `signal` aborts.
+   * Waits for a place for at most `wait` ms. Rejects at once with `QueueFullError` when the queue
+   * is full, with `QueueTimeoutError` when the wait runs out (at once when `wait` is not
+   * positive), and with the signal's reason when `signal` aborts.
    *
    * @param describe - names the origin and the wait for the errors' messages.
    */
@@ -126,11 +126,19 @@ export class ConcurrencyLimiter {
   ): Promise<void> {
     if (this.tryAcquire()) return Promise.resolve()
     if (signal?.aborted) return Promise.reject(signal.reason as Error)
-    if (this.#queued >= this.#maxQueue || !(wait > 0)) {
+    if (this.#queued >= this.#maxQueue) {
       this.counters.shedQueueFull++
       return Promise.reject(
         new QueueFullError(
-          `the queue for ${describe.origin} is full (${this.#inFlight} attempts in flight, limit ${this.#algorithm.limit}, ${this.#queued} of ${this.#maxQueue} waiting)${wait > 0 ? '' : ` and there is no time left to wait (${describe.waitReason})`}; nothing was sent`,
+          `the queue for ${describe.origin} is full (${this.#inFlight} attempts in flight, limit ${this.#algorithm.limit}, ${this.#queued} of ${this.#maxQueue} waiting); nothing was sent`,
+        ),
+      )
+    }
+    if (!(wait > 0)) {
+      this.counters.shedTimeout++
+      return Promise.reject(
+        new QueueTimeoutError(
+          `no place free among the ${this.#algorithm.limit} for ${describe.origin}, and no time left to wait for one (${describe.waitReason}); nothing was sent`,
         ),
       )
     }

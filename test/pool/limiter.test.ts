@@ -90,12 +90,17 @@ describe('ConcurrencyLimiter', () => {
     expect(limiter.counters.abandoned).toBe(1)
   })
 
-  it('sheds at once when there is no time left to wait', async () => {
-    const { clock, errors, wait } = setup(1, 10)
+  it('fails at once with QueueTimeoutError when there is no time left to wait', async () => {
+    const { clock, limiter, errors, wait } = setup(1, 10)
     void wait(0)
     void wait(1, 0)
     await clock.advance(0)
-    expect((errors[0] as Error).message).toContain('there is no time left to wait')
+    expect(errors[0]).toBeInstanceOf(QueueTimeoutError)
+    expect((errors[0] as Error).message).toBe(
+      'no place free among the 1 for http://o.test, and no time left to wait for one (maxQueueWait 1000 ms); nothing was sent',
+    )
+    expect(limiter.counters.shedTimeout).toBe(1)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('reports limit changes and gives freed places to waiters', async () => {
