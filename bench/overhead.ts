@@ -109,7 +109,7 @@ const variants: Variant[] = [
   },
   netiquetteVariant('netiquette', {}),
   // The same client with the default policies removed: the gap to 'netiquette' is what the
-  // policies (now the deadline and attempt layers) cost.
+  // policies (deadline, retry with its budget, breaker, concurrency limiter, attempt timeout) cost.
   netiquetteVariant('netiquette, no policies', { middleware: () => [] }),
   {
     name: 'undici fetch',
