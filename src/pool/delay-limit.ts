@@ -45,16 +45,20 @@ export const DEFAULT_DELAY: Readonly<Required<DelayOptions>> = Object.freeze({
   maxDecrease: 0.5,
 })
 
-// Additive increase per RTT (each of the limit's samples adds 1/limit of it). Swift adds one per
-// RTT; with 1, a limit cut during overload took 2.6-3 s to grow back when capacity returned at a
-// 50 ms service time (bench/overload.ts), with 4 it takes 0.1-0.5 s for a few ms more p99 during
-// the overload.
-const GROWTH_PER_RTT = 4
+// Growth per RTT (each of the limit's samples adds 1/limit of it): one, or a tenth of the limit
+// when that is more. Swift adds a constant per RTT; with 1, a limit cut during overload took
+// 2.6-3 s to grow back once capacity returned at a 50 ms service time (bench/overload.ts). A
+// constant 4 came back in 0.1-0.5 s but overshot small limits (p99 32 ms against 26 ms at a
+// 10 ms service time); a tenth of the limit does both.
+function growthPerRtt(limit: number): number {
+  return Math.max(1, 0.1 * limit)
+}
 
 /**
  * Latency-based AIMD, after Google's Swift (SIGCOMM 2020), which runs AIMD on delay instead of
  * loss. While an attempt's RTT stays within `tolerance ×` the baseline (the smallest RTT seen in
- * `baselineWindow`), the limit grows by four per RTT (4/limit per sample), as long as it is in use.
+ * `baselineWindow`), the limit grows by one per RTT, or by a tenth when that is more (spread over
+ * the RTT's samples), as long as it is in use.
  * Above the target, requests are queueing at the origin, and the limit is cut in proportion to
  * the excess: by `beta × (rtt − target) / rtt`, at most `maxDecrease`, and at most once per RTT,
  * so that one slow round does not cut it many times over. A drop (a 429, 503, timeout or reset)
@@ -105,7 +109,8 @@ export class DelayLimit implements LimitAlgorithm {
         this.#lastDecrease = now
       }
     } else if (!appLimited(inFlight, this.#estimate)) {
-      this.#estimate = Math.min(o.maxLimit, this.#estimate + GROWTH_PER_RTT / this.#estimate)
+      const growth = growthPerRtt(this.#estimate) / this.#estimate
+      this.#estimate = Math.min(o.maxLimit, this.#estimate + growth)
     }
     return this.limit
   }

@@ -66,11 +66,15 @@ describe('WindowedMin', () => {
 describe('DelayLimit', () => {
   const options = { ...DEFAULT_DELAY, initialLimit: 20, minLimit: 1, maxLimit: 100 }
 
-  it('grows by 4 per RTT while RTT stays under tolerance × baseline and the limit is in use', () => {
+  it('grows by a tenth per RTT (at least one) while RTT stays under the target and in use', () => {
     const d = new DelayLimit(options)
-    // 20 samples of one RTT at limit 20: +4.
+    // 20 samples at limit 20: about one RTT's worth, +2.
     const limits = feed(d, 20, (_, limit) => ({ rtt: 10, inFlight: limit }))
-    expect(limits.at(-1)).toBe(23) // 20 + 20 × 4/~21.5, floored
+    expect(limits.at(-1)).toBe(22)
+    const small = new DelayLimit({ ...options, initialLimit: 3 })
+    // Three samples at limit 3: one RTT, +1.
+    expect(feed(small, 3, (_, limit) => ({ rtt: 10, inFlight: limit })).at(-1)).toBe(3)
+    expect(feed(small, 1, (_, limit) => ({ rtt: 10, inFlight: limit })).at(-1)).toBe(4)
     expect(feed(d, 2000, (_, limit) => ({ rtt: 10, inFlight: limit })).at(-1)).toBe(100)
   })
 

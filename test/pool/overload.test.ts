@@ -10,7 +10,7 @@ describe('a 3x capacity drop', () => {
       const fixed = await runOverload({ concurrency: { limit: 64 }, seed })
       // The reference targets (performance.md): goodput at least 0.9x the reduced capacity, p99
       // at most 2x its level before the drop, the limit within 20% of capacity in under 2 s. The
-      // p99 bound here is 3x: it measures 2.7x, and 2x is not met yet.
+      // p99 bound here is 3x: it measures 2.2x, and 2x is not met yet.
       expect(delay.during.goodput).toBeGreaterThanOrEqual(0.9 * 300)
       expect(delay.during.p99).toBeLessThanOrEqual(3 * delay.before.p99)
       expect(delay.convergedAfter).toBeLessThanOrEqual(2_000)
