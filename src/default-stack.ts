@@ -16,9 +16,9 @@ import type { ClientOptions } from './client-options.ts'
 /**
  * The client's default policies, outermost first (the order and its reasons are in
  * `docs/architecture.md`): deadline, adaptive throttle (when `throttle` is set), retry, circuit
- * breaker (unless `breaker` is `false`), concurrency limiter (unless `concurrency` is
- * `false`), attempt timeout. The retry layer is always there, so
- * that a request can turn retries on for itself.
+ * breaker (unless `breaker` is `false`), concurrency limiter (unless `concurrency` is `false`),
+ * attempt timeout. The retry layer is always there, so that a request can turn retries on for
+ * itself.
  */
 export function defaultStack(
   options: ClientOptions,

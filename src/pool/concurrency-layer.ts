@@ -33,8 +33,8 @@ export interface ConcurrencyLayerOptions extends ConcurrencyOptions {
 }
 
 /**
- * The concurrency limiter as a middleware, for a custom stack (the client adds one when its
- * `concurrency` option is set). Place it below the breaker, so that an open circuit costs no
+ * The concurrency limiter as a middleware, for a custom stack (the client has one unless its
+ * `concurrency` option is `false`). Place it below the breaker, so that an open circuit costs no
  * queue slot, and above the attempt timeout, so that queueing does not eat into an attempt's
  * own time. A limiter built this way does not size the client's connection pool: set
  * `agent.connections` to match.
