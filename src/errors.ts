@@ -85,6 +85,9 @@ export class AttemptTimeoutError extends NetiquetteError {
   }
 }
 
+/** The states in which a circuit rejects an attempt. */
+export type CircuitRejectingState = 'open' | 'half-open' | 'isolated'
+
 /**
  * The origin's circuit breaker rejected the attempt: the circuit is open (or isolated), or
  * half-open with its probes already in flight. Nothing was sent. Local: no policy counts it as
@@ -94,7 +97,7 @@ export class CircuitOpenError extends NetiquetteError {
   /** The origin whose circuit rejected the call. */
   readonly origin: string | undefined
   /** The circuit's state: `open`, `half-open` (probes busy) or `isolated`. */
-  readonly state: 'open' | 'half-open' | 'isolated' | undefined
+  readonly state: CircuitRejectingState | undefined
   /**
    * Epoch milliseconds at which the circuit next lets a call through: the end of the open
    * period. `undefined` when that is not known: half-open (it depends on the probes) or
@@ -105,7 +108,7 @@ export class CircuitOpenError extends NetiquetteError {
     message: string,
     options?: NetiquetteErrorOptions & {
       origin?: string
-      state?: 'open' | 'half-open' | 'isolated'
+      state?: CircuitRejectingState
       retryAt?: number
     },
   ) {

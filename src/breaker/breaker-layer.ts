@@ -5,7 +5,7 @@ import type { OriginState } from '../core/origin-state.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject } from '../core/validate.ts'
-import { CircuitOpenError, InvalidOptionError } from '../errors.ts'
+import { CircuitOpenError, InvalidOptionError, type CircuitRejectingState } from '../errors.ts'
 import { serverRetryHint } from '../retry/retry-after.ts'
 import {
   resolveBreakerOptions,
@@ -175,7 +175,8 @@ function verdictOf(error: unknown, request: CallRequest): CircuitVerdict {
 function openError(circuit: Circuit, request: CallRequest): CircuitOpenError {
   const { clock, origin } = request
   const counts = circuit.counts(clock.now())
-  const state = counts.state === 'closed' ? 'half-open' : counts.state
+  // acquire() has just rejected the attempt, so the circuit is not closed.
+  const state = counts.state as CircuitRejectingState
   const retryAt = toWall(clock, counts.openUntil)
   let message: string
   if (state === 'open') {

@@ -234,7 +234,7 @@ export class Circuit {
 
   /**
    * Opens for the wait the server asked for, then closes: no jitter, so that a retry that waited
-   * out the same `Retry-After` finds the circuit closed. It closes {@link serverWaitSlack} early:
+   * out the same `Retry-After` finds the circuit closed. It closes a little early (`serverWaitSlack`):
    * that retry wakes on a timer, and Node's timers count from the event loop's cached time, so
    * they can fire a few ms before a `performance.now()` reading says the wait is over.
    */
@@ -279,7 +279,7 @@ export class Circuit {
 }
 
 /** How much earlier than the server's wait a server-directed opening ends: 5%, at most 50 ms. */
-export function serverWaitSlack(wait: number): number {
+function serverWaitSlack(wait: number): number {
   return Math.min(50, wait * 0.05)
 }
 

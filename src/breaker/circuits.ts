@@ -67,7 +67,7 @@ export class Circuits {
 
   /** `origin`'s circuit now (a closed, empty one when the client holds no state for it). */
   get(origin?: string | URL): CircuitSnapshot {
-    const key = this.#originOf(origin)
+    const key = originKey(origin, this.#defaultOrigin)
     const state = this.#origins.peek(key)
     const circuit = state === undefined ? undefined : this.#breaker.peekCircuit(state)
     if (state === undefined || circuit === undefined) {
@@ -104,7 +104,7 @@ export class Circuits {
    * the origin's state is evicted. At most `maxOrigins` origins can be isolated at once.
    */
   isolate(origin?: string | URL, reason = 'isolated by hand'): void {
-    const key = this.#originOf(origin)
+    const key = originKey(origin, this.#defaultOrigin)
     if (typeof reason !== 'string') {
       throw new InvalidOptionError('reason', reason, 'a string')
     }
@@ -128,7 +128,7 @@ export class Circuits {
    * lets traffic back at once after an outage you know is over.
    */
   reset(origin?: string | URL): void {
-    const key = this.#originOf(origin)
+    const key = originKey(origin, this.#defaultOrigin)
     this.#breaker.setIsolated(key, undefined)
     const state = this.#origins.peek(key)
     if (state === undefined) return
@@ -151,9 +151,5 @@ export class Circuits {
       trips: counts.trips,
       rejected: state.counters.circuitRejected,
     }
-  }
-
-  #originOf(value: string | URL | undefined): string {
-    return originKey(value, this.#defaultOrigin)
   }
 }

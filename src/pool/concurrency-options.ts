@@ -21,23 +21,44 @@ export interface ConcurrencyOptions {
    */
   limit?: number
   /**
-   * How the limit adapts: `aimd`, loss-based: grows by one while in use, shrinks by
-   * `backoffRatio` on a 429, 503, timeout or reset (what Netflix's concurrency-limits recommends
-   * for clients). A latency-based algorithm is not offered yet (`docs/concurrency.md`).
+   * How the limit adapts:
+   * - `aimd`, loss-based: grows by one per attempt while in use, shrinks by `backoffRatio` on a
+   *   429, 503, timeout or reset. What Netflix's concurrency-limits recommends for clients.
+   * - `delay`, latency-based ({@link DelayLimit}): shrinks as RTT rises above twice its
+   *   baseline, so it also sees an origin that queues instead of shedding, which AIMD cannot.
    * @defaultValue 'aimd'
    */
   algorithm?: 'aimd' | 'delay'
-  /** @defaultValue 20 */
+  /**
+   * The limit a new origin starts with (concurrency-limits' initial limit).
+   * @defaultValue 20
+   */
   initialLimit?: number
-  /** @defaultValue 20 */
+  /**
+   * The lowest the limit goes. AIMD keeps concurrency-limits' 20; the delay limit must be able
+   * to go as low as the origin's capacity, so 1.
+   * @defaultValue 20 for `aimd`, 1 for `delay`
+   */
   minLimit?: number
-  /** @defaultValue 200 */
+  /**
+   * The highest the limit goes (concurrency-limits' 200), and the connections of the Agent the
+   * client creates.
+   * @defaultValue 200
+   */
   maxLimit?: number
-  /** AIMD: the factor applied to the limit on a drop. @defaultValue 0.9 */
+  /** AIMD: the factor applied to the limit on a drop (concurrency-limits'). @defaultValue 0.9 */
   backoffRatio?: number
-  /** Delay: the target RTT as a multiple of the baseline. @defaultValue 2 */
+  /**
+   * Delay: the target RTT as a multiple of the baseline; service-time jitter alone rarely takes
+   * an RTT past 1.5 times the smallest.
+   * @defaultValue 2
+   */
   tolerance?: number
-  /** Delay: how long the smallest RTT is kept as the baseline, in ms. @defaultValue 30000 */
+  /**
+   * Delay: how long the smallest RTT is kept as the baseline, in ms: longer than an overload
+   * episode, so that the baseline does not drift up with the queue.
+   * @defaultValue 30000
+   */
   baselineWindow?: number
   /**
    * Attempts that may wait for a place; one more is shed at once with `QueueFullError`. Envoy's
@@ -90,7 +111,7 @@ export function resolveConcurrencyOptions(
 ): ResolvedConcurrency | false {
   if (option === false) return false
   if (option === undefined || option === true) return resolveConcurrencyOptions(where, {})
-  optionsObject(where, option, [...AIMD_KEYS, ...DELAY_KEYS.slice(COMMON.length + 3)])
+  optionsObject(where, option, [...new Set([...AIMD_KEYS, ...DELAY_KEYS])])
   const o = option as ConcurrencyOptions
   const at = (key: string) => `${where}.${key}`
   const maxQueue = intInRange(at('maxQueue'), o.maxQueue, 0, 1_000_000, 1_000)

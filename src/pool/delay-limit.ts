@@ -2,7 +2,10 @@ import { clamp } from './aimd-limit.ts'
 import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algorithm.ts'
 import { WindowedMin } from './windowed-min.ts'
 
-/** Settings of {@link DelayLimit}. */
+/**
+ * Settings of {@link DelayLimit}. The bounds mean what they do in `ConcurrencyOptions`; the lowest
+ * is 1, so that the limit can follow an origin down to its capacity.
+ */
 export interface DelayOptions {
   /** @defaultValue 20 */
   initialLimit?: number
@@ -30,7 +33,10 @@ export interface DelayOptions {
    * @defaultValue 0.8
    */
   beta?: number
-  /** @defaultValue 0.5 */
+  /**
+   * The largest share of the limit one cut (or a drop) takes away: half, as TCP does on a loss.
+   * @defaultValue 0.5
+   */
   maxDecrease?: number
 }
 
