@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici'
 import type { Clock } from './core/clock.ts'
+import type { AttemptHook, RetryHook, ShedHook } from './core/events.ts'
 import type { HeadersInput } from './core/headers.ts'
 import type { Middleware, RequestBody, UndiciRequestOptions } from './core/middleware.ts'
 import type { ThrottleOptions } from './budget/adaptive-throttle.ts'
@@ -129,6 +130,34 @@ export interface ClientOptions {
    * @defaultValue none
    */
   onLimitChange?: LimitChangeHook
+  /**
+   * Called as each attempt ends: when its response headers arrive, or when it fails, with the
+   * attempt's record (and the error). Synchronous: keep it cheap, it runs on every attempt. A hook
+   * that throws is reported as a process warning; the call goes on.
+   * @defaultValue none
+   */
+  onAttempt?: AttemptHook
+  /**
+   * Called each time the retry policy is about to send another attempt, with the attempt being
+   * retried, the reason and the wait. A hook that throws is reported as a process warning; the
+   * call goes on.
+   * @defaultValue none
+   * @example
+   * ```ts
+   * createClient({
+   *   onRetry: (e) => log.info(`${e.method} ${e.origin}${e.path}: ${e.reason}, again in ${e.delay} ms`),
+   * })
+   * ```
+   */
+  onRetry?: RetryHook
+  /**
+   * Called whenever an attempt is rejected locally and nothing is sent: the concurrency queue
+   * was full or the wait ran out, the circuit was not closed, or adaptive throttling rejected the
+   * call (`cause` says which). A hook that throws is reported as a process warning; the call goes
+   * on.
+   * @defaultValue none
+   */
+  onShed?: ShedHook
   /**
    * Uniform random numbers in [0, 1) for the policies' jitter; tests and simulations pass
    * `seededRandom(seed)` from `netiquette/testing` so that a run replays exactly.

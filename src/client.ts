@@ -39,6 +39,7 @@ import {
   type ResolvedTimeouts,
 } from './timeouts/timeout-options.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
+import { clientStats, type ClientStats } from './client-stats.ts'
 import { defaultStack, resolveMiddleware } from './default-stack.ts'
 import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyFor } from './retry/idempotency.ts'
 import {
@@ -48,6 +49,8 @@ import {
 } from './retry/retry-options.ts'
 
 const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
+
+const HOOKS = ['onCircuitStateChange', 'onLimitChange', 'onAttempt', 'onRetry', 'onShed'] as const
 
 const KNOWN_OPTIONS = [
   'deadline',
@@ -67,6 +70,9 @@ const KNOWN_OPTIONS = [
   'onCircuitStateChange',
   'concurrency',
   'onLimitChange',
+  'onAttempt',
+  'onRetry',
+  'onShed',
   'maxOrigins',
   'originIdleTimeout',
 ]
@@ -126,8 +132,11 @@ export class Client {
     }
 
     const concurrency = resolveConcurrencyOptions('concurrency', options.concurrency)
-    if (options.onLimitChange !== undefined && typeof options.onLimitChange !== 'function') {
-      throw new InvalidOptionError('onLimitChange', options.onLimitChange, 'a function')
+    for (const name of HOOKS) {
+      const hook = options[name]
+      if (hook !== undefined && typeof hook !== 'function') {
+        throw new InvalidOptionError(name, hook, 'a function')
+      }
     }
 
     if (options.dispatcher !== undefined) {
@@ -188,12 +197,11 @@ export class Client {
     this.#timeouts = timeouts
     this.#retry = resolveRetryPolicy('retry', options.retry, DEFAULT_RETRY)
     const random = options.random ?? Math.random
-    const hook = options.onCircuitStateChange
-    if (hook !== undefined && typeof hook !== 'function') {
-      throw new InvalidOptionError('onCircuitStateChange', hook, 'a function')
-    }
     const breakerOptions = resolveBreakerOptions('breaker', options.breaker)
-    const breaker = breakerOptions === false ? undefined : new Breaker(breakerOptions, random, hook)
+    const breaker =
+      breakerOptions === false
+        ? undefined
+        : new Breaker(breakerOptions, random, options.onCircuitStateChange, options.onShed)
     if (breaker !== undefined) {
       this.#circuits = new Circuits(breaker, this.#origins, clock, this.#origin, maxOrigins)
     }
@@ -203,7 +211,7 @@ export class Client {
     const defaults = defaultStack(options, timeouts, this.#retry, breaker, concurrency, random)
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
-      createTransport(this.#dispatcher),
+      createTransport(this.#dispatcher, options.onAttempt),
     )
   }
 
@@ -221,6 +229,22 @@ export class Client {
    */
   get limiters(): Limiters | undefined {
     return this.#limiters
+  }
+
+  /**
+   * A snapshot per origin: calls, attempts, retries allowed and refused, calls in flight, the
+   * concurrency limit and queue, attempts shed by cause, the circuit's state, and p50/p99 call
+   * latency over the last 60 s. Cheap enough to poll every few seconds for a dashboard.
+   *
+   * @example
+   * ```ts
+   * for (const o of client.stats().origins) {
+   *   console.log(o.origin, o.circuit, `limit ${o.limit}`, `p99 ${o.latency.p99} ms`)
+   * }
+   * ```
+   */
+  stats(): ClientStats {
+    return clientStats(this.#origins, this.#clock.now(), this.#circuits, this.#limiters)
   }
 
   /** True once `close()` or `destroy()` has been called. */
@@ -284,6 +308,9 @@ export class Client {
     const cancellation = new Cancellation()
     const unfollow = cancellation.follow(signal)
     this.#inFlight.add(cancellation)
+    const originState = this.#origins.get(origin)
+    originState.counters.calls++
+    originState.inFlight++
     const request: CallRequest = {
       method: normalizedMethod,
       origin,
@@ -300,7 +327,7 @@ export class Client {
       minAttemptTime: timeouts.minAttemptTime,
       retry,
       clock,
-      originState: this.#origins.get(origin),
+      originState,
       undiciOptions,
     }
     if (channels.callStart.hasSubscribers) {
@@ -311,16 +338,18 @@ export class Client {
     try {
       response = await this.#handler(request)
     } catch (error) {
-      this.#settle(cancellation, unfollow)
+      this.#settle(cancellation, unfollow, originState)
+      recordLatency(request)
       const thrown = finalError(error, request)
       if (channels.callEnd.hasSubscribers) publishEnd(request, undefined, thrown)
       throw thrown
     }
 
     response.attempt.decision ??= { action: 'return', reason: 'response handed to the caller' }
+    recordLatency(request)
     // The call lasts until its body has been received: a caller's abort must still reach it,
     // and only then may the caller's listener go.
-    whenBodyComplete(response.body, () => this.#settle(cancellation, unfollow))
+    whenBodyComplete(response.body, () => this.#settle(cancellation, unfollow, originState))
     if (channels.callEnd.hasSubscribers) publishEnd(request, response, undefined)
     return response
   }
@@ -358,8 +387,9 @@ export class Client {
     if (this.#ownsDispatcher) await this.#dispatcher.destroy()
   }
 
-  #settle(cancellation: Cancellation, unfollow: () => void): void {
+  #settle(cancellation: Cancellation, unfollow: () => void, originState: OriginState): void {
     unfollow()
+    originState.inFlight--
     this.#inFlight.delete(cancellation)
     if (this.#drained !== undefined && this.#inFlight.size === 0) this.#drained.resolve()
   }
@@ -412,6 +442,13 @@ function finalError(error: unknown, request: CallRequest): unknown {
 function abortError(reason: unknown, attempts: readonly AttemptRecord[]): AbortedError {
   const shown = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)
   return new AbortedError(`the caller aborted the call (${shown})`, { cause: reason, attempts })
+}
+
+/** Adds a call that sent something to its origin's latency window; local rejections say nothing. */
+function recordLatency(request: CallRequest): void {
+  if (request.attempts.length === 0) return
+  const now = request.clock.now()
+  request.originState.recordLatency(now, now - request.startTime)
 }
 
 function publishEnd(

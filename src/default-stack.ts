@@ -32,12 +32,12 @@ export function defaultStack(
   const { throttle } = options
   if (throttle !== undefined && throttle !== false) {
     const settings = resolveThrottleOptions('throttle', throttle === true ? {} : throttle)
-    stack.push(createThrottleLayer(settings, random))
+    stack.push(createThrottleLayer(settings, random, options.onShed))
   }
-  stack.push(createRetryLayer(retry, random))
+  stack.push(createRetryLayer(retry, random, options.onRetry))
   if (breaker !== undefined) stack.push(breaker.middleware)
   if (concurrency !== false) {
-    stack.push(createConcurrencyLayer(concurrency, options.onLimitChange))
+    stack.push(createConcurrencyLayer(concurrency, options.onLimitChange, options.onShed))
   }
   stack.push(createAttemptTimeoutLayer(timeouts.header, timeouts.margin))
   return Object.freeze(stack)

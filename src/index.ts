@@ -1,5 +1,6 @@
 export { Client, createClient } from './client.ts'
 export type { ClientOptions, RequestOptions } from './client-options.ts'
+export type { ClientStats, OriginStats } from './client-stats.ts'
 export {
   AbortedError,
   AttemptTimeoutError,
@@ -41,9 +42,16 @@ export { explain } from './core/explain.ts'
 export { channels } from './core/events.ts'
 export type {
   AttemptEndMessage,
+  AttemptHook,
   AttemptStartMessage,
+  BudgetRefusedEvent,
   CallEndMessage,
   CallStartMessage,
+  RetryEvent,
+  RetryHook,
+  ShedCause,
+  ShedEvent,
+  ShedHook,
 } from './core/events.ts'
 export { Cancellation } from './core/cancellation.ts'
 export type { AbortHandler } from './core/cancellation.ts'

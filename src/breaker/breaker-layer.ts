@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.ts'
-import { callHook } from '../core/hooks.ts'
+import { channels, emit, reportShed, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
 import type { OriginState } from '../core/origin-state.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
@@ -45,6 +45,8 @@ export interface BreakerLayerOptions extends BreakerOptions {
   random?: Random
   /** Called on every change of a circuit's state. @defaultValue none */
   onStateChange?: CircuitStateChangeHook
+  /** Called whenever a circuit that is not closed rejects an attempt. @defaultValue none */
+  onShed?: ShedHook
 }
 
 /**
@@ -54,15 +56,18 @@ export interface BreakerLayerOptions extends BreakerOptions {
  */
 export function breakerLayer(options: BreakerLayerOptions = {}): Middleware {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
-  const { random, onStateChange, ...breaker } = options as BreakerLayerOptions
+  const { random, onStateChange, onShed, ...breaker } = options as BreakerLayerOptions
   if (random !== undefined && typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
   }
   if (onStateChange !== undefined && typeof onStateChange !== 'function') {
     throw new InvalidOptionError('onStateChange', onStateChange, 'a function')
   }
+  if (onShed !== undefined && typeof onShed !== 'function') {
+    throw new InvalidOptionError('onShed', onShed, 'a function')
+  }
   const resolved = resolveBreakerOptions('', breaker) as ResolvedBreakerOptions
-  return new Breaker(resolved, random ?? Math.random, onStateChange).middleware
+  return new Breaker(resolved, random ?? Math.random, onStateChange, onShed).middleware
 }
 
 /**
@@ -75,6 +80,7 @@ export class Breaker {
   readonly middleware: Middleware
   readonly #random: Random
   readonly #onStateChange: CircuitStateChangeHook | undefined
+  readonly #onShed: ShedHook | undefined
   readonly #key = Symbol('circuit')
   readonly #isolated = new Map<string, string>()
 
@@ -82,10 +88,12 @@ export class Breaker {
     options: ResolvedBreakerOptions,
     random: Random,
     onStateChange?: CircuitStateChangeHook,
+    onShed?: ShedHook,
   ) {
     this.options = options
     this.#random = random
     this.#onStateChange = onStateChange
+    this.#onShed = onShed
     this.middleware = this.#createMiddleware()
   }
 
@@ -112,17 +120,15 @@ export class Breaker {
 
   #create(origin: string, clock: Clock): Circuit {
     const hook = this.#onStateChange
-    const report =
-      hook === undefined
-        ? undefined
-        : (change: CircuitTransition) =>
-            callHook(hook, 'onCircuitStateChange', {
-              origin,
-              from: change.from,
-              to: change.to,
-              reason: change.reason,
-              retryAt: toWall(clock, change.openUntil),
-            })
+    // Always a reporter: a channel subscriber may come after the circuit was created.
+    const report = (change: CircuitTransition) =>
+      emit(channels.circuitState, hook, 'onCircuitStateChange', () => ({
+        origin,
+        from: change.from,
+        to: change.to,
+        reason: change.reason,
+        retryAt: toWall(clock, change.openUntil),
+      }))
     return new Circuit(this.options, this.#random, report, this.#isolated.get(origin))
   }
 
@@ -135,7 +141,9 @@ export class Breaker {
       if (permit === REJECTED) permit = circuit.acquire(clock.now())
       if (permit === REJECTED) {
         originState.counters.circuitRejected++
-        return Promise.reject(openError(circuit, request))
+        const error = openError(circuit, request)
+        reportShed(request, 'circuit-open', error, this.#onShed)
+        return Promise.reject(error)
       }
       let pending: Promise<CallResponse>
       try {

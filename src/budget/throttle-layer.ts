@@ -1,3 +1,4 @@
+import { reportShed, type ShedHook } from '../core/events.ts'
 import type { Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
@@ -16,6 +17,8 @@ export interface ThrottleLayerOptions extends ThrottleOptions {
    * @defaultValue `Math.random`
    */
   random?: Random
+  /** Called whenever the throttle rejects a call. @defaultValue none */
+  onShed?: ShedHook
 }
 
 /**
@@ -25,11 +28,15 @@ export interface ThrottleLayerOptions extends ThrottleOptions {
  */
 export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
-  const { random, ...throttle } = options as ThrottleLayerOptions
+  const { random, onShed, ...throttle } = options as ThrottleLayerOptions
   if (random !== undefined && typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
   }
-  return createThrottleLayer(resolveThrottleOptions('throttle', throttle), random ?? Math.random)
+  if (onShed !== undefined && typeof onShed !== 'function') {
+    throw new InvalidOptionError('onShed', onShed, 'a function')
+  }
+  const settings = resolveThrottleOptions('throttle', throttle)
+  return createThrottleLayer(settings, random ?? Math.random, onShed)
 }
 
 /**
@@ -41,6 +48,7 @@ export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
 export function createThrottleLayer(
   options: Readonly<Required<ThrottleOptions>>,
   random: Random,
+  onShed?: ShedHook,
 ): Middleware {
   const key = Symbol('adaptive throttle')
   return async function throttle(request, next) {
@@ -50,9 +58,11 @@ export function createThrottleLayer(
     if (p > 0 && random() < p) {
       originState.counters.throttled++
       const { requests, accepts } = state.counts(clock.now())
-      throw new ThrottledError(
+      const error = new ThrottledError(
         `adaptive throttling rejected the call locally (probability ${p.toFixed(2)}): ${request.origin} accepted ${accepts} of ${requests} calls in the last ${options.window / 1000} s`,
       )
+      reportShed(request, 'throttled', error, onShed)
+      throw error
     }
     let response
     try {

@@ -1,5 +1,11 @@
+import { LatencyWindow } from './latency-window.ts'
+
 /** Counters the policies keep per origin, since the origin's state was created. */
 export interface OriginCounters {
+  /** Calls started. */
+  calls: number
+  /** Attempts dispatched to undici (a call rejected locally makes none). */
+  attempts: number
   /** Retries the retry budget allowed. */
   retriesAllowed: number
   /** Retries the retry policy wanted and the budget refused. */
@@ -24,12 +30,17 @@ export class OriginState {
   readonly origin: string
   /** What the policies did for this origin, for stats and telemetry. */
   readonly counters: OriginCounters = {
+    calls: 0,
+    attempts: 0,
     retriesAllowed: 0,
     retriesRefused: 0,
     throttled: 0,
     circuitRejected: 0,
   }
+  /** Calls started and not yet settled (a returned response settles once its body is in). */
+  inFlight = 0
   readonly #slots = new Map<symbol, unknown>()
+  #latency: LatencyWindow | undefined
 
   constructor(origin: string) {
     this.origin = origin
@@ -53,6 +64,20 @@ export class OriginState {
     return value
   }
 
+  /** Records a call's latency (until its response or its error), in ms, at time `now`. */
+  recordLatency(now: number, ms: number): void {
+    // 60 s in 6 slices: recent enough to show a spike, long enough to hold a quiet origin's p99.
+    this.#latency ??= new LatencyWindow(60_000, 6)
+    this.#latency.record(now, ms)
+  }
+
+  /** Calls in the latency window ending at `now`, and their p50 and p99 in ms. */
+  latency(now: number): { count: number; p50: number | undefined; p99: number | undefined } {
+    if (this.#latency === undefined) return { count: 0, p50: undefined, p99: undefined }
+    const { count, values } = this.#latency.quantiles(now, P50_P99)
+    return { count, p50: values[0], p99: values[1] }
+  }
+
   /** The value in `key`'s slot, or `undefined` when nothing has created it. */
   peekSlot<T>(key: symbol): T | undefined {
     return this.#slots.get(key) as T | undefined
@@ -68,3 +93,5 @@ export class OriginState {
     this.#slots.clear()
   }
 }
+
+const P50_P99 = [0.5, 0.99] as const

@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici'
 import { startAttempt, type AttemptRecord } from './attempt.ts'
-import { channels } from './events.ts'
+import { channels, type AttemptHook } from './events.ts'
+import { callHook } from './hooks.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
 import { bodyForAttempt } from './request-body.ts'
@@ -14,7 +15,7 @@ import { ResponseBody, kComplete } from './response-body.ts'
  * then calls undici's controller directly, so a call needs no `AbortSignal` (see
  * {@link Cancellation}), and no promise or AsyncResource layer sits between undici and the body.
  */
-export function createTransport(dispatcher: Dispatcher): Handler {
+export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook): Handler {
   return function transport(request: CallRequest): Promise<CallResponse> {
     const { cancellation } = request
     // Aborted before it could start (a deadline that passed in a queue, a caller who gave up):
@@ -27,10 +28,11 @@ export function createTransport(dispatcher: Dispatcher): Handler {
       return Promise.reject(error as Error)
     }
     const record = startAttempt(request)
+    request.originState.counters.attempts++
     if (channels.attemptStart.hasSubscribers) channels.attemptStart.publish({ attempt: record })
 
     return new Promise<CallResponse>((resolve, reject) => {
-      const handler = new AttemptHandler(request, record, resolve, reject)
+      const handler = new AttemptHandler(request, record, resolve, reject, onAttempt)
       const options: Dispatcher.DispatchOptions = {
         origin: request.origin,
         path: request.path,
@@ -38,7 +40,10 @@ export function createTransport(dispatcher: Dispatcher): Handler {
         headers: request.headers,
         // undici's types name fewer body kinds than it accepts (iterables work at run time).
         body: body as Dispatcher.DispatchOptions['body'],
-      }
+        // undici's retry interceptor, composed below the stack, would send each of our attempts
+        // up to six times unseen: per-request options override the interceptor's.
+        retryOptions: NO_UNDICI_RETRIES,
+      } as Dispatcher.DispatchOptions
       // Most calls pass no undici options: skip the copy and keep one object shape for undici.
       const extra = request.undiciOptions.dispatch
       if (extra !== undefined) {
@@ -58,6 +63,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #request: CallRequest
   readonly #record: AttemptRecord
   readonly #start: number
+  readonly #onAttempt: AttemptHook | undefined
   #resolve: ((response: CallResponse) => void) | undefined
   #reject: ((error: unknown) => void) | undefined
   #controller: Dispatcher.DispatchController | undefined
@@ -71,8 +77,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     record: AttemptRecord,
     resolve: (response: CallResponse) => void,
     reject: (error: unknown) => void,
+    onAttempt: AttemptHook | undefined,
   ) {
     this.#request = request
+    this.#onAttempt = onAttempt
     this.#record = record
     this.#start = request.startTime + record.start
     this.#resolve = resolve
@@ -112,6 +120,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     record.statusCode = statusCode
     record.outcome = classifyStatus(statusCode)
     if (channels.attemptEnd.hasSubscribers) channels.attemptEnd.publish({ attempt: record })
+    if (this.#onAttempt !== undefined) callHook(this.#onAttempt, 'onAttempt', { attempt: record })
     const contentType = headers['content-type']
     const body = new ResponseBody({
       resume: () => controller.resume(),
@@ -163,6 +172,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       if (channels.attemptEnd.hasSubscribers) {
         channels.attemptEnd.publish({ attempt: record, error })
       }
+      if (this.#onAttempt !== undefined) {
+        callHook(this.#onAttempt, 'onAttempt', { attempt: record, error })
+      }
       reject(error)
       return
     }
@@ -208,6 +220,8 @@ function copyTrailers(target: ClientResponse['trailers'], trailers: object): voi
     })
   }
 }
+
+const NO_UNDICI_RETRIES = Object.freeze({ maxRetries: 0 })
 
 function noop(): void {}
 

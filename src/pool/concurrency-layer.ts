@@ -1,9 +1,9 @@
-import { callHook } from '../core/hooks.ts'
+import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, errorCode } from '../core/outcome.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
 import { isPlainObject } from '../core/validate.ts'
-import { InvalidOptionError } from '../errors.ts'
+import { InvalidOptionError, QueueFullError, QueueTimeoutError } from '../errors.ts'
 import {
   resolveConcurrencyOptions,
   type ConcurrencyOptions,
@@ -30,6 +30,8 @@ const DROP_CODES = new Set(['ECONNRESET', 'UND_ERR_SOCKET'])
 export interface ConcurrencyLayerOptions extends ConcurrencyOptions {
   /** Called whenever an origin's limit changes. @defaultValue none */
   onLimitChange?: LimitChangeHook
+  /** Called whenever an attempt is shed: the queue was full, or its wait ran out. @defaultValue none */
+  onShed?: ShedHook
 }
 
 /**
@@ -41,12 +43,15 @@ export interface ConcurrencyLayerOptions extends ConcurrencyOptions {
  */
 export function concurrencyLayer(options: ConcurrencyLayerOptions = {}): Middleware {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
-  const { onLimitChange, ...limiter } = options as ConcurrencyLayerOptions
+  const { onLimitChange, onShed, ...limiter } = options as ConcurrencyLayerOptions
   if (onLimitChange !== undefined && typeof onLimitChange !== 'function') {
     throw new InvalidOptionError('onLimitChange', onLimitChange, 'a function')
   }
+  if (onShed !== undefined && typeof onShed !== 'function') {
+    throw new InvalidOptionError('onShed', onShed, 'a function')
+  }
   const resolved = resolveConcurrencyOptions('concurrency', limiter) as ResolvedConcurrency
-  return createConcurrencyLayer(resolved, onLimitChange)
+  return createConcurrencyLayer(resolved, onLimitChange, onShed)
 }
 
 /**
@@ -58,6 +63,7 @@ export function concurrencyLayer(options: ConcurrencyLayerOptions = {}): Middlew
 export function createConcurrencyLayer(
   options: ResolvedConcurrency,
   onLimitChange?: LimitChangeHook,
+  onShed?: ShedHook,
 ): Middleware {
   const { key } = options
   const limiterFor = (request: CallRequest): ConcurrencyLimiter => {
@@ -76,8 +82,21 @@ export function createConcurrencyLayer(
         : `maxQueueWait ${options.maxQueueWait} ms`
     return limiter
       .acquire(wait, request.cancellation.signal, { origin: request.origin, waitReason })
-      .then(() => run(limiter, request, next))
+      .then(
+        () => run(limiter, request, next),
+        (error: unknown) => {
+          const cause = shedCause(error)
+          if (cause !== undefined) reportShed(request, cause, error as QueueFullError, onShed)
+          throw error
+        },
+      )
   }
+}
+
+function shedCause(error: unknown): ShedCause | undefined {
+  if (error instanceof QueueFullError) return 'queue-full'
+  if (error instanceof QueueTimeoutError) return 'queue-timeout'
+  return undefined
 }
 
 function createLimiter(
@@ -86,11 +105,13 @@ function createLimiter(
   origin: string,
   hook: LimitChangeHook | undefined,
 ): ConcurrencyLimiter {
-  const report =
-    hook === undefined
-      ? undefined
-      : (change: { from: number; to: number }) =>
-          callHook(hook, 'onLimitChange', { origin, from: change.from, to: change.to })
+  // Always a reporter: a channel subscriber may come after the limiter was created.
+  const report = (change: { from: number; to: number }) =>
+    emit(channels.limitChange, hook, 'onLimitChange', () => ({
+      origin,
+      from: change.from,
+      to: change.to,
+    }))
   return new ConcurrencyLimiter(
     options.createLimit(),
     options.maxQueue,

@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '../core/attempt.ts'
 import { discardResponse } from '../core/discard.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
+import { channels, emit, type RetryHook } from '../core/events.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
 import { RetryBudget } from '../budget/retry-budget.ts'
 import type { Random } from '../core/random.ts'
@@ -22,6 +23,8 @@ export interface RetryLayerOptions extends RetryOptions {
    * @defaultValue `Math.random`
    */
   random?: Random
+  /** Called, synchronously, each time another attempt is about to be sent. @defaultValue none */
+  onRetry?: RetryHook
 }
 
 /**
@@ -31,12 +34,15 @@ export interface RetryLayerOptions extends RetryOptions {
  */
 export function retryLayer(options: RetryLayerOptions = {}): Middleware {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
-  const { random, ...policy } = options as RetryLayerOptions
+  const { random, onRetry, ...policy } = options as RetryLayerOptions
   if (random !== undefined && typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
   }
+  if (onRetry !== undefined && typeof onRetry !== 'function') {
+    throw new InvalidOptionError('onRetry', onRetry, 'a function')
+  }
   const resolved = resolveRetryPolicy('', policy, DEFAULT_RETRY)
-  return createRetryLayer(resolved, random ?? Math.random)
+  return createRetryLayer(resolved, random ?? Math.random, onRetry)
 }
 
 /**
@@ -47,14 +53,18 @@ export function retryLayer(options: RetryLayerOptions = {}): Middleware {
  * pool); the wait is a sleep on the call's clock that ends as soon as the call is aborted. An
  * aborted call or a passed deadline is final: nothing after it is retried.
  */
-export function createRetryLayer(base: ResolvedRetryPolicy | false, random: Random): Middleware {
+export function createRetryLayer(
+  base: ResolvedRetryPolicy | false,
+  random: Random,
+  onRetry?: RetryHook,
+): Middleware {
   // Not async itself: the loop is, and one async frame per call is enough.
   return function retry(request, next) {
     const policy = request.retry === undefined ? base : request.retry
     if (policy === false) return next(request)
     const budget = budgetFor(policy, request)
     budget?.recordCall(request.clock.now())
-    return retryLoop(request, next, policy, random, budget)
+    return retryLoop(request, next, policy, random, budget, onRetry)
   }
 }
 
@@ -64,6 +74,7 @@ async function retryLoop(
   policy: ResolvedRetryPolicy,
   random: Random,
   budget: RetryBudget | undefined,
+  onRetry: RetryHook | undefined,
 ): Promise<CallResponse> {
   const { attempts, clock, cancellation } = request
   let retries = 0
@@ -133,6 +144,10 @@ async function retryLoop(
       if (!budget.tryRetry(now)) {
         counters.retriesRefused++
         const reason = `${plan.basis}, but the retry budget refused: ${budget.describe(now)}`
+        if (channels.budgetRefused.hasSubscribers) {
+          const { origin, method, path } = request
+          channels.budgetRefused.publish({ origin, method, path, attempt, reason })
+        }
         return stop(request, attempt, { retry: false, code: 'budget', reason }, response, error)
       }
       counters.retriesAllowed++
@@ -146,6 +161,15 @@ async function retryLoop(
       delaySource: plan.delaySource,
       code: 'retryable',
     }
+    emit(channels.retry, onRetry, 'onRetry', () => ({
+      origin: request.origin,
+      method: request.method,
+      path: request.path,
+      attempt,
+      delay: plan.delay,
+      delaySource: plan.delaySource,
+      reason: plan.reason,
+    }))
     if (response !== undefined) discardResponse(response)
     if (plan.delay > 0) {
       try {

@@ -1,0 +1,87 @@
+import type { CircuitState } from './breaker/circuit.ts'
+import type { Circuits } from './breaker/circuits.ts'
+import type { OriginMap } from './core/origin-map.ts'
+import type { OriginState } from './core/origin-state.ts'
+import type { Limiters } from './pool/limiters.ts'
+
+/** What `client.stats()` returns: one entry per origin the client holds state for. */
+export interface ClientStats {
+  /** Least recently used origin first. */
+  origins: OriginStats[]
+}
+
+/**
+ * One origin at one moment. Counts run from when the client created the origin's state; that
+ * state is dropped after `originIdleTimeout` without calls, or when `maxOrigins` others are more
+ * recent, and the counts start again from zero.
+ */
+export interface OriginStats {
+  /** `scheme://host[:port]`. */
+  origin: string
+  /** Calls started. */
+  calls: number
+  /** Calls in flight now (a response counts until its body has been received). */
+  inFlight: number
+  /** Attempts sent (dispatched to undici): first attempts and retries. */
+  attempts: number
+  /** Retries the retry budget allowed. */
+  retriesAllowed: number
+  /** Retries the policy wanted and the retry budget refused. */
+  retriesRefused: number
+  /** Attempts rejected locally, nothing sent, by cause (see `ShedCause`). */
+  shed: {
+    queueFull: number
+    queueTimeout: number
+    circuitOpen: number
+    throttled: number
+  }
+  /** The concurrency limit now; `undefined` without a limiter (or before the first attempt). */
+  limit: number | undefined
+  /** Attempts holding a place under the limit now. */
+  attemptsInFlight: number | undefined
+  /** Attempts waiting for a place now. */
+  queued: number | undefined
+  /** The circuit's state now; `undefined` with `breaker: false`. */
+  circuit: CircuitState | undefined
+  /**
+   * Latency of the calls that sent at least one attempt and ended (response handed over, or
+   * error) in the last 60 s, in ms: from the call's start to its response or error, so it
+   * includes retries, backoff and queueing. Quantiles are within about 7%; `undefined` when no
+   * call ended in the window.
+   */
+  latency: { count: number; p50: number | undefined; p99: number | undefined }
+}
+
+/** @internal The snapshot behind `client.stats()`. */
+export function clientStats(
+  origins: OriginMap<OriginState>,
+  now: number,
+  circuits: Circuits | undefined,
+  limiters: Limiters | undefined,
+): ClientStats {
+  const list: OriginStats[] = []
+  for (const [origin, state] of origins.entries()) {
+    const { counters } = state
+    const limiter = limiters?.get(origin)
+    list.push({
+      origin,
+      calls: counters.calls,
+      inFlight: state.inFlight,
+      attempts: counters.attempts,
+      retriesAllowed: counters.retriesAllowed,
+      retriesRefused: counters.retriesRefused,
+      shed: {
+        queueFull: limiter?.shedQueueFull ?? 0,
+        queueTimeout: limiter?.shedTimeout ?? 0,
+        circuitOpen: counters.circuitRejected,
+        throttled: counters.throttled,
+      },
+      limit: limiter?.limit,
+      attemptsInFlight: limiter?.inFlight,
+      queued: limiter?.queued,
+      circuit: circuits?.get(origin).state,
+      latency: state.latency(now),
+    })
+  }
+  return { origins: list }
+}
