@@ -40,6 +40,13 @@ import {
 } from './timeouts/timeout-options.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
+import {
+  CREDENTIAL_HEADERS,
+  fetchThrough,
+  type FetchInit,
+  type FetchResponse,
+  type FetchTarget,
+} from './faces/fetch.ts'
 import { defaultStack, resolveMiddleware } from './default-stack.ts'
 import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyFor } from './retry/idempotency.ts'
 import {
@@ -259,14 +266,68 @@ export class Client {
    *
    * @param url - a path (with the client's `origin`) or an absolute http(s) URL.
    */
-  async request(url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
+  request(url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
+    return this.#send(url, options, this.#headers)
+  }
+
+  /**
+   * `fetch()` through the policy stack: takes what `fetch` takes (a URL string, a `URL` or a
+   * `Request`; `RequestInit` with `signal` and any fetch body) and resolves with a WHATWG
+   * `Response` whose body streams. The response also carries the call's attempt records as
+   * `response.attempts`. Redirects are followed (at most 20; `redirect: 'manual'` or `'error'`
+   * as in fetch), each hop a call through the stack under one deadline; credentials are not sent
+   * along a redirect to another origin. Differences from the global `fetch` are listed in
+   * `docs/migrating.md`: errors are netiquette's typed errors (or undici's) rather than
+   * `TypeError: fetch failed`, and responses are not decompressed.
+   *
+   * @param init - `RequestInit`, plus `deadline`, `attemptTimeout`, `retry` and
+   *   `idempotencyKey` as in {@link Client.request}.
+   * @example
+   * ```ts
+   * const response = await api.fetch('/charges', {
+   *   method: 'POST',
+   *   body: JSON.stringify(charge),
+   *   headers: { 'content-type': 'application/json' },
+   *   idempotencyKey: true,
+   * })
+   * const created = await response.json()
+   * ```
+   */
+  fetch(input: string | URL | Request, init?: FetchInit): Promise<FetchResponse> {
+    return fetchThrough(this.#fetchTarget, input, init)
+  }
+
+  readonly #fetchTarget: FetchTarget = {
+    resolve: (url) => {
+      const { origin, path } = resolveTarget(this.#origin, url)
+      return origin + path
+    },
+    send: (url, options, crossOrigin) =>
+      this.#send(url, options, crossOrigin ? this.#headersForOtherOrigins() : this.#headers),
+    wallNow: () => this.#clock.wallNow(),
+    defaultDeadline: () => this.#timeouts.deadline,
+  }
+
+  #headersForOtherOrigins(): HeaderRecord | undefined {
+    const headers = this.#headers
+    if (headers === undefined) return undefined
+    return Object.fromEntries(
+      Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.includes(name)),
+    )
+  }
+
+  async #send(
+    url: string | URL,
+    options: RequestOptions,
+    defaultHeaders: HeaderRecord | undefined,
+  ): Promise<ClientResponse> {
     if (this.#closed) {
       throw new ClientClosedError('the client is closed; create a new client to send requests')
     }
     const { origin, path } = resolveTarget(this.#origin, url)
     const { method, headers, body, signal } = options
     const normalizedMethod = normalizeMethod(method)
-    const mergedHeaders = mergeHeaders(this.#headers, headers)
+    const mergedHeaders = mergeHeaders(defaultHeaders, headers)
     if (options.idempotencyKey !== undefined) {
       const key = idempotencyKeyFor(options.idempotencyKey)
       // A key already in the headers is the caller's own: it wins.

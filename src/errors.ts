@@ -19,6 +19,7 @@ export const ErrorCodes = {
   ABORTED: 'NQ_ABORTED',
   MIDDLEWARE: 'NQ_MIDDLEWARE',
   BODY_USED: 'NQ_BODY_USED',
+  REDIRECT: 'NQ_REDIRECT',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -210,6 +211,17 @@ export class InvalidRequestError extends NetiquetteError {
 export class CrossOriginError extends NetiquetteError {
   constructor(message: string, options?: NetiquetteErrorOptions) {
     super(ErrorCodes.CROSS_ORIGIN, message, options, true)
+  }
+}
+
+/**
+ * `client.fetch` could not follow a redirect: `redirect: 'error'` was asked for, there were more
+ * than 20 in a row, or the `Location` was not a valid http(s) URL. The redirect response was
+ * discarded; its attempts are in `attempts`.
+ */
+export class RedirectError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.REDIRECT, message, options)
   }
 }
 

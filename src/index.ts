@@ -1,6 +1,7 @@
 export { Client, createClient } from './client.ts'
 export type { ClientOptions, RequestOptions } from './client-options.ts'
 export type { ClientStats, OriginStats } from './client-stats.ts'
+export type { FetchInit, FetchResponse } from './faces/fetch.ts'
 export {
   AbortedError,
   AttemptTimeoutError,
@@ -17,6 +18,7 @@ export {
   NetiquetteError,
   QueueFullError,
   QueueTimeoutError,
+  RedirectError,
   ThrottledError,
 } from './errors.ts'
 export type { CircuitRejectingState, ErrorCode, NetiquetteErrorOptions } from './errors.ts'

@@ -1,0 +1,304 @@
+import { Readable } from 'node:stream'
+import type { AttemptRecord } from '../core/attempt.ts'
+import { normalizeHeaders, type HeaderRecord, type HeadersInput } from '../core/headers.ts'
+import type { ClientResponse, RequestBody } from '../core/middleware.ts'
+import { isReplayableBody } from '../core/request-body.ts'
+import { InvalidRequestError, RedirectError, describeValue } from '../errors.ts'
+import type { RequestOptions } from '../client-options.ts'
+import type { RetryOptions } from '../retry/retry-options.ts'
+
+/**
+ * What `client.fetch` accepts as its second argument: the standard `RequestInit`, plus the
+ * netiquette options of a request. `redirect` is honoured (`follow` by default, at most 20);
+ * `mode`, `credentials`, `cache`, `referrer`, `integrity`, `keepalive` and `priority` mean
+ * nothing on a server and are ignored.
+ */
+export interface FetchInit extends RequestInit {
+  /** As {@link RequestOptions.deadline}: one deadline for the whole fetch, redirects included. */
+  deadline?: number | Date
+  /** As {@link RequestOptions.attemptTimeout}. */
+  attemptTimeout?: number
+  /** As {@link RequestOptions.retry}. */
+  retry?: RetryOptions | false
+  /** As {@link RequestOptions.idempotencyKey}. */
+  idempotencyKey?: boolean | string
+}
+
+/**
+ * A WHATWG `Response` (the global class) that also carries the call's attempt records, every
+ * redirect's included, as `attempts` (not enumerable, so it does not show in logs).
+ *
+ * @example
+ * ```ts
+ * const response = await api.fetch('/charges/42')
+ * console.log(response.attempts.length, explain(response))
+ * ```
+ */
+export type FetchResponse = Response & { readonly attempts: readonly AttemptRecord[] }
+
+/** @internal What the fetch face needs from its client. */
+export interface FetchTarget {
+  /** Resolves `url` as a request would (the client's origin, checks), to an absolute URL. */
+  resolve(url: string | URL): string
+  /**
+   * Sends one request through the stack. `crossOrigin` is true once a redirect has left the
+   * first origin: the client's own credential headers must not follow it.
+   */
+  send(url: string, options: RequestOptions, crossOrigin: boolean): Promise<ClientResponse>
+  /** Epoch ms, for a deadline that spans redirects. */
+  wallNow(): number
+  /** The client's `deadline`, in ms. */
+  defaultDeadline(): number
+}
+
+const MAX_REDIRECTS = 20
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
+// Statuses whose response has no body by definition (Fetch's null body status).
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
+/**
+ * @internal Sent only to the origin the caller named, never along a redirect to another one:
+ * Fetch strips Authorization; undici, got and follow-redirects learned the others from advisories.
+ */
+export const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x-api-key']
+const CONTENT_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+]
+
+/** @internal `client.fetch`: the request face, spoken in WHATWG types. */
+export async function fetchThrough(
+  target: FetchTarget,
+  input: string | URL | Request,
+  init: FetchInit = {},
+): Promise<FetchResponse> {
+  const call = await readCall(input, init)
+  let url = target.resolve(call.url)
+  const started = target.wallNow()
+  const attempts: AttemptRecord[] = []
+  let crossOrigin = false
+  for (let hop = 0; ; hop++) {
+    const options: RequestOptions = {
+      method: call.method,
+      headers: call.headers,
+      body: call.body,
+      signal: call.signal,
+      // After the first hop, whatever is left of the first hop's deadline.
+      deadline:
+        hop === 0 || init.deadline instanceof Date
+          ? init.deadline
+          : new Date(started + (init.deadline ?? target.defaultDeadline())),
+      attemptTimeout: init.attemptTimeout,
+      retry: init.retry,
+      idempotencyKey: init.idempotencyKey,
+    }
+    let response: ClientResponse
+    try {
+      response = await target.send(url, options, crossOrigin)
+    } catch (error) {
+      throw withEarlierAttempts(error, attempts)
+    }
+    attempts.push(...response.attempts)
+    const status = response.statusCode
+    const location = REDIRECT_STATUSES.has(status) ? single(response.headers.location) : undefined
+    if (location === undefined || call.redirect === 'manual') {
+      return toFetchResponse(response, url, hop > 0, attempts, call.method)
+    }
+    // 307 and 308 resend the body; a one-shot stream cannot be, so the redirect goes to the caller.
+    if ((status === 307 || status === 308) && !isReplayableBody(call.body)) {
+      return toFetchResponse(response, url, hop > 0, attempts, call.method)
+    }
+    void response.body.dump()
+    if (call.redirect === 'error') {
+      throw new RedirectError(
+        `${url} answered ${status} with a redirect to ${location}, and the request said redirect: 'error'`,
+        { attempts },
+      )
+    }
+    if (hop >= MAX_REDIRECTS) {
+      throw new RedirectError(
+        `more than ${MAX_REDIRECTS} redirects in a row, the last from ${url}`,
+        {
+          attempts,
+        },
+      )
+    }
+    const next = URL.canParse(location, url) ? new URL(location, url) : undefined
+    if (next === undefined || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
+      throw new RedirectError(
+        `${url} answered ${status} with Location ${describeValue(location)}, which is not an http(s) URL; not followed`,
+        { attempts },
+      )
+    }
+    next.hash = ''
+    // Fetch's rules: 303 turns anything but HEAD into a GET, and 301/302 turn a POST into one.
+    if (
+      (status === 303 && call.method !== 'GET' && call.method !== 'HEAD') ||
+      ((status === 301 || status === 302) && call.method === 'POST')
+    ) {
+      call.method = 'GET'
+      call.body = undefined
+      for (const name of CONTENT_HEADERS) delete call.headers[name]
+    }
+    if (next.origin !== new URL(url).origin) {
+      crossOrigin = true
+      for (const name of CREDENTIAL_HEADERS) delete call.headers[name]
+    }
+    url = next.href
+  }
+}
+
+type Redirect = NonNullable<RequestInit['redirect']>
+
+interface FetchCall {
+  url: string | URL
+  method: string
+  headers: HeaderRecord
+  body: RequestBody | undefined
+  signal: AbortSignal | undefined
+  redirect: Redirect
+}
+
+/** The request `input` and `init` describe, in the client's terms. */
+async function readCall(input: string | URL | Request, init: FetchInit): Promise<FetchCall> {
+  if (init === null || typeof init !== 'object') {
+    throw new InvalidRequestError(`fetch init: got ${describeValue(init)}, expected an object`)
+  }
+  let url: string | URL
+  let method = 'GET'
+  let headers: HeadersInput | undefined
+  let body: unknown
+  let signal: AbortSignal | undefined
+  let redirect: Redirect = 'follow'
+  if (typeof input === 'string' || input instanceof URL) {
+    url = input
+  } else if (isRequest(input)) {
+    url = input.url
+    method = input.method
+    headers = input.headers as Iterable<[string, string]>
+    signal = input.signal
+    redirect = input.redirect
+    // Read once into memory, so that a retry can send it again.
+    if (init.body === undefined && input.body !== null) {
+      body = Buffer.from(await input.arrayBuffer())
+    }
+  } else {
+    throw new InvalidRequestError(
+      `fetch input: got ${describeValue(input)}, expected a URL string, a URL or a Request`,
+    )
+  }
+  if (init.method !== undefined) method = init.method.toUpperCase()
+  if (init.headers !== undefined) headers = init.headers as HeadersInput
+  if (init.body !== undefined) body = init.body
+  if (init.signal !== undefined) signal = init.signal ?? undefined
+  if (init.redirect !== undefined) redirect = init.redirect
+  if (redirect !== 'follow' && redirect !== 'manual' && redirect !== 'error') {
+    throw new InvalidRequestError(
+      `fetch redirect: got ${describeValue(redirect)}, expected 'follow', 'manual' or 'error'`,
+    )
+  }
+  const record = headers === undefined ? {} : normalizeHeaders(headers)
+  if (body !== undefined && body !== null && (method === 'GET' || method === 'HEAD')) {
+    throw new InvalidRequestError(`a ${method} request cannot have a body`)
+  }
+  return { url, method, headers: record, body: await toRequestBody(body, record), signal, redirect }
+}
+
+/**
+ * A fetch body as the transport sends it, setting `content-type` as fetch would when the caller
+ * did not. A FormData or URLSearchParams is encoded here (undici's dispatch takes only its own
+ * FormData), which also makes it replayable.
+ */
+async function toRequestBody(
+  body: unknown,
+  headers: HeaderRecord,
+): Promise<RequestBody | undefined> {
+  if (body === undefined || body === null) return undefined
+  if (typeof body === 'string') {
+    headers['content-type'] ??= 'text/plain;charset=UTF-8'
+    return body
+  }
+  if (body instanceof URLSearchParams) {
+    headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8'
+    return body.toString()
+  }
+  if (body instanceof FormData) {
+    // The platform's own encoder: a boundary from crypto, and the right content type.
+    const encoded = new Response(body)
+    headers['content-type'] ??= encoded.headers.get('content-type') as string
+    return Buffer.from(await encoded.arrayBuffer())
+  }
+  if (body instanceof Blob) {
+    if (body.type !== '') headers['content-type'] ??= body.type
+    return body
+  }
+  if (ArrayBuffer.isView(body) || body instanceof ArrayBuffer) return body
+  if (body instanceof Readable || body instanceof ReadableStream) {
+    return body as Readable
+  }
+  if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+    return body as AsyncIterable<Uint8Array>
+  }
+  throw new InvalidRequestError(
+    `fetch body: got ${describeValue(body)}, expected a string, Buffer, ArrayBuffer, typed array, Blob, FormData, URLSearchParams or stream`,
+  )
+}
+
+/** The client's response as a WHATWG Response that streams its body. */
+function toFetchResponse(
+  response: ClientResponse,
+  url: string,
+  redirected: boolean,
+  attempts: readonly AttemptRecord[],
+  method: string,
+): FetchResponse {
+  const headers = new Headers()
+  for (const name in response.headers) {
+    const value = response.headers[name]
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item)
+    else if (value !== undefined) headers.append(name, value)
+  }
+  let body: ReadableStream<Uint8Array> | null = null
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(response.statusCode)) {
+    void response.body.dump()
+  } else {
+    body = Readable.toWeb(response.body) as unknown as ReadableStream<Uint8Array>
+  }
+  const result = new Response(body as ConstructorParameters<typeof Response>[0], {
+    status: response.statusCode,
+    statusText: response.statusText,
+    headers,
+  })
+  // A Response built by hand has no url; these shadow the prototype's getters.
+  Object.defineProperties(result, {
+    url: { value: url },
+    redirected: { value: redirected },
+    attempts: { value: attempts },
+  })
+  return result as FetchResponse
+}
+
+/** An error from a later hop also carries the attempts of the redirects before it. */
+function withEarlierAttempts(error: unknown, earlier: readonly AttemptRecord[]): unknown {
+  if (earlier.length === 0 || typeof error !== 'object' || error === null) return error
+  const carrier = error as { attempts?: readonly AttemptRecord[] }
+  carrier.attempts = [...earlier, ...(carrier.attempts ?? [])]
+  return error
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+// Global Request or undici's own: both have these.
+function isRequest(value: unknown): value is Request {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Request).url === 'string' &&
+    typeof (value as Request).method === 'string' &&
+    typeof (value as Request).arrayBuffer === 'function'
+  )
+}

@@ -1,0 +1,312 @@
+import { Readable } from 'node:stream'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createClient, explain, type Client } from '../../src/index.ts'
+import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
+import { createBlockingServer } from '../support/blocking-server.ts'
+import { eventually } from './helpers.ts'
+
+let server: FaultServer
+let client: Client
+
+beforeEach(async () => {
+  server = await createFaultServer()
+  client = createClient({ origin: server.url, retry: { baseDelay: 1, maxDelay: 5 } })
+})
+
+afterEach(async () => {
+  await client.destroy()
+  await server.close()
+})
+
+/** The last request the server received. */
+function lastRequest() {
+  const request = server.requests.at(-1)
+  if (request === undefined) throw new Error('the server received nothing')
+  return request
+}
+
+describe('client.fetch', () => {
+  it('returns a WHATWG Response through the stack, with the attempts on it', async () => {
+    server.route('/flaky', [503, { status: 200, headers: { 'x-served': 'yes' }, body: '{"a":1}' }])
+    const response = await client.fetch('/flaky')
+    expect(response).toBeInstanceOf(Response)
+    expect(response.status).toBe(200)
+    expect(response.ok).toBe(true)
+    expect(response.url).toBe(`${server.url}/flaky`)
+    expect(response.redirected).toBe(false)
+    expect(response.headers.get('x-served')).toBe('yes')
+    expect(await response.json()).toEqual({ a: 1 })
+    expect(response.attempts.map((a) => a.statusCode)).toEqual([503, 200])
+    expect(explain(response)).toContain('503')
+    expect(server.stats.requests).toBe(2)
+  })
+
+  it('takes a URL object and a Request, and init over the Request', async () => {
+    await (await client.fetch(new URL(`${server.url}/u?q=1`))).text()
+    expect(lastRequest().path).toBe('/u?q=1')
+
+    const request = new Request(`${server.url}/r`, {
+      method: 'PUT',
+      headers: { 'x-from': 'request' },
+      body: 'from the request',
+    })
+    await (await client.fetch(request)).text()
+    expect(lastRequest()).toMatchObject({ method: 'PUT', path: '/r' })
+    expect(lastRequest().headers['x-from']).toBe('request')
+    expect(lastRequest().body.toString()).toBe('from the request')
+
+    const again = new Request(`${server.url}/r`, { method: 'PUT', body: 'x' })
+    await (await client.fetch(again, { method: 'PATCH', headers: { 'x-from': 'init' } })).text()
+    expect(lastRequest().method).toBe('PATCH')
+    expect(lastRequest().headers['x-from']).toBe('init')
+  })
+
+  const bodies: [string, () => unknown, string, string | undefined][] = [
+    ['a string', () => 'hello', 'hello', 'text/plain;charset=UTF-8'],
+    ['a Buffer', () => Buffer.from('bytes'), 'bytes', undefined],
+    ['a Uint8Array', () => new TextEncoder().encode('typed'), 'typed', undefined],
+    ['an ArrayBuffer', () => new TextEncoder().encode('ab').buffer, 'ab', undefined],
+    ['a Blob', () => new Blob(['blob'], { type: 'text/x-blob' }), 'blob', 'text/x-blob'],
+    [
+      'URLSearchParams',
+      () => new URLSearchParams({ a: '1', b: 'two words' }),
+      'a=1&b=two+words',
+      'application/x-www-form-urlencoded;charset=UTF-8',
+    ],
+  ]
+  for (const [kind, make, sent, contentType] of bodies) {
+    it(`sends ${kind} body, and sends it again on a retry`, async () => {
+      server.route('/echo', [503, 200])
+      const response = await client.fetch('/echo', {
+        method: 'PUT',
+        body: make() as RequestInit['body'],
+      })
+      expect(response.status).toBe(200)
+      await response.arrayBuffer()
+      const [first, second] = server.requests
+      expect(first?.body.toString()).toBe(sent)
+      expect(second?.body.toString()).toBe(sent)
+      expect(second?.headers['content-type']).toBe(contentType)
+    })
+  }
+
+  it('sends FormData as multipart, encoded once and sent again on a retry', async () => {
+    server.route('/form', [503, 200])
+    const form = new FormData()
+    form.append('name', 'ada')
+    form.append('file', new Blob(['contents'], { type: 'text/plain' }), 'a.txt')
+    const response = await client.fetch('/form', {
+      method: 'POST',
+      body: form,
+      idempotencyKey: true,
+    })
+    expect(response.status).toBe(200)
+    await response.text()
+    expect(server.requests).toHaveLength(2)
+    for (const received of server.requests) {
+      const type = received.headers['content-type'] as string
+      expect(type).toMatch(/^multipart\/form-data; boundary=/)
+      // Parse it back with the platform's own multipart reader.
+      const parsed = await new Response(received.body, {
+        headers: { 'content-type': type },
+      }).formData()
+      expect(parsed.get('name')).toBe('ada')
+      expect(await (parsed.get('file') as File).text()).toBe('contents')
+    }
+  })
+
+  it('sends a stream body once, and does not retry it', async () => {
+    server.route('/stream', [503, 200])
+    const web = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('web '))
+        controller.enqueue(new TextEncoder().encode('stream'))
+        controller.close()
+      },
+    })
+    const response = await client.fetch('/stream', {
+      method: 'PUT',
+      body: web,
+      duplex: 'half',
+    } as RequestInit)
+    expect(response.status).toBe(503)
+    await response.text()
+    expect(response.attempts[0]?.decision?.code).toBe('body-not-replayable')
+    expect(lastRequest().body.toString()).toBe('web stream')
+
+    server.route('/node', 200)
+    await (
+      await client.fetch('/node', {
+        method: 'PUT',
+        body: Readable.from(['node ', 'stream']) as never,
+      })
+    ).text()
+    expect(lastRequest().body.toString()).toBe('node stream')
+  })
+
+  it('refuses what fetch refuses, before sending anything', async () => {
+    await expect(client.fetch('/x', { body: 'no' })).rejects.toMatchObject({
+      code: 'NQ_INVALID_REQUEST',
+      message: expect.stringContaining('GET request cannot have a body'),
+    })
+    await expect(
+      client.fetch('/x', { method: 'POST', body: { a: 1 } as never }),
+    ).rejects.toMatchObject({
+      code: 'NQ_INVALID_REQUEST',
+      message: expect.stringContaining('fetch body'),
+    })
+    await expect(client.fetch(42 as never)).rejects.toMatchObject({ code: 'NQ_INVALID_REQUEST' })
+    expect(server.stats.requests).toBe(0)
+  })
+
+  it('streams a large response body with backpressure', async () => {
+    const origin = await createBlockingServer(32 * 1024 * 1024)
+    const open = createClient()
+    try {
+      const response = await open.fetch(origin.url)
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      // Nobody reads: the server must end up blocked on a full socket, far short of the end.
+      await eventually(() => origin.blocked)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(origin.written).toBeLessThan(origin.total / 2)
+      let received = 0
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        received += value.length
+      }
+      expect(received).toBe(origin.total)
+    } finally {
+      await open.destroy()
+      await origin.close()
+    }
+  })
+
+  it('aborts before the response and while the body streams', async () => {
+    server.route('/stall', { stall: 'before-headers' })
+    const early = new AbortController()
+    const pending = client.fetch('/stall', { signal: early.signal })
+    early.abort()
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError', code: 'NQ_ABORTED' })
+
+    server.route('/half', { stall: 'mid-body', body: { size: 100_000 } })
+    const late = new AbortController()
+    const response = await client.fetch('/half', { signal: late.signal })
+    expect(response.status).toBe(200)
+    const text = response.text()
+    late.abort()
+    await expect(text).rejects.toMatchObject({ name: 'AbortError' })
+  })
+
+  it('gives a HEAD and a 204 a null body, and frees their connections', async () => {
+    server.route('/empty', 204)
+    const head = await client.fetch('/x', { method: 'HEAD' })
+    expect(head.body).toBeNull()
+    const empty = await client.fetch('/empty')
+    expect(empty.status).toBe(204)
+    expect(empty.body).toBeNull()
+    expect(client.stats().origins[0]?.inFlight).toBe(0)
+  })
+})
+
+describe('client.fetch redirects', () => {
+  it('follows them, each hop through the stack, and keeps every attempt', async () => {
+    server.route('/old', { status: 301, headers: { location: '/new' } })
+    server.route('/new', [503, { status: 302, headers: { location: `${server.url}/final#frag` } }])
+    server.route('/final', { body: 'here' })
+    const response = await client.fetch('/old')
+    expect(await response.text()).toBe('here')
+    expect(response.url).toBe(`${server.url}/final`)
+    expect(response.redirected).toBe(true)
+    expect(response.attempts.map((a) => `${a.path} ${a.statusCode}`)).toEqual([
+      '/old 301',
+      '/new 503',
+      '/new 302',
+      '/final 200',
+    ])
+  })
+
+  it('turns a POST into a GET on 303, and keeps method and body on 307', async () => {
+    server.route('/see-other', { status: 303, headers: { location: '/result' } })
+    server.route('/temporary', { status: 307, headers: { location: '/result' } })
+    await (
+      await client.fetch('/see-other', {
+        method: 'POST',
+        body: 'payload',
+        headers: { 'content-type': 'text/plain' },
+      })
+    ).text()
+    expect(lastRequest()).toMatchObject({ method: 'GET', path: '/result' })
+    expect(lastRequest().body.length).toBe(0)
+    expect(lastRequest().headers['content-type']).toBeUndefined()
+
+    await (await client.fetch('/temporary', { method: 'PUT', body: 'payload' })).text()
+    expect(lastRequest()).toMatchObject({ method: 'PUT', path: '/result' })
+    expect(lastRequest().body.toString()).toBe('payload')
+  })
+
+  it("hands a 307 with a one-shot body back unfollowed, and honours 'manual' and 'error'", async () => {
+    server.route('/temporary', { status: 307, headers: { location: '/result' } })
+    const streamed = await client.fetch('/temporary', {
+      method: 'PUT',
+      body: Readable.from(['once']) as never,
+    })
+    expect(streamed.status).toBe(307)
+    await streamed.text()
+
+    const manual = await client.fetch('/temporary', { redirect: 'manual' })
+    expect(manual.status).toBe(307)
+    expect(manual.headers.get('location')).toBe('/result')
+    await manual.text()
+
+    await expect(client.fetch('/temporary', { redirect: 'error' })).rejects.toMatchObject({
+      code: 'NQ_REDIRECT',
+      attempts: [expect.objectContaining({ statusCode: 307 })],
+    })
+    expect(server.requests.filter((r) => r.path === '/result')).toHaveLength(0)
+  })
+
+  it('refuses loops past 20 hops and non-http locations', async () => {
+    server.route('/loop', { status: 302, headers: { location: '/loop' } })
+    await expect(client.fetch('/loop')).rejects.toMatchObject({
+      code: 'NQ_REDIRECT',
+      message: expect.stringContaining('more than 20'),
+    })
+    expect(server.stats.requests).toBe(21)
+
+    server.route('/file', { status: 302, headers: { location: 'file:///etc/passwd' } })
+    await expect(client.fetch('/file')).rejects.toMatchObject({
+      code: 'NQ_REDIRECT',
+      message: expect.stringContaining('not an http(s) URL'),
+    })
+  })
+
+  it('never sends credentials along a redirect to another origin', async () => {
+    const other = await createFaultServer()
+    const open = createClient({ headers: { authorization: 'Bearer default', 'x-team': 'a' } })
+    try {
+      server.route('/away', { status: 302, headers: { location: `${other.url}/landing` } })
+      const response = await open.fetch(`${server.url}/away`, {
+        headers: { cookie: 'session=1', 'x-api-key': 'k', 'x-trace': 't' },
+      })
+      await response.text()
+      expect(server.requests[0]?.headers).toMatchObject({
+        authorization: 'Bearer default',
+        cookie: 'session=1',
+        'x-api-key': 'k',
+      })
+      const landed = other.requests[0]?.headers
+      expect(landed).toMatchObject({ 'x-team': 'a', 'x-trace': 't' })
+      expect(landed?.authorization).toBeUndefined()
+      expect(landed?.cookie).toBeUndefined()
+      expect(landed?.['x-api-key']).toBeUndefined()
+
+      // A client bound to an origin never leaves it.
+      await expect(client.fetch('/away')).rejects.toMatchObject({ code: 'NQ_CROSS_ORIGIN' })
+      expect(other.stats.requests).toBe(1)
+    } finally {
+      await open.destroy()
+      await other.close()
+    }
+  })
+})
