@@ -40,6 +40,7 @@ import {
 } from './timeouts/timeout-options.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
+import { StackDispatcher } from './faces/stack-dispatcher.ts'
 import {
   CREDENTIAL_HEADERS,
   fetchThrough,
@@ -203,6 +204,13 @@ export class Client {
     const timeouts = resolveTimeouts(options)
     this.#timeouts = timeouts
     this.#retry = resolveRetryPolicy('retry', options.retry, DEFAULT_RETRY)
+    if (this.#retry !== false && options.dispatcher?.constructor?.name === 'RetryAgent') {
+      throw new InvalidOptionError(
+        'dispatcher',
+        options.dispatcher,
+        "a dispatcher without undici's own retries: under netiquette's retry policy a RetryAgent sends each attempt up to 6 times, unseen by the retry budget (pass the agent it wraps, or set retry: false)",
+      )
+    }
     const random = options.random ?? Math.random
     const breakerOptions = resolveBreakerOptions('breaker', options.breaker)
     const breaker =
@@ -296,6 +304,32 @@ export class Client {
   fetch(input: string | URL | Request, init?: FetchInit): Promise<FetchResponse> {
     return fetchThrough(this.#fetchTarget, input, init)
   }
+
+  /**
+   * An undici `Dispatcher` that runs every request through this client's policy stack, for code
+   * that does not call the client itself: `setGlobalDispatcher(client.dispatcher)` gives every
+   * global `fetch()` in the process the client's policies, and `undici.request(url,
+   * { dispatcher })` or an SDK that takes a dispatcher get them too. Each dispatch is one call:
+   * one deadline, retries, breaker and limiter. Closing it closes the client. See
+   * {@link StackDispatcher} and `docs/migrating.md`.
+   *
+   * @example
+   * ```ts
+   * import { setGlobalDispatcher } from 'undici'
+   * setGlobalDispatcher(createClient({ deadline: 5_000 }).dispatcher)
+   * await fetch('https://api.internal/health') // retried, budgeted, broken, limited
+   * ```
+   */
+  get dispatcher(): StackDispatcher {
+    this.#stackDispatcher ??= new StackDispatcher({
+      send: (url, options) => this.#send(url, options, this.#headers),
+      close: () => this.close(),
+      destroy: (reason) => this.destroy(reason),
+    })
+    return this.#stackDispatcher
+  }
+
+  #stackDispatcher: StackDispatcher | undefined
 
   readonly #fetchTarget: FetchTarget = {
     resolve: (url) => {

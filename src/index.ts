@@ -2,6 +2,7 @@ export { Client, createClient } from './client.ts'
 export type { ClientOptions, RequestOptions } from './client-options.ts'
 export type { ClientStats, OriginStats } from './client-stats.ts'
 export type { FetchInit, FetchResponse } from './faces/fetch.ts'
+export { StackDispatcher } from './faces/stack-dispatcher.ts'
 export {
   AbortedError,
   AttemptTimeoutError,

@@ -41,7 +41,8 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
         // undici's types name fewer body kinds than it accepts (iterables work at run time).
         body: body as Dispatcher.DispatchOptions['body'],
         // undici's retry interceptor, composed below the stack, would send each of our attempts
-        // up to six times unseen: per-request options override the interceptor's.
+        // up to six times, unseen by the budget: a request's retry options override the
+        // interceptor's. (A RetryAgent ignores them; the client refuses one.)
         retryOptions: NO_UNDICI_RETRIES,
       } as Dispatcher.DispatchOptions
       // Most calls pass no undici options: skip the copy and keep one object shape for undici.
@@ -221,7 +222,14 @@ function copyTrailers(target: ClientResponse['trailers'], trailers: object): voi
   }
 }
 
-const NO_UNDICI_RETRIES = Object.freeze({ maxRetries: 0 })
+// No status or error is retryable, so every response and error passes through it unchanged (with
+// maxRetries 0 alone it would turn a 503 into a RequestRetryError); no custom `retry` function.
+const NO_UNDICI_RETRIES = Object.freeze({
+  maxRetries: 0,
+  statusCodes: Object.freeze([]),
+  errorCodes: Object.freeze([]),
+  retry: undefined,
+})
 
 function noop(): void {}
 

@@ -1,0 +1,83 @@
+import type { Dispatcher } from 'undici'
+
+/** The callbacks of undici's first handler API (undici 6 and older, Node 22's `fetch`). */
+interface LegacyHandler {
+  onConnect?(abort: (reason?: Error) => void, context?: object): void
+  onHeaders?(
+    statusCode: number,
+    rawHeaders: Buffer[],
+    resume: () => void,
+    statusText?: string,
+  ): boolean | void
+  onData?(chunk: Buffer): boolean | void
+  onComplete?(rawTrailers: Buffer[] | null): void
+  onError?(error: Error): void
+}
+
+/**
+ * A handler in undici's current API (`onRequestStart`, `onResponseStart`, ...) for either kind:
+ * a current one as is, a legacy one (`onConnect`, `onHeaders`, ...) wrapped, as undici's own
+ * dispatchers accept both.
+ */
+export function adaptHandler(
+  handler: Dispatcher.DispatchHandler | Record<string, unknown>,
+): Dispatcher.DispatchHandler {
+  if (typeof (handler as Dispatcher.DispatchHandler).onRequestStart === 'function') {
+    return handler as Dispatcher.DispatchHandler
+  }
+  return new LegacyHandlerAdapter(handler as LegacyHandler)
+}
+
+class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
+  readonly #handler: LegacyHandler
+
+  constructor(handler: LegacyHandler) {
+    this.#handler = handler
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: object): void {
+    this.#handler.onConnect?.((reason) => controller.abort(reason ?? new Error('aborted')), context)
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusText?: string,
+  ): void {
+    const resume = () => controller.resume()
+    if (
+      this.#handler.onHeaders?.(statusCode, toRawHeaders(headers), resume, statusText) === false
+    ) {
+      controller.pause()
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#handler.onData?.(chunk) === false) controller.pause()
+  }
+
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.#handler.onComplete?.(toRawHeaders(trailers))
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#handler.onError?.(error)
+  }
+}
+
+/** Parsed headers back in undici's raw form: `[name, value, name, value, ...]` as Buffers. */
+function toRawHeaders(headers: Record<string, string | string[] | undefined>): Buffer[] {
+  const raw: Buffer[] = []
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    for (const item of Array.isArray(value) ? value : [value]) {
+      raw.push(Buffer.from(name, 'latin1'), Buffer.from(item, 'latin1'))
+    }
+  }
+  return raw
+}

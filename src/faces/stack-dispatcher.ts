@@ -1,0 +1,238 @@
+import { Dispatcher } from 'undici'
+import type { ClientResponse } from '../core/middleware.ts'
+import type { ResponseBody } from '../core/response-body.ts'
+import { InvalidRequestError } from '../errors.ts'
+import type { RequestOptions } from '../client-options.ts'
+import { adaptHandler } from './legacy-handler.ts'
+
+/** @internal What the dispatcher face needs from its client. */
+export interface DispatchTarget {
+  /** Sends one call through the stack. */
+  send(url: string, options: RequestOptions): Promise<ClientResponse>
+  close(): Promise<void>
+  destroy(reason?: Error): Promise<void>
+}
+
+// Dispatch options that mean the same to a call through the stack; the rest (allowH2,
+// maxRedirections, an interceptor's own) belong to layers this dispatcher replaces.
+const PASSED_ON = [
+  'query',
+  'headersTimeout',
+  'bodyTimeout',
+  'reset',
+  'blocking',
+  'idempotent',
+  'expectContinue',
+  'typeOfService',
+] as const
+
+/**
+ * An undici `Dispatcher` that runs each request through a client's policy stack: what
+ * `client.dispatcher` returns. `setGlobalDispatcher(client.dispatcher)` gives every global
+ * `fetch()` in the process the client's policies; `undici.request(url, { dispatcher })` and SDKs
+ * that take a dispatcher get them too. Responses stream with backpressure: a handler that pauses
+ * stops the socket once the client's buffer (64 KiB) is full.
+ *
+ * Each dispatch is one call: one deadline, retries, the breaker and the limiter, attempts sent
+ * through the client's own dispatcher (where undici's interceptors such as `dns`, `decompress` or
+ * `cache` can be composed). Upgrades and CONNECT are refused. `close()` and `destroy()` close
+ * and destroy the client.
+ */
+export class StackDispatcher extends Dispatcher {
+  readonly #target: DispatchTarget
+  #warnedRetryAbove = false
+
+  /** @internal Created by the client. */
+  constructor(target: DispatchTarget) {
+    super()
+    this.#target = target
+  }
+
+  override dispatch(
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler | Record<string, unknown>,
+  ): boolean {
+    if (!this.#warnedRetryAbove && handler.constructor?.name === 'RetryHandler') {
+      // Composed above the stack, undici's retries multiply ours: each of its attempts is a
+      // call that may retry.
+      this.#warnedRetryAbove = true
+      process.emitWarning(
+        "undici's retry interceptor is composed above client.dispatcher: each of its attempts is a netiquette call with its own retries, so attempts multiply. Use netiquette's retry policy alone.",
+        { type: 'NetiquetteWarning', code: 'NQ_RETRY_STACKED' },
+      )
+    }
+    new StackDispatch(adaptHandler(handler)).start(this.#target, options)
+    return true
+  }
+
+  override close(): Promise<void>
+  override close(callback: () => void): void
+  override close(callback?: () => void): Promise<void> | void {
+    const closed = this.#target.close()
+    if (callback === undefined) return closed
+    void closed.then(callback, callback)
+  }
+
+  override destroy(): Promise<void>
+  override destroy(error: Error | null): Promise<void>
+  override destroy(callback: () => void): void
+  override destroy(error: Error | null, callback: () => void): void
+  override destroy(
+    errorOrCallback?: Error | null | (() => void),
+    callback?: () => void,
+  ): Promise<void> | void {
+    const error = typeof errorOrCallback === 'function' ? undefined : (errorOrCallback ?? undefined)
+    const done = typeof errorOrCallback === 'function' ? errorOrCallback : callback
+    const destroyed = this.#target.destroy(error)
+    if (done === undefined) return destroyed
+    void destroyed.then(done, done)
+  }
+}
+
+/**
+ * One dispatch: the controller its handler sees, and the bridge from the call's response to the
+ * handler's callbacks. Every dispatch ends in exactly one `onResponseEnd` or `onResponseError`.
+ */
+class StackDispatch implements Dispatcher.DispatchController {
+  readonly #handler: Dispatcher.DispatchHandler
+  readonly #abort = new AbortController()
+  #paused = false
+  #reason: Error | null = null
+  #body: ResponseBody | undefined
+  #done = false
+
+  constructor(handler: Dispatcher.DispatchHandler) {
+    this.#handler = handler
+  }
+
+  get aborted(): boolean {
+    return this.#reason !== null
+  }
+
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  get reason(): Error | null {
+    return this.#reason
+  }
+
+  abort(reason: Error): void {
+    if (this.#done || this.#reason !== null) return
+    this.#reason = reason ?? new Error('aborted')
+    // The call stops wherever it is (queued, in flight, streaming) and settles with an error,
+    // which reaches the handler as this reason.
+    this.#abort.abort(this.#reason)
+    if (this.#body !== undefined) this.#body.destroy(this.#reason)
+  }
+
+  pause(): void {
+    this.#paused = true
+    this.#body?.pause()
+  }
+
+  resume(): void {
+    this.#paused = false
+    this.#body?.resume()
+  }
+
+  start(target: DispatchTarget, options: Dispatcher.DispatchOptions): void {
+    try {
+      this.#handler.onRequestStart?.(this, {})
+    } catch (error) {
+      this.abort(error as Error)
+    }
+    if (this.#reason !== null) {
+      this.#fail(this.#reason)
+      return
+    }
+    let url: string
+    let request: RequestOptions
+    try {
+      url = targetUrl(options)
+      request = requestOptions(options, this.#abort.signal)
+    } catch (error) {
+      this.#fail(error as Error)
+      return
+    }
+    target.send(url, request).then(
+      (response) => this.#respond(response),
+      (error: unknown) => this.#fail(error as Error),
+    )
+  }
+
+  #respond(response: ClientResponse): void {
+    const { body } = response
+    if (this.#reason !== null) {
+      body.destroy(this.#reason)
+      this.#fail(this.#reason)
+      return
+    }
+    this.#body = body
+    try {
+      this.#handler.onResponseStart?.(
+        this,
+        response.statusCode,
+        response.headers,
+        response.statusText,
+      )
+    } catch (error) {
+      this.abort(error as Error)
+    }
+    if (this.#reason !== null) {
+      this.#fail(this.#reason)
+      return
+    }
+    body.on('error', (error: Error) => this.#fail(error))
+    body.on('end', () => {
+      if (this.#done) return
+      this.#done = true
+      this.#handler.onResponseEnd?.(this, response.trailers)
+    })
+    body.on('data', (chunk: Buffer) => {
+      if (this.#done) return
+      try {
+        this.#handler.onResponseData?.(this, chunk)
+      } catch (error) {
+        this.abort(error as Error)
+      }
+    })
+    // 'data' set it flowing; a handler that paused in onResponseStart keeps it paused.
+    if (this.#paused) body.pause()
+  }
+
+  #fail(error: Error): void {
+    if (this.#done) return
+    this.#done = true
+    // An abort asked for by the handler comes back as its own reason, as undici does.
+    this.#handler.onResponseError?.(this, this.#reason ?? error)
+  }
+}
+
+function targetUrl(options: Dispatcher.DispatchOptions): string {
+  if (options.upgrade !== undefined && options.upgrade !== null) {
+    throw new InvalidRequestError(
+      `upgrade ${JSON.stringify(options.upgrade)} through client.dispatcher: upgrades are not supported; use undici.upgrade or undici.connect on another dispatcher`,
+    )
+  }
+  if (options.method === 'CONNECT') {
+    throw new InvalidRequestError('CONNECT through client.dispatcher is not supported')
+  }
+  const origin = options.origin
+  if (origin === undefined) return options.path
+  return (typeof origin === 'string' ? origin.replace(/\/+$/, '') : origin.origin) + options.path
+}
+
+function requestOptions(options: Dispatcher.DispatchOptions, signal: AbortSignal): RequestOptions {
+  const request: Record<string, unknown> = {
+    method: options.method,
+    headers: options.headers,
+    body: options.body,
+    signal,
+  }
+  for (const key of PASSED_ON) {
+    const value = (options as unknown as Record<string, unknown>)[key]
+    if (value !== undefined && value !== null) request[key] = value
+  }
+  return request as RequestOptions
+}

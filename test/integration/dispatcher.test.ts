@@ -1,0 +1,186 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  Agent,
+  RetryAgent,
+  getGlobalDispatcher,
+  interceptors,
+  request,
+  setGlobalDispatcher,
+  type Dispatcher,
+} from 'undici'
+import { createClient, type Client } from '../../src/index.ts'
+import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
+import { createBlockingServer } from '../support/blocking-server.ts'
+import { eventually } from './helpers.ts'
+
+let server: FaultServer
+let client: Client
+let previous: Dispatcher
+
+beforeEach(async () => {
+  server = await createFaultServer()
+  client = createClient({ retry: { baseDelay: 1, maxDelay: 5 } })
+  previous = getGlobalDispatcher()
+})
+
+afterEach(async () => {
+  setGlobalDispatcher(previous)
+  await client.destroy()
+  await server.close()
+})
+
+describe('client.dispatcher', () => {
+  it('gives the global fetch() the client policies: a 503 then 200 succeeds', async () => {
+    server.route('/flaky', [503, { status: 200, body: 'second time' }])
+    setGlobalDispatcher(client.dispatcher)
+    const response = await fetch(`${server.url}/flaky`)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe('second time')
+    expect(server.stats.requests).toBe(2)
+    expect(client.stats().origins[0]).toMatchObject({ calls: 1, attempts: 2, retriesAllowed: 1 })
+  })
+
+  it('serves undici.request with { dispatcher }: a 503 then 200 succeeds', async () => {
+    server.route('/flaky', [503, { status: 200, body: 'second time' }])
+    const response = await request(`${server.url}/flaky?x=1`, { dispatcher: client.dispatcher })
+    expect(response.statusCode).toBe(200)
+    expect(await response.body.text()).toBe('second time')
+    expect(server.requests.map((r) => r.path)).toEqual(['/flaky?x=1', '/flaky?x=1'])
+  })
+
+  it('passes request bodies, headers and undici options on', async () => {
+    await (
+      await request(server.url, {
+        dispatcher: client.dispatcher,
+        method: 'PUT',
+        headers: { 'x-one': '1' },
+        body: 'payload',
+        query: { q: 'a b' },
+      })
+    ).body.text()
+    expect(server.requests[0]).toMatchObject({ method: 'PUT', path: '/?q=a%20b' })
+    expect(server.requests[0]?.headers['x-one']).toBe('1')
+    expect(server.requests[0]?.body.toString()).toBe('payload')
+  })
+
+  it('streams with backpressure: a paused reader holds the server back', async () => {
+    const origin = await createBlockingServer(32 * 1024 * 1024)
+    try {
+      const response = await request(origin.url, { dispatcher: client.dispatcher })
+      await eventually(() => origin.blocked)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(origin.written).toBeLessThan(origin.total / 2)
+      let received = 0
+      for await (const chunk of response.body) received += (chunk as Buffer).length
+      expect(received).toBe(origin.total)
+    } finally {
+      await origin.close()
+    }
+  })
+
+  it('aborts through the caller signal, before headers and mid-body', async () => {
+    server.route('/stall', { stall: 'before-headers' })
+    const early = new AbortController()
+    const pending = request(`${server.url}/stall`, {
+      dispatcher: client.dispatcher,
+      signal: early.signal,
+    })
+    await eventually(() => server.stats.requests === 1)
+    early.abort(new Error('gave up'))
+    await expect(pending).rejects.toThrow('gave up')
+
+    setGlobalDispatcher(client.dispatcher)
+    server.route('/half', { stall: 'mid-body', body: { size: 100_000 } })
+    const late = new AbortController()
+    const response = await fetch(`${server.url}/half`, { signal: late.signal })
+    const text = response.text()
+    late.abort()
+    await expect(text).rejects.toMatchObject({ name: 'AbortError' })
+    await eventually(() => client.stats().origins[0]?.inFlight === 0)
+  })
+
+  it('accepts handlers of undici’s first API (onConnect, onHeaders, onData, onComplete)', async () => {
+    server.route('/flaky', [503, { status: 200, body: 'legacy' }])
+    const seen: string[] = []
+    const chunks: Buffer[] = []
+    await new Promise<void>((resolve, reject) => {
+      client.dispatcher.dispatch({ origin: server.url, path: '/flaky', method: 'GET' }, {
+        onConnect: () => seen.push('connect'),
+        onHeaders: (status: number, raw: Buffer[]) => {
+          seen.push(`headers ${status} ${raw.length % 2 === 0}`)
+          return true
+        },
+        onData: (chunk: Buffer) => {
+          chunks.push(chunk)
+          return true
+        },
+        onComplete: () => {
+          seen.push('complete')
+          resolve()
+        },
+        onError: reject,
+      } as unknown as Dispatcher.DispatchHandler)
+    })
+    expect(seen).toEqual(['connect', 'headers 200 true', 'complete'])
+    expect(Buffer.concat(chunks).toString()).toBe('legacy')
+  })
+
+  it('refuses upgrades', async () => {
+    await expect(
+      request(server.url, { dispatcher: client.dispatcher, upgrade: 'websocket' } as never),
+    ).rejects.toMatchObject({ code: 'NQ_INVALID_REQUEST' })
+    expect(server.stats.requests).toBe(0)
+  })
+
+  it('closing it closes the client', async () => {
+    await client.dispatcher.close()
+    expect(client.closed).toBe(true)
+  })
+})
+
+describe("undici's retries and ours", () => {
+  it('neutralises a retry interceptor composed below the stack', async () => {
+    server.route('/down', 503)
+    const below = new Agent().compose(interceptors.retry({ maxRetries: 5, minTimeout: 1 }))
+    const wrapped = createClient({ dispatcher: below, retry: { baseDelay: 1, maxDelay: 5 } })
+    try {
+      const response = await wrapped.request(`${server.url}/down`)
+      expect(response.statusCode).toBe(503)
+      await response.body.dump()
+      // Ours alone: 1 + 2 retries. With the interceptor live it would be 3 x 6.
+      expect(server.stats.requests).toBe(3)
+    } finally {
+      await wrapped.destroy()
+      await below.close()
+    }
+  })
+
+  it('refuses a RetryAgent as the dispatcher while retries are on', async () => {
+    const agent = new RetryAgent(new Agent())
+    try {
+      expect(() => createClient({ dispatcher: agent })).toThrow(
+        expect.objectContaining({ code: 'NQ_INVALID_OPTION', option: 'dispatcher' }),
+      )
+      await createClient({ dispatcher: agent, retry: false }).close()
+    } finally {
+      await agent.close()
+    }
+  })
+
+  it('warns once when undici’s retry interceptor is composed above client.dispatcher', async () => {
+    server.route('/ok', 200)
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    try {
+      const above = client.dispatcher.compose(interceptors.retry({ maxRetries: 1 }))
+      for (let i = 0; i < 2; i++) {
+        await (await request(`${server.url}/ok`, { dispatcher: above })).body.text()
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings.map((w) => (w as Error & { code?: string }).code)).toEqual(['NQ_RETRY_STACKED'])
+  })
+})
