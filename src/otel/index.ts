@@ -1,0 +1,2 @@
+export { recordMetrics } from './record-metrics.ts'
+export type { RecordMetricsOptions } from './record-metrics.ts'
