@@ -1,5 +1,7 @@
 // Overhead of netiquette's default stack next to bare undici.request and undici fetch, on the same
-// Agent settings, against a server in another process. Method: ../shared/reference/performance.md
+// Agent settings, against a server in another process. Its fetch faces are measured beside their
+// baselines: client.fetch against undici fetch, and Node's global fetch through client.dispatcher
+// against the global fetch on a bare Agent. Method: ../shared/reference/performance.md
 // section 4 — variants interleaved in every round with the order alternated, >= 10 rounds, and the
 // median per-round ratio reported with its min-max. Two workloads: a 12-byte body at 32 in flight,
 // and a 64 KiB body with a 1 ms server delay at 50 connections.
@@ -21,7 +23,14 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createHistogram } from 'node:perf_hooks'
-import { Agent, fetch, request } from 'undici'
+import {
+  Agent,
+  fetch,
+  getGlobalDispatcher,
+  request,
+  setGlobalDispatcher,
+  type Dispatcher,
+} from 'undici'
 import { createClient, DEFAULT_AGENT_OPTIONS, type ClientOptions } from '../src/index.ts'
 
 const { values: args } = parseArgs({
@@ -124,7 +133,64 @@ const variants: Variant[] = [
       }
     },
   },
+  {
+    name: 'netiquette fetch',
+    make: (origin, connections) => {
+      const client = createClient({ origin, agent: { connections } })
+      return {
+        send: async (url) => {
+          const res = await client.fetch(url)
+          await res.arrayBuffer()
+        },
+        close: () => client.close(),
+      }
+    },
+  },
+  // Node's own fetch (the undici bundled with Node) on what `setGlobalDispatcher` gives it; the
+  // dispatcher is passed per call so that both variants can run in one process.
+  {
+    name: 'global fetch',
+    make: (_origin, connections) => {
+      const agent = agentFor(connections)
+      const dispatcher = asGlobalFetchSees(agent)
+      return {
+        send: async (url) => {
+          const res = await globalThis.fetch(url, { dispatcher } as RequestInit)
+          await res.arrayBuffer()
+        },
+        close: () => agent.close(),
+      }
+    },
+  },
+  {
+    name: 'global fetch, dispatcher',
+    make: (origin, connections) => {
+      const client = createClient({ origin, agent: { connections } })
+      const dispatcher = asGlobalFetchSees(client.dispatcher)
+      return {
+        send: async (url) => {
+          const res = await globalThis.fetch(url, { dispatcher } as RequestInit)
+          await res.arrayBuffer()
+        },
+        close: () => client.close(),
+      }
+    },
+  },
 ]
+
+/**
+ * The dispatcher Node's global fetch uses after `setGlobalDispatcher(dispatcher)`: undici wraps
+ * it for the older handler API of the undici bundled with Node.
+ */
+function asGlobalFetchSees(dispatcher: Dispatcher): Dispatcher {
+  const previous = getGlobalDispatcher()
+  setGlobalDispatcher(dispatcher)
+  const seen = (globalThis as unknown as Record<symbol, Dispatcher>)[
+    Symbol.for('undici.globalDispatcher.1')
+  ] as Dispatcher
+  setGlobalDispatcher(previous)
+  return seen
+}
 
 interface Sample {
   rps: number
