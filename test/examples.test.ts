@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { main as deadlines } from '../examples/deadlines.ts'
 import { main as demo } from '../examples/demo.ts'
+import { main as globalFetch } from '../examples/global-fetch.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
 describe('examples', () => {
@@ -37,5 +38,15 @@ describe('deadlines.ts', () => {
       /frontend: GET http:\/\/127\.0\.0\.1:\d+\/report failed with NQ_DEADLINE_EXCEEDED/,
     )
     expect(text).toMatch(/caller: (got 504|GET .* failed with NQ_DEADLINE_EXCEEDED)/)
+  })
+})
+
+describe('global-fetch.ts', () => {
+  it('shows a global fetch() retried through client.dispatcher, and the stats after', async () => {
+    const text = (await globalFetch(() => {})).join('\n')
+    expect(text).toMatch(/retrying GET \/inventory in \d+ ms: status 503 is retryable/)
+    expect(text).toContain('fetch got 200: {"widgets":3}')
+    expect(text).toContain('the server saw 2 requests')
+    expect(text).toMatch(/stats: 1 call, 2 attempts, 1 retry allowed, circuit closed, limit 20/)
   })
 })

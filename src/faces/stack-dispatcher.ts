@@ -99,6 +99,7 @@ class StackDispatch implements Dispatcher.DispatchController {
   #paused = false
   #reason: Error | null = null
   #body: ResponseBody | undefined
+  #response: ClientResponse | undefined
   #done = false
 
   constructor(handler: Dispatcher.DispatchHandler) {
@@ -115,6 +116,19 @@ class StackDispatch implements Dispatcher.DispatchController {
 
   get reason(): Error | null {
     return this.#reason
+  }
+
+  /**
+   * The response headers as `[name, value, ...]` strings. undici's wrapper for handlers of its
+   * first API takes these as they are; without them it makes two Buffers per header.
+   */
+  get rawHeaders(): string[] | null {
+    return this.#response === undefined ? null : flatten(this.#response.headers)
+  }
+
+  /** The trailers, the same way, once the body has ended. */
+  get rawTrailers(): string[] | null {
+    return this.#response === undefined ? null : flatten(this.#response.trailers)
   }
 
   abort(reason: Error): void {
@@ -169,6 +183,7 @@ class StackDispatch implements Dispatcher.DispatchController {
       return
     }
     this.#body = body
+    this.#response = response
     try {
       this.#handler.onResponseStart?.(
         this,
@@ -207,6 +222,16 @@ class StackDispatch implements Dispatcher.DispatchController {
     // An abort asked for by the handler comes back as its own reason, as undici does.
     this.#handler.onResponseError?.(this, this.#reason ?? error)
   }
+}
+
+function flatten(headers: Record<string, string | string[] | undefined>): string[] {
+  const flat: string[] = []
+  for (const name in headers) {
+    const value = headers[name]
+    if (Array.isArray(value)) for (const item of value) flat.push(name, item)
+    else if (value !== undefined) flat.push(name, value)
+  }
+  return flat
 }
 
 function targetUrl(options: Dispatcher.DispatchOptions): string {
