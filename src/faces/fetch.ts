@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import type { AttemptRecord } from '../core/attempt.ts'
 import { normalizeHeaders, type HeaderRecord, type HeadersInput } from '../core/headers.ts'
+import { normalizeMethod } from '../core/method.ts'
 import type { ClientResponse, RequestBody } from '../core/middleware.ts'
 import { isReplayableBody } from '../core/request-body.ts'
 import { InvalidRequestError, RedirectError, describeValue } from '../errors.ts'
@@ -189,7 +190,7 @@ async function readCall(input: string | URL | Request, init: FetchInit): Promise
       `fetch input: got ${describeValue(input)}, expected a URL string, a URL or a Request`,
     )
   }
-  if (init.method !== undefined) method = init.method.toUpperCase()
+  if (init.method !== undefined) method = init.method
   if (init.headers !== undefined) headers = init.headers as HeadersInput
   if (init.body !== undefined) body = init.body
   if (init.signal !== undefined) signal = init.signal ?? undefined
@@ -199,6 +200,8 @@ async function readCall(input: string | URL | Request, init: FetchInit): Promise
       `fetch redirect: got ${describeValue(redirect)}, expected 'follow', 'manual' or 'error'`,
     )
   }
+  // One spelling for the rules below (`post` is POST); a bad method is refused here.
+  method = normalizeMethod(method)
   const record = headers === undefined ? {} : normalizeHeaders(headers)
   if (body !== undefined && body !== null && (method === 'GET' || method === 'HEAD')) {
     throw new InvalidRequestError(`a ${method} request cannot have a body`)

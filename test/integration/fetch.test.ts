@@ -156,6 +156,12 @@ describe('client.fetch', () => {
       message: expect.stringContaining('fetch body'),
     })
     await expect(client.fetch(42 as never)).rejects.toMatchObject({ code: 'NQ_INVALID_REQUEST' })
+    await expect(client.fetch('/x', { method: 'G ET' })).rejects.toMatchObject({
+      code: 'NQ_INVALID_REQUEST',
+    })
+    await expect(client.fetch('/x', { method: 'get', body: 'no' })).rejects.toMatchObject({
+      code: 'NQ_INVALID_REQUEST',
+    })
     expect(server.stats.requests).toBe(0)
   })
 
@@ -240,7 +246,8 @@ describe('client.fetch redirects', () => {
     expect(lastRequest().body.length).toBe(0)
     expect(lastRequest().headers['content-type']).toBeUndefined()
 
-    await (await client.fetch('/temporary', { method: 'PUT', body: 'payload' })).text()
+    // A lower-case method is the standard one: `put` keeps its body across a 307 as PUT does.
+    await (await client.fetch('/temporary', { method: 'put', body: 'payload' })).text()
     expect(lastRequest()).toMatchObject({ method: 'PUT', path: '/result' })
     expect(lastRequest().body.toString()).toBe('payload')
   })
