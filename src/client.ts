@@ -18,7 +18,13 @@ import { whenBodyComplete } from './core/response-body.ts'
 import { parseOrigin, resolveTarget } from './core/target.ts'
 import { createTransport } from './core/transport.ts'
 import { splitUndiciOptions } from './core/undici-options.ts'
-import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from './core/validate.ts'
+import {
+  checkKnownKeys,
+  intInRange,
+  isPlainObject,
+  optionalFunction,
+  positiveMs,
+} from './core/validate.ts'
 import {
   AbortedError,
   ClientClosedError,
@@ -140,12 +146,7 @@ export class Client {
     }
 
     const concurrency = resolveConcurrencyOptions('concurrency', options.concurrency)
-    for (const name of HOOKS) {
-      const hook = options[name]
-      if (hook !== undefined && typeof hook !== 'function') {
-        throw new InvalidOptionError(name, hook, 'a function')
-      }
-    }
+    for (const name of HOOKS) optionalFunction(name, options[name])
 
     if (options.dispatcher !== undefined) {
       if (options.agent !== undefined) {

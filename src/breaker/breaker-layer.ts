@@ -4,7 +4,7 @@ import type { CallRequest, CallResponse, Middleware } from '../core/middleware.t
 import type { OriginState } from '../core/origin-state.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
-import { isPlainObject } from '../core/validate.ts'
+import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { CircuitOpenError, InvalidOptionError, type CircuitRejectingState } from '../errors.ts'
 import { serverRetryHint } from '../retry/retry-after.ts'
 import {
@@ -60,12 +60,8 @@ export function breakerLayer(options: BreakerLayerOptions = {}): Middleware {
   if (random !== undefined && typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
   }
-  if (onStateChange !== undefined && typeof onStateChange !== 'function') {
-    throw new InvalidOptionError('onStateChange', onStateChange, 'a function')
-  }
-  if (onShed !== undefined && typeof onShed !== 'function') {
-    throw new InvalidOptionError('onShed', onShed, 'a function')
-  }
+  optionalFunction('onStateChange', onStateChange)
+  optionalFunction('onShed', onShed)
   const resolved = resolveBreakerOptions('', breaker) as ResolvedBreakerOptions
   return new Breaker(resolved, random ?? Math.random, onStateChange, onShed).middleware
 }

@@ -2,7 +2,7 @@ import { reportShed, type ShedHook } from '../core/events.ts'
 import type { Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
-import { isPlainObject } from '../core/validate.ts'
+import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { InvalidOptionError, ThrottledError } from '../errors.ts'
 import {
   AdaptiveThrottle,
@@ -32,9 +32,7 @@ export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
   if (random !== undefined && typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
   }
-  if (onShed !== undefined && typeof onShed !== 'function') {
-    throw new InvalidOptionError('onShed', onShed, 'a function')
-  }
+  optionalFunction('onShed', onShed)
   const settings = resolveThrottleOptions('throttle', throttle)
   return createThrottleLayer(settings, random ?? Math.random, onShed)
 }

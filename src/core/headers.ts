@@ -38,6 +38,17 @@ export function mergeHeaders(
   return out
 }
 
+/** A parsed header record in undici's flat form, `[name, value, name, value, ...]`. */
+export function flattenHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const flat: string[] = []
+  for (const name in headers) {
+    const value = headers[name]
+    if (Array.isArray(value)) for (const item of value) flat.push(name, item)
+    else if (value !== undefined) flat.push(name, value)
+  }
+  return flat
+}
+
 /** Validates and normalizes a header input into a new record (used for client defaults). */
 export function normalizeHeaders(headers: HeadersInput): HeaderRecord {
   const out: HeaderRecord = {}

@@ -67,6 +67,14 @@ function durationMs(
   return value
 }
 
+/** Checks an optional callback (a hook, ...): `undefined` or a function. */
+export function optionalFunction<T>(option: string, value: T): T {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new InvalidOptionError(option, value, 'a function')
+  }
+  return value
+}
+
 /** An integer from `min` up to `max`; `fallback` when `value` is undefined. */
 export function intInRange(
   option: string,

@@ -1,6 +1,11 @@
 import { Readable } from 'node:stream'
 import type { AttemptRecord } from '../core/attempt.ts'
-import { normalizeHeaders, type HeaderRecord, type HeadersInput } from '../core/headers.ts'
+import {
+  flattenHeaders,
+  normalizeHeaders,
+  type HeaderRecord,
+  type HeadersInput,
+} from '../core/headers.ts'
 import { normalizeMethod } from '../core/method.ts'
 import type { ClientResponse, RequestBody } from '../core/middleware.ts'
 import { isReplayableBody } from '../core/request-body.ts'
@@ -258,11 +263,8 @@ function toFetchResponse(
   method: string,
 ): FetchResponse {
   const headers = new Headers()
-  for (const name in response.headers) {
-    const value = response.headers[name]
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item)
-    else if (value !== undefined) headers.append(name, value)
-  }
+  const flat = flattenHeaders(response.headers)
+  for (let i = 0; i < flat.length; i += 2) headers.append(flat[i] as string, flat[i + 1] as string)
   let body: ReadableStream<Uint8Array> | null = null
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(response.statusCode)) {
     void response.body.dump()

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { flattenHeaders } from '../core/headers.ts'
 
 /** The callbacks of undici's first handler API (undici 6 and older, Node 22's `fetch`). */
 interface LegacyHandler {
@@ -69,15 +70,7 @@ class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Parsed headers back in undici's raw form: `[name, value, name, value, ...]` as Buffers. */
+/** Parsed headers back in undici's raw form: `[name, value, ...]` as latin1 Buffers. */
 function toRawHeaders(headers: Record<string, string | string[] | undefined>): Buffer[] {
-  const raw: Buffer[] = []
-  for (const name in headers) {
-    const value = headers[name]
-    if (value === undefined) continue
-    for (const item of Array.isArray(value) ? value : [value]) {
-      raw.push(Buffer.from(name, 'latin1'), Buffer.from(item, 'latin1'))
-    }
-  }
-  return raw
+  return flattenHeaders(headers).map((field) => Buffer.from(field, 'latin1'))
 }

@@ -1,4 +1,5 @@
 import { Dispatcher } from 'undici'
+import { flattenHeaders } from '../core/headers.ts'
 import type { ClientResponse } from '../core/middleware.ts'
 import type { ResponseBody } from '../core/response-body.ts'
 import { InvalidRequestError } from '../errors.ts'
@@ -123,12 +124,12 @@ class StackDispatch implements Dispatcher.DispatchController {
    * first API takes these as they are; without them it makes two Buffers per header.
    */
   get rawHeaders(): string[] | null {
-    return this.#response === undefined ? null : flatten(this.#response.headers)
+    return this.#response === undefined ? null : flattenHeaders(this.#response.headers)
   }
 
   /** The trailers, the same way, once the body has ended. */
   get rawTrailers(): string[] | null {
-    return this.#response === undefined ? null : flatten(this.#response.trailers)
+    return this.#response === undefined ? null : flattenHeaders(this.#response.trailers)
   }
 
   abort(reason: Error): void {
@@ -222,16 +223,6 @@ class StackDispatch implements Dispatcher.DispatchController {
     // An abort asked for by the handler comes back as its own reason, as undici does.
     this.#handler.onResponseError?.(this, this.#reason ?? error)
   }
-}
-
-function flatten(headers: Record<string, string | string[] | undefined>): string[] {
-  const flat: string[] = []
-  for (const name in headers) {
-    const value = headers[name]
-    if (Array.isArray(value)) for (const item of value) flat.push(name, item)
-    else if (value !== undefined) flat.push(name, value)
-  }
-  return flat
 }
 
 function targetUrl(options: Dispatcher.DispatchOptions): string {

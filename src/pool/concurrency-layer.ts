@@ -2,7 +2,7 @@ import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../co
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, errorCode } from '../core/outcome.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
-import { isPlainObject } from '../core/validate.ts'
+import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { InvalidOptionError, QueueFullError, QueueTimeoutError } from '../errors.ts'
 import {
   resolveConcurrencyOptions,
@@ -44,12 +44,8 @@ export interface ConcurrencyLayerOptions extends ConcurrencyOptions {
 export function concurrencyLayer(options: ConcurrencyLayerOptions = {}): Middleware {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
   const { onLimitChange, onShed, ...limiter } = options as ConcurrencyLayerOptions
-  if (onLimitChange !== undefined && typeof onLimitChange !== 'function') {
-    throw new InvalidOptionError('onLimitChange', onLimitChange, 'a function')
-  }
-  if (onShed !== undefined && typeof onShed !== 'function') {
-    throw new InvalidOptionError('onShed', onShed, 'a function')
-  }
+  optionalFunction('onLimitChange', onLimitChange)
+  optionalFunction('onShed', onShed)
   const resolved = resolveConcurrencyOptions('concurrency', limiter) as ResolvedConcurrency
   return createConcurrencyLayer(resolved, onLimitChange, onShed)
 }

@@ -5,7 +5,7 @@ import { channels, emit, type RetryHook } from '../core/events.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
 import { RetryBudget } from '../budget/retry-budget.ts'
 import type { Random } from '../core/random.ts'
-import { isPlainObject } from '../core/validate.ts'
+import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { DeadlineExceededError, InvalidOptionError } from '../errors.ts'
 import { deadlineError } from '../timeouts/deadline-layer.ts'
 import { planRetry, type RetryPlan } from './retry-plan.ts'
@@ -38,9 +38,7 @@ export function retryLayer(options: RetryLayerOptions = {}): Middleware {
   if (random !== undefined && typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
   }
-  if (onRetry !== undefined && typeof onRetry !== 'function') {
-    throw new InvalidOptionError('onRetry', onRetry, 'a function')
-  }
+  optionalFunction('onRetry', onRetry)
   const resolved = resolveRetryPolicy('', policy, DEFAULT_RETRY)
   return createRetryLayer(resolved, random ?? Math.random, onRetry)
 }
