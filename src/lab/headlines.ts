@@ -1,0 +1,37 @@
+import type { ContenderName } from './contenders.ts'
+import type { ScenarioName } from './scenarios.ts'
+import type { ContenderSummary } from './summarize.ts'
+
+/** The one claim a scenario is there to show, checked against its run. */
+export interface Headline {
+  claim: string
+  holds(by: Readonly<Record<ContenderName, ContenderSummary>>): boolean
+}
+
+/** Each scenario's headline. The lab reports whether it held; the tests require that it did. */
+export const HEADLINES: Readonly<Record<ScenarioName, Headline>> = Object.freeze({
+  outage: {
+    claim: "netiquette's amplification (requests per call) is below the naive wrapper's",
+    holds: (by) => by.netiquette.amplification < by.naive.amplification,
+  },
+  brownout: {
+    claim:
+      "netiquette's retries lift calls due in the fault to at least 95% success (the origin gives 80%)",
+    holds: (by) => by.netiquette.fault.successRate >= 0.95,
+  },
+  overload: {
+    claim:
+      "netiquette's p99 latency is below both contenders' that send every call at once " +
+      '(fixed, unbounded concurrency)',
+    holds: (by) => by.netiquette.p99 < by.naive.p99 && by.netiquette.p99 < by['undici-retry'].p99,
+  },
+  'latency-spike': {
+    claim:
+      "netiquette's p99 latency is below the naive wrapper's, which waits out every slow attempt",
+    holds: (by) => by.netiquette.p99 < by.naive.p99,
+  },
+  'slow-body': {
+    claim: "netiquette's p99 latency is below the naive wrapper's, which waits out every trickle",
+    holds: (by) => by.netiquette.p99 < by.naive.p99,
+  },
+})
