@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { main as deadlines } from '../examples/deadlines.ts'
-import { main as demo } from '../examples/demo.ts'
+import { main as tour } from '../examples/tour.ts'
 import { main as globalFetch } from '../examples/global-fetch.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
 describe('examples', () => {
-  it('demo.ts runs and explains each call', async () => {
-    const lines = await demo(() => {})
+  it('tour.ts runs and explains each call', async () => {
+    const lines = await tour(() => {})
     const text = lines.join('\n')
     expect(text).toMatch(/GET http:\/\/127\.0\.0\.1:\d+\/charges\/42 got 200 after 1 attempt/)
     expect(text).toMatch(/flaky got 200 after 2 attempts/)

@@ -1,10 +1,11 @@
-// The quick-start demo: a client against a local fault server, showing what each call did.
-// Run it with `npm run demo`. The later failure lab replaces it with side-by-side scenarios.
+// A tour of one client against a local fault server, showing what each call did and why.
+// Run it with `npm run tour`. (`npm run demo` runs the failure lab, which compares netiquette
+// with other clients under load: see docs/lab.md.)
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { createClient, explain } from 'netiquette'
 import { createFaultServer } from 'netiquette/testing'
 
-/** Runs the demo, writing what happens through `log`. Returns the lines it logged. */
+/** Runs the tour, writing what happens through `log`. Returns the lines it logged. */
 export async function main(log: (line: string) => void = console.log): Promise<string[]> {
   const lines: string[] = []
   const say = (line: string) => {
@@ -25,7 +26,7 @@ export async function main(log: (line: string) => void = console.log): Promise<s
   // The default policies: a 30 s deadline, and up to 2 retries of what is safe to repeat.
   const client = createClient({
     origin: server.url,
-    headers: { 'user-agent': 'netiquette-demo' },
+    headers: { 'user-agent': 'netiquette-tour' },
   })
 
   const onAttempt = (message: unknown) => {

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `netiquette-lab` command: `npx netiquette-lab --help`.
+import { runCli } from './cli.ts'
+
+void runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+})

@@ -1,0 +1,177 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { CONTENDER_NAMES } from './contenders.ts'
+import { progressLine, type ProgressStream } from './progress.ts'
+import { renderReport } from './report.ts'
+import { OBJECTIVE, runLab, type LabProgress } from './run-lab.ts'
+import { SCENARIO_NAMES, type ScenarioName } from './scenarios.ts'
+import { formatScenarioTable } from './table.ts'
+
+/** Where the command reads and writes; tests pass their own. */
+export interface CliIo {
+  stdout: { write(text: string): unknown }
+  stderr: ProgressStream
+  /** The directory a relative `--out` is resolved against. */
+  cwd: string
+  now(): Date
+}
+
+const USAGE = `Usage: netiquette-lab [options]
+
+Runs failure scenarios against local fault servers and compares a naive fetch wrapper,
+undici's retry interceptor and netiquette's defaults side by side.
+
+Options:
+  --scenario <names>  comma-separated: ${SCENARIO_NAMES.join(', ')}, or all (default: all)
+  --duration <s>      seconds of arrivals per scenario, 2 to 600 (default: 10)
+  --rate <n>          calls offered per second to each contender, 1 to 1000 (default: 100)
+  --seed <n>          seed of arrivals, faults and jitter, an integer 0 to 4294967295 (default: 1)
+  --out <file>        where the HTML report goes (default: lab-report.html)
+  --json              print the results as JSON on stdout instead of tables
+  -h, --help          show this help
+`
+
+/** A bad command line: the message is printed with the usage, and the exit code is 2. */
+class UsageError extends Error {}
+
+interface CliSettings {
+  scenarios: ScenarioName[]
+  duration: number
+  rate: number
+  seed: number
+  out: string
+  json: boolean
+}
+
+/** Runs the command with `argv` (without node and the script); resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let settings: CliSettings | undefined
+  try {
+    settings = parseCommandLine(argv, io.cwd)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    io.stderr.write(`netiquette-lab: ${error.message}\n\n${USAGE}`)
+    return 2
+  }
+  if (settings === undefined) {
+    io.stdout.write(USAGE)
+    return 0
+  }
+  const { json, out } = settings
+  const progress = progressLine(io.stderr)
+  let current = -1
+  const onProgress = (p: LabProgress) => {
+    if (p.index !== current) {
+      current = p.index
+      if (io.stderr.isTTY !== true)
+        io.stderr.write(`running ${p.scenario} (${p.index + 1}/${p.of})\n`)
+    }
+    const clock = `${(Math.min(p.elapsed, p.duration) / 1000).toFixed(1)}/${p.duration / 1000} s`
+    const flight = CONTENDER_NAMES.map((name) => `${name} ${p.inFlight[name]}`).join(', ')
+    const phase = p.draining ? 'waiting for the last calls' : clock
+    progress.update(`[${p.index + 1}/${p.of}] ${p.scenario}: ${phase}; in flight: ${flight}`)
+  }
+
+  const results = await runLab({
+    scenarios: settings.scenarios,
+    duration: settings.duration * 1000,
+    rate: settings.rate,
+    seed: settings.seed,
+    onProgress,
+    // Each table as soon as its scenario has run, rather than all after a minute.
+    onScenario: (scenario) => {
+      progress.clear()
+      const shape = {
+        duration: settings.duration * 1000,
+        rate: settings.rate,
+        objective: OBJECTIVE,
+      }
+      if (!json) io.stdout.write(`${formatScenarioTable(scenario, shape)}\n\n`)
+    },
+  })
+  progress.clear()
+  await mkdir(dirname(out), { recursive: true })
+  await writeFile(out, renderReport(results, io.now()))
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ...results, report: out }, null, 2)}\n`)
+    io.stderr.write(`report: ${out}\n`)
+  } else {
+    io.stdout.write(`Report: ${out}\n`)
+  }
+  return 0
+}
+
+/** The settings of a command line; `undefined` for `--help`. */
+function parseCommandLine(argv: readonly string[], cwd: string): CliSettings | undefined {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        scenario: { type: 'string' },
+        duration: { type: 'string' },
+        rate: { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values } = parsed
+  if (values.help === true) return undefined
+  return {
+    scenarios: parseScenarios(values.scenario),
+    duration: parseNumber('--duration', values.duration, 10, 2, 600, 'a number of seconds'),
+    rate: parseNumber('--rate', values.rate, 100, 1, 1000, 'a number of calls per second'),
+    seed: parseNumber('--seed', values.seed, 1, 0, 0xffff_ffff, 'an integer', true),
+    out: resolve(cwd, values.out ?? 'lab-report.html'),
+    json: values.json === true,
+  }
+}
+
+function parseScenarios(value: string | undefined): ScenarioName[] {
+  if (value === undefined || value === 'all') return [...SCENARIO_NAMES]
+  const names = value.split(',').map((name) => name.trim())
+  for (const name of names) {
+    if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
+      throw new UsageError(
+        `--scenario: no scenario ${JSON.stringify(name)}; expected ${SCENARIO_NAMES.join(', ')} or all`,
+      )
+    }
+  }
+  return [...new Set(names as ScenarioName[])]
+}
+
+function parseNumber(
+  flag: string,
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  kind: string,
+  integer = false,
+): number {
+  if (value === undefined) return fallback
+  const number = value.trim() === '' ? NaN : Number(value)
+  if (!(number >= min && number <= max) || (integer && !Number.isInteger(number))) {
+    throw new UsageError(
+      `${flag}: got ${JSON.stringify(value)}, expected ${kind} from ${min} to ${max}`,
+    )
+  }
+  return number
+}
+
+function processIo(): CliIo {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+    now: () => new Date(),
+  }
+}

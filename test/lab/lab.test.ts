@@ -1,0 +1,259 @@
+// The failure lab end to end: the command runs real scenarios against fault servers on
+// 127.0.0.1, prints JSON, and writes a report that a headless Chromium renders offline.
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { chromium } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../src/lab/cli.ts'
+import { CONTENDER_NAMES } from '../../src/lab/contenders.ts'
+import type { LabResults, ScenarioResult } from '../../src/lab/run-lab.ts'
+import { SCENARIO_NAMES } from '../../src/lab/scenarios.ts'
+
+// Debian's chromium; .ci/run installs it and sets CI, so there the browser test never skips.
+const BROWSER = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const browserMissing = !existsSync(BROWSER) && process.env.CI === undefined
+
+type Output = LabResults & { report: string }
+
+/** The little of the DOM the browser check reads (the project compiles without DOM types). */
+interface Element {
+  getAttribute(name: string): string | null
+  querySelector(selector: string): Element | null
+  querySelectorAll(selector: string): Iterable<Element> & { length: number }
+  textContent: string | null
+  getBoundingClientRect(): { width: number }
+  getTotalLength(): number
+}
+
+let dir: string
+let short: Output
+let overload: Output
+
+async function lab(...argv: string[]): Promise<Output> {
+  let out = ''
+  const code = await runCli([...argv, '--json'], {
+    stdout: { write: (text: string) => (out += text) },
+    stderr: { write: () => true },
+    cwd: dir,
+    now: () => new Date(),
+  })
+  expect(code).toBe(0)
+  return JSON.parse(out) as Output
+}
+
+const scenario = (output: Output, name: string) =>
+  output.scenarios.find((s) => s.name === name) as ScenarioResult
+const contender = (s: ScenarioResult, name: string) =>
+  s.contenders.find((c) => c.contender === name) as ScenarioResult['contenders'][number]
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'netiquette-lab-'))
+  // The overload needs a longer run: the origin's queue has to grow past netiquette's 1 s
+  // deadline before the naive clients' p99 can show it. The two runs share the machine lightly
+  // (100 calls/s each), so they run side by side.
+  ;[short, overload] = await Promise.all([
+    lab(
+      '--scenario',
+      'outage,brownout,latency-spike,slow-body',
+      '--duration',
+      '4',
+      '--out',
+      'short.html',
+    ),
+    lab('--scenario', 'overload', '--duration', '8', '--seed', '2', '--out', 'overload.html'),
+  ])
+}, 120_000)
+
+afterAll(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('the failure lab', () => {
+  it('prints results of the documented shape, with the report path', () => {
+    expect(short.version).toBe(1)
+    expect(short.settings).toEqual({
+      duration: 4_000,
+      rate: 100,
+      seed: 1,
+      objective: 1_000,
+      attemptTimeout: 500,
+    })
+    expect(short.contenders.map((c) => c.name)).toEqual(CONTENDER_NAMES)
+    expect(short.report).toBe(join(dir, 'short.html'))
+    expect(short.scenarios.map((s) => s.name)).toEqual([
+      'outage',
+      'brownout',
+      'latency-spike',
+      'slow-body',
+    ])
+    for (const s of [...short.scenarios, ...overload.scenarios]) {
+      expect(SCENARIO_NAMES).toContain(s.name)
+      expect(s).toMatchObject({
+        title: expect.any(String),
+        mechanism: expect.any(String),
+        headline: { claim: expect.any(String), holds: expect.any(Boolean) },
+      })
+      expect(s.fault.end).toBeGreaterThan(s.fault.start)
+      const buckets = s.horizon / s.bucket
+      expect(Number.isInteger(buckets)).toBe(true)
+      expect(s.offered).toHaveLength(buckets)
+      expect(s.contenders.map((c) => c.contender)).toEqual(CONTENDER_NAMES)
+      const offered = s.contenders[0]?.offered
+      for (const c of s.contenders) {
+        // Every contender got the same arrivals, about 100 per second.
+        expect(c.offered).toBe(offered)
+        for (const key of [
+          'attempts',
+          'amplification',
+          'goodput',
+          'successRate',
+          'p50',
+          'p99',
+        ] as const) {
+          expect(Number.isFinite(c[key]), `${s.name} ${c.contender} ${key}`).toBe(true)
+        }
+        expect(c.recoveredAfter === null || c.recoveredAfter >= 0).toBe(true)
+        expect(c.fault.offered).toBeGreaterThan(0)
+        expect(Object.values(c.outcomes).reduce((a, b) => a + b, 0)).toBe(c.offered)
+        for (const series of Object.values(c.series)) expect(series).toHaveLength(buckets)
+        // Only netiquette has policies to report on.
+        expect(c.policy === undefined).toBe(c.contender !== 'netiquette')
+      }
+      expect(s.policy.length).toBeGreaterThan(10)
+      expect(s.policy[0]).toEqual({
+        t: expect.any(Number),
+        limit: expect.anything(),
+        queued: expect.any(Number),
+        circuit: expect.anything(),
+      })
+    }
+    expect(scenario(short, 'outage').contenders[0]?.offered).toBeGreaterThan(300)
+  })
+
+  it('outage: netiquette sends fewer requests per call than the naive wrapper, and its circuit opens', () => {
+    const s = scenario(short, 'outage')
+    expect(s.headline.holds).toBe(true)
+    const naive = contender(s, 'naive')
+    const ours = contender(s, 'netiquette')
+    expect(ours.amplification).toBeLessThan(naive.amplification)
+    // The wrapper's 3 retries of every 503: close to 4 requests per call due in the fault.
+    expect(naive.fault.amplification).toBeGreaterThan(3)
+    expect(ours.fault.amplification).toBeLessThan(1.5)
+    expect(s.policy.some((p) => p.circuit === 'open')).toBe(true)
+    expect(ours.outcomes.NQ_CIRCUIT_OPEN).toBeGreaterThan(0)
+  })
+
+  it('brownout: retries lift success above the 80% the origin gives, for every contender', () => {
+    const s = scenario(short, 'brownout')
+    expect(s.headline.holds).toBe(true)
+    for (const c of s.contenders) expect(c.fault.successRate).toBeGreaterThanOrEqual(0.95)
+    // The failed retries stay well inside netiquette's budget (10% of calls).
+    const policy = contender(s, 'netiquette').policy
+    expect(policy?.retriesAllowed).toBeGreaterThan(10)
+    expect(policy?.retriesRefused).toBeLessThanOrEqual((policy?.retriesAllowed ?? 0) * 0.1)
+  })
+
+  it('overload: netiquette keeps p99 below the clients that send every call at once, and sheds', () => {
+    const s = scenario(overload, 'overload')
+    expect(s.headline.holds).toBe(true)
+    const ours = contender(s, 'netiquette')
+    for (const name of ['naive', 'undici-retry']) {
+      expect(ours.p99).toBeLessThan(contender(s, name).p99)
+      expect(ours.goodput).toBeGreaterThan(contender(s, name).goodput)
+    }
+    expect(s.policy.some((p) => p.queued > 0)).toBe(true)
+  })
+
+  it('latency spike and slow body: the deadline bounds netiquette, the naive wrapper waits', () => {
+    for (const name of ['latency-spike', 'slow-body']) {
+      const s = scenario(short, name)
+      expect(s.headline.holds, name).toBe(true)
+      // The deadline is 1 s; allow for a busy event loop.
+      expect(contender(s, 'netiquette').p99, name).toBeLessThan(1_500)
+      expect(contender(s, 'naive').p99, name).toBeGreaterThan(2_000)
+    }
+  })
+
+  it.skipIf(browserMissing)(
+    'writes a report that headless Chromium renders offline, with every chart drawn',
+    async () => {
+      const html = await readFile(short.report, 'utf8')
+      // Nothing to fetch: the only URL in it is the SVG namespace.
+      expect(
+        html.match(/https?:\/\/[^"' )]+/g)?.filter((u) => u !== 'http://www.w3.org/2000/svg') ?? [],
+      ).toEqual([])
+
+      const browser = await chromium.launch({
+        executablePath: BROWSER,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      })
+      try {
+        const page = await browser.newPage()
+        const requests: string[] = []
+        const errors: string[] = []
+        page.on('request', (request) => requests.push(request.url()))
+        page.on('pageerror', (error) => errors.push(error.message))
+        page.on('console', (message) => {
+          if (message.type() === 'error') errors.push(message.text())
+        })
+        await page.goto(pathToFileURL(short.report).href)
+        const drawn = await page.evaluate(() =>
+          [
+            ...(globalThis as unknown as { document: Element }).document.querySelectorAll(
+              'section.scenario',
+            ),
+          ].map((section) => ({
+            name: section.getAttribute('data-scenario'),
+            headline: section.querySelector('.headline')?.textContent ?? '',
+            rows: section.querySelectorAll('tbody tr').length,
+            charts: [...section.querySelectorAll('svg.chart')].map((svg) => ({
+              id: svg.getAttribute('data-chart'),
+              width: svg.getBoundingClientRect().width,
+              // Lines actually laid out with a length, not just present in the markup.
+              lines: [...svg.querySelectorAll('path.series')].filter(
+                (path) => path.getTotalLength() > 10,
+              ).length,
+            })),
+          })),
+        )
+        expect(errors).toEqual([])
+        expect(requests).toEqual([pathToFileURL(short.report).href])
+        expect(drawn.map((d) => d.name)).toEqual([
+          'outage',
+          'brownout',
+          'latency-spike',
+          'slow-body',
+        ])
+        for (const section of drawn) {
+          expect(section.headline).toMatch(/^✓ held/)
+          expect(section.rows).toBe(3)
+          expect(section.charts.map((c) => c.id)).toEqual(
+            ['attempts', 'goodput', 'p99', 'policy'].map((chart) => `${section.name}-${chart}`),
+          )
+          for (const chart of section.charts) {
+            expect(chart.width, chart.id ?? '').toBeGreaterThan(300)
+            // attempts and goodput: offered and the three contenders; p99: the three; policy:
+            // limit and queue.
+            const kind = chart.id?.slice(section.name!.length + 1) as string
+            const expected = { attempts: 4, goodput: 4, p99: 3, policy: 2 }[kind]
+            expect(chart.lines, chart.id ?? '').toBe(expected)
+          }
+        }
+      } finally {
+        await browser.close()
+      }
+    },
+    60_000,
+  )
+})
