@@ -2,6 +2,12 @@
 // The `netiquette-lab` command: `npx netiquette-lab --help`.
 import { runCli } from './cli.ts'
 
-void runCli(process.argv.slice(2)).then((code) => {
-  process.exitCode = code
-})
+runCli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    console.error(error)
+    process.exitCode = 1
+  },
+)

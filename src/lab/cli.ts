@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, mkdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CONTENDER_NAMES } from './contenders.ts'
@@ -59,6 +60,13 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     return 0
   }
   const { json, out } = settings
+  try {
+    await checkWritable(out)
+  } catch (error) {
+    // Found before a minute of running rather than after.
+    io.stderr.write(`netiquette-lab: --out: cannot write ${out}: ${(error as Error).message}\n`)
+    return 2
+  }
   const progress = progressLine(io.stderr)
   let current = -1
   const onProgress = (p: LabProgress) => {
@@ -91,7 +99,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     },
   })
   progress.clear()
-  await mkdir(dirname(out), { recursive: true })
   await writeFile(out, renderReport(results, io.now()))
   if (json) {
     io.stdout.write(`${JSON.stringify({ ...results, report: out }, null, 2)}\n`)
@@ -165,6 +172,14 @@ function parseNumber(
     )
   }
   return number
+}
+
+/** Creates `file`'s directory if needed, and checks that `file` can be written there. */
+async function checkWritable(file: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true })
+  const existing = await stat(file).catch(() => undefined)
+  if (existing?.isDirectory() === true) throw new Error('it is a directory')
+  await access(existing === undefined ? dirname(file) : file, constants.W_OK)
 }
 
 function processIo(): CliIo {

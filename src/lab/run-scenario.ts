@@ -7,6 +7,7 @@ import {
   createContender,
   type Contender,
   type ContenderName,
+  type CallOutcome,
   type ContenderSettings,
   type PolicySample,
   type PolicyTotals,
@@ -55,6 +56,20 @@ export interface ScenarioRun {
 
 /** How often in-flight counts and netiquette's limit, queue and circuit are sampled, in ms. */
 export const SAMPLE_INTERVAL = 100
+
+/** How long calls may take to end once aborted, in ms. */
+const ABORT_WAIT = 5_000
+
+/** Whether `promise` settled within `ms`. */
+async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)))
+  try {
+    return await Promise.race([promise.then(() => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 /** What {@link runScenario} reports while it runs. */
 export interface ScenarioProgress {
@@ -131,12 +146,16 @@ export async function runScenario(
       for (const lane of lanes) {
         lane.inFlight++
         pending++
-        void lane.contender.call(`/call/${index}`, controller.signal).then((outcome) => {
+        const settle = (outcome: CallOutcome) => {
           lane.inFlight--
           const label = ending && !outcome.ok ? 'unfinished' : outcome.label
           lane.run.calls.push({ start: due, end: elapsed(), ok: outcome.ok, label })
           if (--pending === 0 && next >= arrivals.length) allDone()
-        })
+        }
+        // A contender reports failures as outcomes; a throw is a bug, recorded rather than lost.
+        lane.contender
+          .call(`/call/${index}`, controller.signal)
+          .then(settle, () => settle({ ok: false, label: 'lab-error' }))
       }
     }
 
@@ -178,16 +197,14 @@ export async function runScenario(
     schedule()
     await arrivalsOver
     if (pending === 0) allDone()
-    let graceTimer: NodeJS.Timeout | undefined
-    await Promise.race([
-      drained,
-      new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, grace))),
-    ])
-    clearTimeout(graceTimer)
-    if (pending > 0) {
+    if (!(await settledWithin(drained, grace))) {
       ending = true
       controller.abort()
-      await drained
+      // Every contender honours the signal at once; a call that does not is a bug to report,
+      // not a reason to hang.
+      if (!(await settledWithin(drained, ABORT_WAIT))) {
+        throw new Error(`${pending} calls did not end within ${ABORT_WAIT} ms of being aborted`)
+      }
     }
     clearInterval(sampler)
     sample()

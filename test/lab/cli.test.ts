@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { runCli, type CliIo } from '../../src/lab/cli.ts'
 
@@ -34,6 +35,13 @@ describe('netiquette-lab command line', () => {
       expect(captured.out).toBe('')
     },
   )
+
+  it('refuses a report path it cannot write before running anything', async () => {
+    const captured = io()
+    expect(await runCli(['--out', tmpdir()], captured)).toBe(2)
+    expect(captured.err).toContain(`--out: cannot write ${tmpdir()}: it is a directory`)
+    expect(captured.out).toBe('')
+  })
 
   it('prints its usage for --help', async () => {
     const captured = io()
