@@ -12,6 +12,16 @@ export const COLORS: Readonly<Record<ContenderName | 'offered', string>> = Objec
   offered: '#666666',
 })
 
+/**
+ * Line widths, widest first in drawing order: two contenders that behave alike (the naive wrapper
+ * and undici's interceptor, in the overload) show as one line with a border, not one hiding the other.
+ */
+const WIDTHS: Readonly<Record<ContenderName, number>> = {
+  naive: 4,
+  'undici-retry': 2.2,
+  netiquette: 1.8,
+}
+
 const FAULT_BAND = 'rgba(0, 0, 0, 0.07)'
 const QUEUE_COLOR = '#8e44ad'
 const CIRCUIT_BANDS = { open: 'rgba(214, 39, 40, 0.22)', 'half-open': 'rgba(230, 138, 0, 0.3)' }
@@ -76,6 +86,7 @@ function renderScenario(scenario: ScenarioResult, results: LabResults): string {
     scenario.contenders.map((c, index) => ({
       label: c.contender,
       color: COLORS[c.contender],
+      width: WIDTHS[c.contender],
       points: pick(index).map((value, i) => [centre(i), value] as const),
     }))
   const offered: ChartSeries = {

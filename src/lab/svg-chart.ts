@@ -7,6 +7,8 @@ export interface ChartSeries {
   dashed?: boolean
   /** Drawn as steps (a value holds until the next point), for sampled state such as a limit. */
   steps?: boolean
+  /** Stroke width; wider lines drawn first stay visible where a later one overlaps them. @defaultValue 1.8 */
+  width?: number
 }
 
 /** A shaded stretch of the x axis: the fault window, or a time the circuit was open. */
@@ -96,7 +98,7 @@ export function renderLineChart(chart: LineChart): string {
     if (d === '') continue
     parts.push(
       `<path class="series" data-series="${escapeXml(series.label)}" d="${d}" fill="none" ` +
-        `stroke="${series.color}" stroke-width="1.8"${series.dashed === true ? ' stroke-dasharray="5 4"' : ''}>` +
+        `stroke="${series.color}" stroke-width="${series.width ?? 1.8}"${series.dashed === true ? ' stroke-dasharray="5 4"' : ''}>` +
         `<title>${escapeXml(series.label)}</title></path>`,
     )
   }
