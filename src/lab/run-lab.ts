@@ -9,7 +9,7 @@ import {
 import { CONTENDER_NAMES, CONTENDER_SETUP, type ContenderName } from './contenders.ts'
 import { HEADLINES } from './headlines.ts'
 import { runScenario, type ScenarioProgress } from './run-scenario.ts'
-import { SCENARIO_NAMES, SCENARIOS, faultWindow, type ScenarioName } from './scenarios.ts'
+import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.ts'
 import { summarize, type ContenderSummary, type ScenarioSummary } from './summarize.ts'
 
 /** Options of {@link runLab}. */
@@ -139,7 +139,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabResults> {
       name,
       title: scenario.title,
       mechanism: scenario.mechanism,
-      fault: faultWindow(duration),
+      fault: run.fault,
       headline: { claim: headline.claim, holds: headline.holds(by) },
       ...summary,
     }

@@ -108,6 +108,8 @@ export async function runScenario(
   // One lane per contender: its client, what it recorded, and its calls in flight.
   const lanes: { contender: Contender; run: ContenderRun; inFlight: number }[] = []
   const timers: NodeJS.Timeout[] = []
+  // Only the next arrival's timer is ever pending.
+  let arrivalTimer: NodeJS.Timeout | undefined
   try {
     for (const name of CONTENDER_NAMES) {
       const run: ContenderRun = { name, calls: [], attempts: [], samples: [] }
@@ -136,8 +138,7 @@ export async function runScenario(
 
     const controller = new AbortController()
     let pending = 0
-    let allDone: () => void = () => {}
-    const drained = new Promise<void>((resolve) => (allDone = resolve))
+    const drained = Promise.withResolvers<void>()
     let ending = false
     let next = 0
 
@@ -150,7 +151,7 @@ export async function runScenario(
           lane.inFlight--
           const label = ending && !outcome.ok ? 'unfinished' : outcome.label
           lane.run.calls.push({ start: due, end: elapsed(), ok: outcome.ok, label })
-          if (--pending === 0 && next >= arrivals.length) allDone()
+          if (--pending === 0 && next >= arrivals.length) drained.resolve()
         }
         // A contender reports failures as outcomes; a throw is a bug, recorded rather than lost.
         lane.contender
@@ -159,16 +160,15 @@ export async function runScenario(
       }
     }
 
-    let arrived: () => void = () => {}
-    const arrivalsOver = new Promise<void>((resolve) => (arrived = resolve))
+    const arrived = Promise.withResolvers<void>()
     const schedule = () => {
       const now = elapsed()
       // Catch up on every arrival that is due, so a late timer does not thin the load.
       while (next < arrivals.length && (arrivals[next] as number) <= now) start(next++)
       if (next < arrivals.length) {
-        timers.push(setTimeout(schedule, (arrivals[next] as number) - now))
+        arrivalTimer = setTimeout(schedule, (arrivals[next] as number) - now)
       } else {
-        arrived()
+        arrived.resolve()
       }
     }
 
@@ -195,14 +195,14 @@ export async function runScenario(
     const sampler = setInterval(sample, SAMPLE_INTERVAL)
     timers.push(sampler)
     schedule()
-    await arrivalsOver
-    if (pending === 0) allDone()
-    if (!(await settledWithin(drained, grace))) {
+    await arrived.promise
+    if (pending === 0) drained.resolve()
+    if (!(await settledWithin(drained.promise, grace))) {
       ending = true
       controller.abort()
       // Every contender honours the signal at once; a call that does not is a bug to report,
       // not a reason to hang.
-      if (!(await settledWithin(drained, ABORT_WAIT))) {
+      if (!(await settledWithin(drained.promise, ABORT_WAIT))) {
         throw new Error(`${pending} calls did not end within ${ABORT_WAIT} ms of being aborted`)
       }
     }
@@ -211,6 +211,7 @@ export async function runScenario(
     for (const lane of lanes) lane.run.totals = lane.contender.totals?.()
   } finally {
     for (const timer of timers) clearTimeout(timer)
+    clearTimeout(arrivalTimer)
     await Promise.all(lanes.map((lane) => lane.contender.close()))
     await Promise.all(servers.map((server) => server.close()))
   }
