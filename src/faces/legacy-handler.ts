@@ -23,11 +23,26 @@ interface LegacyHandler {
 export function adaptHandler(
   handler: Dispatcher.DispatchHandler | Record<string, unknown>,
 ): Dispatcher.DispatchHandler {
-  if (typeof (handler as Dispatcher.DispatchHandler).onRequestStart === 'function') {
-    return handler as Dispatcher.DispatchHandler
-  }
-  return new LegacyHandlerAdapter(handler as LegacyHandler)
+  // undici's own Client calls the current callbacks of any handler; a handler that has only some
+  // of them (no onRequestStart, say) is still a current one. Legacy means legacy callbacks only.
+  const isLegacy =
+    !CURRENT_CALLBACKS.some(
+      (name) => typeof handler[name as keyof typeof handler] === 'function',
+    ) &&
+    LEGACY_CALLBACKS.some((name) => typeof handler[name as keyof typeof handler] === 'function')
+  return isLegacy
+    ? new LegacyHandlerAdapter(handler as LegacyHandler)
+    : (handler as Dispatcher.DispatchHandler)
 }
+
+const CURRENT_CALLBACKS = [
+  'onRequestStart',
+  'onResponseStart',
+  'onResponseData',
+  'onResponseEnd',
+  'onResponseError',
+]
+const LEGACY_CALLBACKS = ['onConnect', 'onHeaders', 'onData', 'onComplete', 'onError']
 
 class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
   readonly #handler: LegacyHandler

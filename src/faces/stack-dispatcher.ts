@@ -2,7 +2,7 @@ import { Dispatcher } from 'undici'
 import { flattenHeaders } from '../core/headers.ts'
 import type { ClientResponse } from '../core/middleware.ts'
 import type { ResponseBody } from '../core/response-body.ts'
-import { InvalidRequestError } from '../errors.ts'
+import { InvalidRequestError, describeValue } from '../errors.ts'
 import type { RequestOptions } from '../client-options.ts'
 import { adaptHandler } from './legacy-handler.ts'
 
@@ -178,6 +178,9 @@ class StackDispatch implements Dispatcher.DispatchController {
 
   #respond(response: ClientResponse): void {
     const { body } = response
+    // Listen before the handler runs: a handler that aborts or throws in onResponseStart destroys
+    // the body, and an 'error' nobody listens to would crash the process.
+    body.on('error', (error: Error) => this.#fail(error))
     if (this.#reason !== null) {
       body.destroy(this.#reason)
       this.#fail(this.#reason)
@@ -199,11 +202,15 @@ class StackDispatch implements Dispatcher.DispatchController {
       this.#fail(this.#reason)
       return
     }
-    body.on('error', (error: Error) => this.#fail(error))
     body.on('end', () => {
       if (this.#done) return
       this.#done = true
-      this.#handler.onResponseEnd?.(this, response.trailers)
+      try {
+        this.#handler.onResponseEnd?.(this, response.trailers)
+      } catch (error) {
+        // As undici's Request does when onComplete throws: the handler hears it as an error.
+        this.#report(error as Error)
+      }
     })
     body.on('data', (chunk: Buffer) => {
       if (this.#done) return
@@ -221,7 +228,23 @@ class StackDispatch implements Dispatcher.DispatchController {
     if (this.#done) return
     this.#done = true
     // An abort asked for by the handler comes back as its own reason, as undici does.
-    this.#handler.onResponseError?.(this, this.#reason ?? error)
+    this.#report(this.#reason ?? error)
+  }
+
+  /**
+   * Hands `error` to the handler. A handler that throws from its own error callback has nobody
+   * left to tell: the error becomes a process warning rather than an uncaught exception or an
+   * unhandled rejection, since the dispatcher runs inside the caller's process.
+   */
+  #report(error: Error): void {
+    try {
+      this.#handler.onResponseError?.(this, error)
+    } catch (thrown) {
+      process.emitWarning(
+        `a dispatch handler threw from onResponseError: ${(thrown as Error)?.message ?? String(thrown)}`,
+        { type: 'NetiquetteWarning', code: 'NQ_HANDLER_THREW' },
+      )
+    }
   }
 }
 
@@ -234,9 +257,16 @@ function targetUrl(options: Dispatcher.DispatchOptions): string {
   if (options.method === 'CONNECT') {
     throw new InvalidRequestError('CONNECT through client.dispatcher is not supported')
   }
-  const origin = options.origin
-  if (origin === undefined) return options.path
-  return (typeof origin === 'string' ? origin.replace(/\/+$/, '') : origin.origin) + options.path
+  const { origin, path } = options
+  if (origin === undefined) return path
+  // An absolute-form path (`http://other/x`) would name a second target beside `origin`; undici
+  // accepts one, we do not: the call goes where `origin` says, checked against the client's.
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 0x2f /* / */) {
+    throw new InvalidRequestError(
+      `dispatch path ${describeValue(path)} does not start with "/"; expected a path on the dispatch's origin`,
+    )
+  }
+  return (typeof origin === 'string' ? origin.replace(/\/+$/, '') : origin.origin) + path
 }
 
 function requestOptions(options: Dispatcher.DispatchOptions, signal: AbortSignal): RequestOptions {
