@@ -1,5 +1,4 @@
 import type { Dispatcher } from 'undici'
-import type { AttemptRecord } from './core/attempt.ts'
 import { systemClock, type Clock } from './core/clock.ts'
 import { channels } from './core/events.ts'
 import { mergeHeaders, normalizeHeaders, type HeaderRecord } from './core/headers.ts'
@@ -14,6 +13,7 @@ import {
 import { OriginMap } from './core/origin-map.ts'
 import { OriginState } from './core/origin-state.ts'
 import { Cancellation } from './core/cancellation.ts'
+import { callerAbortError, withAttempts } from './core/call-error.ts'
 import { whenBodyComplete } from './core/response-body.ts'
 import { parseOrigin, resolveTarget } from './core/target.ts'
 import { createTransport } from './core/transport.ts'
@@ -25,13 +25,7 @@ import {
   optionalFunction,
   positiveMs,
 } from './core/validate.ts'
-import {
-  AbortedError,
-  ClientClosedError,
-  InvalidOptionError,
-  MiddlewareError,
-  NetiquetteError,
-} from './errors.ts'
+import { ClientClosedError, InvalidOptionError, MiddlewareError } from './errors.ts'
 import { Breaker } from './breaker/breaker-layer.ts'
 import { resolveBreakerOptions } from './breaker/breaker-options.ts'
 import { Circuits } from './breaker/circuits.ts'
@@ -47,8 +41,8 @@ import {
 import type { ClientOptions, RequestOptions } from './client-options.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
 import { StackDispatcher } from './faces/stack-dispatcher.ts'
+import { resolveRedirectPolicy, type RedirectPolicy } from './faces/redirect-policy.ts'
 import {
-  CREDENTIAL_HEADERS,
   fetchThrough,
   type FetchInit,
   type FetchResponse,
@@ -89,6 +83,7 @@ const KNOWN_OPTIONS = [
   'onShed',
   'maxOrigins',
   'originIdleTimeout',
+  'redirect',
 ]
 
 /**
@@ -107,9 +102,12 @@ export class Client {
   readonly #circuits: Circuits | undefined
   readonly #limiters: Limiters | undefined
   readonly #origins: OriginMap<OriginState>
+  readonly #redirect: RedirectPolicy
   // Calls not yet settled; a returned response settles once its body has been received.
   readonly #inFlight = new Set<Cancellation>()
   #closed = false
+  // The first destroy()'s work: later calls, and a close() it overtook, wait for it.
+  #destroyed: Promise<void> | undefined
   // Resolves when the last call in flight settles; created by the first close() that waits.
   #drained: { promise: Promise<void>; resolve: () => void } | undefined
 
@@ -145,6 +143,7 @@ export class Client {
       }
     }
 
+    this.#redirect = resolveRedirectPolicy('redirect', options.redirect)
     const concurrency = resolveConcurrencyOptions('concurrency', options.concurrency)
     for (const name of HOOKS) optionalFunction(name, options[name])
 
@@ -341,13 +340,14 @@ export class Client {
       this.#send(url, options, crossOrigin ? this.#headersForOtherOrigins() : this.#headers),
     wallNow: () => this.#clock.wallNow(),
     defaultDeadline: () => this.#timeouts.deadline,
+    redirect: () => this.#redirect,
   }
 
   #headersForOtherOrigins(): HeaderRecord | undefined {
     const headers = this.#headers
     if (headers === undefined) return undefined
     return Object.fromEntries(
-      Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.includes(name)),
+      Object.entries(headers).filter(([name]) => !this.#redirect.secretHeaders.includes(name)),
     )
   }
 
@@ -399,7 +399,7 @@ export class Client {
         }
       }
     }
-    if (signal?.aborted) throw abortError(signal.reason, [])
+    if (signal?.aborted) throw callerAbortError(signal.reason, [])
 
     const cancellation = new Cancellation()
     const unfollow = cancellation.follow(signal)
@@ -463,6 +463,10 @@ export class Client {
       await this.#drained.promise
     }
     this.#origins.clear()
+    // A destroy() while this close() waited took the client down already: that is not a failure
+    // of the close, which resolves once the client is down, however it went down.
+    if (this.#destroyed !== undefined) return this.#destroyed
+    // (A destroy() from here on is fine: undici resolves a close that a destroy overtakes.)
     if (this.#ownsDispatcher) await this.#dispatcher.close()
   }
 
@@ -471,7 +475,12 @@ export class Client {
    * `cause` is `reason`, if given), then destroys the Agent the client created. A dispatcher
    * passed in is left open.
    */
-  async destroy(reason?: Error): Promise<void> {
+  destroy(reason?: Error): Promise<void> {
+    this.#destroyed ??= this.#destroy(reason)
+    return this.#destroyed
+  }
+
+  async #destroy(reason: Error | undefined): Promise<void> {
     this.#closed = true
     for (const cancellation of [...this.#inFlight]) {
       // One error per call: each carries its own attempts.
@@ -512,32 +521,14 @@ function finalError(error: unknown, request: CallRequest): unknown {
   const last = attempts[attempts.length - 1]
   if (callerSignal?.aborted === true && !(error instanceof ClientClosedError)) {
     if (last !== undefined) last.decision ??= { action: 'fail', reason: 'the caller aborted' }
-    return abortError(callerSignal.reason, attempts)
+    return callerAbortError(callerSignal.reason, attempts)
   }
   if (last !== undefined) last.decision ??= { action: 'fail', reason: 'error handed to the caller' }
-  if (error instanceof NetiquetteError) {
-    if (error.attempts.length === 0) error.attempts = attempts
-    return error
-  }
-  if (typeof error === 'object' && error !== null) {
-    // undici's errors pass through unchanged; only the attempt records are added.
-    ;(error as { attempts?: readonly AttemptRecord[] }).attempts = attempts
-    return error
-  }
+  if (typeof error === 'object' && error !== null) return withAttempts(error, attempts)
   return new MiddlewareError(`a middleware threw a non-Error value: ${String(error)}`, {
     cause: error,
     attempts,
   })
-}
-
-/**
- * A caller's abort surfaces as one `AbortedError` per call (name `AbortError`, the reason as
- * `cause`), never as the reason itself: one reason object is often shared by many calls, and each
- * call's error must carry its own attempts.
- */
-function abortError(reason: unknown, attempts: readonly AttemptRecord[]): AbortedError {
-  const shown = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)
-  return new AbortedError(`the caller aborted the call (${shown})`, { cause: reason, attempts })
 }
 
 /** Adds a call that sent something to its origin's latency window; local rejections say nothing. */

@@ -174,6 +174,12 @@ export class ResponseBody extends Readable {
   }
 
   #collect(): Promise<Collected> {
+    // A body that failed before anyone read it (a reset, the deadline, an abort) answers with
+    // that failure, as undici's does, not with "already read".
+    if (!this.#used && this.destroyed) {
+      this.#used = true
+      return Promise.reject(this.errored ?? bodyDestroyed())
+    }
     if (this.bodyUsed) {
       return Promise.reject(
         new BodyUsedError(
@@ -182,9 +188,6 @@ export class ResponseBody extends Readable {
       )
     }
     this.#used = true
-    if (this.destroyed) {
-      return Promise.reject(this.errored ?? bodyDestroyed())
-    }
     return new Promise<Collected>((resolve, reject) => {
       const sink: Sink = { chunks: [], length: 0, resolve, reject }
       this.once('error', reject)

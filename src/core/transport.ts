@@ -1,9 +1,11 @@
 import type { Dispatcher } from 'undici'
 import { startAttempt, type AttemptRecord } from './attempt.ts'
+import { callerAbortError, withAttempts } from './call-error.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
+import { kQueuedAbort } from './queued-abort.ts'
 import { bodyForAttempt } from './request-body.ts'
 import { ResponseBody, kComplete } from './response-body.ts'
 
@@ -45,6 +47,10 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
         // interceptor's. (A RetryAgent ignores them; the client refuses one.)
         retryOptions: NO_UNDICI_RETRIES,
       } as Dispatcher.DispatchOptions
+      // While the attempt waits in undici's queue for a connection, an abort takes it out.
+      if (kQueuedAbort !== undefined) {
+        ;(options as unknown as Record<symbol, unknown>)[kQueuedAbort] = handler.onQueued
+      }
       // Most calls pass no undici options: skip the copy and keep one object shape for undici.
       const extra = request.undiciOptions.dispatch
       if (extra !== undefined) {
@@ -70,6 +76,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined
   #body: ResponseBody | undefined
   #removeAbortHandler: () => void
+  // undici's way to take the request out of its queue before it starts (see kQueuedAbort).
+  #cancelQueued: ((reason: Error) => void) | undefined
   #done = false
   readonly #trailers: ClientResponse['trailers'] = {}
 
@@ -89,7 +97,13 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#removeAbortHandler = request.cancellation.onAbort((reason) => this.#abort(reason))
   }
 
+  /** Given to undici as its queued-abort hook: it calls this while the request waits in a queue. */
+  readonly onQueued = (cancel: (reason: Error) => void): void => {
+    this.#cancelQueued = cancel
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#cancelQueued = undefined
     this.#controller = controller
     // Aborted while undici still had it queued: stop it before a byte is written.
     if (this.#done) controller.abort(asError(this.#request.cancellation.reason))
@@ -184,9 +198,22 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       // As undici does: a body nobody is reading must not crash the process with an unhandled
       // 'error'; readers still see the error (a helper rejects, a pipeline or iterator throws).
       body.on('error', noop)
-      body.destroy(error)
+      body.destroy(this.#bodyError(error))
       body[kComplete]()
     }
+  }
+
+  /**
+   * What a body's reader sees when the response fails after its headers (a reset, a short body,
+   * the deadline): the error with the call's attempts, so it explains itself as a rejected call
+   * does. A caller's own abort becomes an `AbortedError` of this call, as `request()` rejects with.
+   */
+  #bodyError(error: Error): Error {
+    const { attempts, callerSignal, cancellation } = this.#request
+    if (callerSignal?.aborted === true && cancellation.reason === callerSignal.reason) {
+      return callerAbortError(callerSignal.reason, attempts)
+    }
+    return withAttempts(error, attempts)
   }
 
   /** The call was aborted (caller, deadline, destroy): stop the request wherever it is. */
@@ -197,7 +224,16 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       controller.abort(error)
       return
     }
-    // Still queued in undici: settle now rather than wait for a socket; onRequestStart aborts it.
+    // Still queued in undici: take it out of the queue, which fails it through onResponseError,
+    // so no stale entry waits there (holding memory, opening a connection later).
+    const cancel = this.#cancelQueued
+    if (cancel !== undefined) {
+      this.#cancelQueued = undefined
+      cancel(error)
+      if (this.#reject === undefined) return
+    }
+    // No hook, or undici is handing it to a connection right now: settle now rather than wait
+    // for a socket; onRequestStart aborts it.
     this.onResponseError(undefined, error)
   }
 
