@@ -10,6 +10,7 @@ import type { Random } from './core/random.ts'
 import type { AgentOptions } from './pool/agent-defaults.ts'
 import type { LimitChangeHook } from './pool/concurrency-layer.ts'
 import type { ConcurrencyOptions } from './pool/concurrency-options.ts'
+import type { RedirectOptions } from './faces/redirect-policy.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
 import type { PropagationOptions } from './timeouts/timeout-options.ts'
 
@@ -192,6 +193,18 @@ export interface ClientOptions {
    * @defaultValue 300000 (5 minutes)
    */
   originIdleTimeout?: number
+  /**
+   * How `client.fetch` treats redirects: header names that carry credentials and must not follow
+   * a redirect to another origin (`secretHeaders`), and address ranges a redirect may not lead to
+   * (`deny`). Link-local and cloud-metadata addresses are refused whatever this says.
+   * @defaultValue `{}`: strip `Authorization`, `Proxy-Authorization`, `Cookie` and `X-API-Key`;
+   *   refuse `169.254.0.0/16`, `fe80::/10` and `fd00:ec2::254`
+   * @example
+   * ```ts
+   * createClient({ redirect: { secretHeaders: ['x-auth-token'], deny: ['10.0.0.0/8'] } })
+   * ```
+   */
+  redirect?: RedirectOptions
 }
 
 /**

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   MIDDLEWARE: 'NQ_MIDDLEWARE',
   BODY_USED: 'NQ_BODY_USED',
   REDIRECT: 'NQ_REDIRECT',
+  INVALID_RESPONSE: 'NQ_INVALID_RESPONSE',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -225,10 +226,25 @@ export class RedirectError extends NetiquetteError {
   }
 }
 
+/**
+ * The origin answered with something the face asked for cannot represent: `client.fetch` got a
+ * status outside 200-599, which a WHATWG `Response` cannot hold. The response was discarded and
+ * its connection closed; its attempt is in `attempts`. Not retried.
+ */
+export class InvalidResponseError extends NetiquetteError {
+  /** The status code the origin sent. */
+  readonly statusCode: number | undefined
+  constructor(message: string, options?: NetiquetteErrorOptions & { statusCode?: number }) {
+    super(ErrorCodes.INVALID_RESPONSE, message, options)
+    this.statusCode = options?.statusCode
+  }
+}
+
 /** Renders a value for an error message: short, and safe for values of any type. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
-    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value
+    const redacted = redactUrl(value)
+    const shown = redacted.length > 60 ? `${redacted.slice(0, 57)}...` : redacted
     return JSON.stringify(shown)
   }
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
@@ -239,4 +255,16 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (Array.isArray(value)) return 'an array'
   return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`
+}
+
+// `scheme://userinfo@`: what a URL's credentials look like wherever they appear in a string.
+const USERINFO = /([a-z][a-z\d+.-]*:\/\/)[^/?#@\s]*@/gi
+
+/**
+ * `text` with the userinfo of every URL in it replaced by `***`
+ * (`https://user:secret@host/` becomes `https://***@host/`), so an error message or a log line
+ * never shows a password, even for a URL that does not parse.
+ */
+export function redactUrl(text: string): string {
+  return text.includes('@') ? text.replace(USERINFO, '$1***@') : text
 }

@@ -2,6 +2,8 @@ export { Client, createClient } from './client.ts'
 export type { ClientOptions, RequestOptions } from './client-options.ts'
 export type { ClientStats, OriginStats } from './client-stats.ts'
 export type { FetchInit, FetchResponse } from './faces/fetch.ts'
+export type { RedirectOptions } from './faces/redirect-policy.ts'
+export { CREDENTIAL_HEADERS, DENIED_REDIRECT_RANGES } from './faces/redirect-policy.ts'
 export { StackDispatcher } from './faces/stack-dispatcher.ts'
 export {
   AbortedError,
@@ -15,6 +17,7 @@ export {
   ErrorCodes,
   InvalidOptionError,
   InvalidRequestError,
+  InvalidResponseError,
   MiddlewareError,
   NetiquetteError,
   QueueFullError,

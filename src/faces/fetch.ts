@@ -9,9 +9,16 @@ import {
 import { normalizeMethod } from '../core/method.ts'
 import type { ClientResponse, RequestBody } from '../core/middleware.ts'
 import { isReplayableBody } from '../core/request-body.ts'
-import { InvalidRequestError, RedirectError, describeValue } from '../errors.ts'
+import {
+  InvalidRequestError,
+  InvalidResponseError,
+  RedirectError,
+  describeValue,
+  redactUrl,
+} from '../errors.ts'
 import type { RequestOptions } from '../client-options.ts'
 import type { RetryOptions } from '../retry/retry-options.ts'
+import { deniedAddress, type RedirectPolicy } from './redirect-policy.ts'
 
 /**
  * What `client.fetch` accepts as its second argument: the standard `RequestInit`, plus the
@@ -55,17 +62,14 @@ export interface FetchTarget {
   wallNow(): number
   /** The client's `deadline`, in ms. */
   defaultDeadline(): number
+  /** The client's `redirect` option, validated. */
+  redirect(): RedirectPolicy
 }
 
 const MAX_REDIRECTS = 20
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 // Statuses whose response has no body by definition (Fetch's null body status).
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304])
-/**
- * @internal Sent only to the origin the caller named, never along a redirect to another one:
- * Fetch strips Authorization; undici, got and follow-redirects learned the others from advisories.
- */
-export const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x-api-key']
 const CONTENT_HEADERS = [
   'content-type',
   'content-length',
@@ -85,6 +89,7 @@ export async function fetchThrough(
   const started = target.wallNow()
   const attempts: AttemptRecord[] = []
   let crossOrigin = false
+  const policy = target.redirect()
   for (let hop = 0; ; hop++) {
     const options: RequestOptions = {
       method: call.method,
@@ -138,6 +143,19 @@ export async function fetchThrough(
         { attempts },
       )
     }
+    if (next.username !== '' || next.password !== '') {
+      throw new RedirectError(
+        `${url} answered ${status} with Location ${describeValue(location)}, which carries credentials; not followed`,
+        { attempts },
+      )
+    }
+    const denied = await deniedAddress(next.hostname, policy)
+    if (denied !== undefined) {
+      throw new RedirectError(
+        `${url} answered ${status} with a redirect to ${next.origin}, which is ${denied}, in a refused address range (${policy.denied.join(', ')}); not followed`,
+        { attempts },
+      )
+    }
     next.hash = ''
     // Fetch's rules: 303 turns anything but HEAD into a GET, and 301/302 turn a POST into one.
     if (
@@ -150,7 +168,7 @@ export async function fetchThrough(
     }
     if (next.origin !== new URL(url).origin) {
       crossOrigin = true
-      for (const name of CREDENTIAL_HEADERS) delete call.headers[name]
+      for (const name of policy.secretHeaders) delete call.headers[name]
     }
     url = next.href
   }
@@ -262,18 +280,50 @@ function toFetchResponse(
   attempts: readonly AttemptRecord[],
   method: string,
 ): FetchResponse {
-  const headers = new Headers()
-  const flat = flattenHeaders(response.headers)
-  for (let i = 0; i < flat.length; i += 2) headers.append(flat[i] as string, flat[i + 1] as string)
+  const status = response.statusCode
+  if (status < 200 || status > 599) {
+    // A WHATWG Response holds 200-599 only. Close the connection now: nobody will read the body.
+    response.body.destroy()
+    throw new InvalidResponseError(
+      `${redactUrl(url)} answered with status ${status}, outside the 200-599 a fetch Response can hold; use client.request to read such a response`,
+      { attempts, statusCode: status },
+    )
+  }
+  let headers: Headers
+  try {
+    headers = new Headers()
+    const flat = flattenHeaders(response.headers)
+    for (let i = 0; i < flat.length; i += 2)
+      headers.append(flat[i] as string, flat[i + 1] as string)
+  } catch (error) {
+    response.body.destroy()
+    throw new InvalidResponseError(
+      `${redactUrl(url)} answered with a header a fetch Headers object cannot hold (${(error as Error).message})`,
+      { attempts, statusCode: status, cause: error },
+    )
+  }
+  if (redirected) {
+    // The body's error carries this hop's attempts; the caller's story starts at the first hop.
+    response.body.once('error', (error) => {
+      if (typeof error === 'object' && error !== null) {
+        ;(error as { attempts?: readonly AttemptRecord[] }).attempts = attempts
+      }
+    })
+  }
   let body: ReadableStream<Uint8Array> | null = null
-  if (method === 'HEAD' || NULL_BODY_STATUSES.has(response.statusCode)) {
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     void response.body.dump()
   } else {
     body = Readable.toWeb(response.body) as unknown as ReadableStream<Uint8Array>
   }
+  // The reason phrase is whatever the server sent; the Response constructor refuses control and
+  // non-Latin-1 characters in it. undici's fetch hands the phrase through unchecked: so do we,
+  // after constructing with an empty one.
+  const statusText = response.statusText
+  const validText = REASON_PHRASE.test(statusText)
   const result = new Response(body as ConstructorParameters<typeof Response>[0], {
-    status: response.statusCode,
-    statusText: response.statusText,
+    status,
+    statusText: validText ? statusText : '',
     headers,
   })
   // A Response built by hand has no url; these shadow the prototype's getters.
@@ -282,8 +332,12 @@ function toFetchResponse(
     redirected: { value: redirected },
     attempts: { value: attempts },
   })
+  if (!validText) Object.defineProperty(result, 'statusText', { value: statusText })
   return result as FetchResponse
 }
+
+// RFC 9112 reason-phrase: HTAB, SP, VCHAR, obs-text; what the Response constructor accepts.
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 /** An error from a later hop also carries the attempts of the redirects before it. */
 function withEarlierAttempts(error: unknown, earlier: readonly AttemptRecord[]): unknown {
