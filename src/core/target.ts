@@ -13,6 +13,9 @@ export interface Target {
 
 // undici's own rule for a request target: printable, no space, no control characters.
 const INVALID_PATH = /[^\u0021-\u00ff]/
+// C0 controls and DEL, which the URL parser strips or encodes silently.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/
 
 /**
  * Resolves what the caller passed as a URL against the client's origin.
@@ -39,6 +42,9 @@ export function resolveTarget(baseOrigin: string | undefined, url: string | URL)
       }
       return { origin: baseOrigin, path: checkedPath(stripFragment(url), url) }
     }
+    // The URL parser drops tabs, CR and LF and percent-encodes NUL: the request would go to
+    // another path than the one written. Refused as in the path form.
+    if (CONTROL.test(url)) throw invalidPath(url)
     let parsed: URL
     try {
       parsed = new URL(url)
@@ -78,12 +84,14 @@ function stripFragment(path: string): string {
 }
 
 function checkedPath(path: string, shown: string): string {
-  if (INVALID_PATH.test(path)) {
-    throw new InvalidRequestError(
-      `request URL ${describeValue(shown)} contains a space, control character (CR, LF, NUL) or non-Latin-1 character; percent-encode it`,
-    )
-  }
+  if (INVALID_PATH.test(path)) throw invalidPath(shown)
   return path
+}
+
+function invalidPath(shown: string): InvalidRequestError {
+  return new InvalidRequestError(
+    `request URL ${describeValue(shown)} contains a space, control character (CR, LF, NUL) or non-Latin-1 character; percent-encode it`,
+  )
 }
 
 /**

@@ -25,6 +25,10 @@ const OWN_REQUEST_OPTIONS = new Set([
 ])
 const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
 const UNSUPPORTED_OPTIONS: Record<string, string> = {
+  // undici's dispatch would take these over the URL argument: the call would go to another
+  // origin with this client's headers (credentials included), counted in this origin's breaker.
+  origin: "nothing: the URL argument and the client's origin say where a request goes",
+  path: "nothing: the URL argument and the client's origin say where a request goes",
   upgrade: 'nothing: upgrades are not supported; use undici.upgrade or undici.connect',
   responseHeaders: 'nothing: raw response headers are not supported; headers arrive parsed',
   dispatcher: 'nothing per request: set the dispatcher when creating the client',
