@@ -59,7 +59,7 @@ describe('RetryBudget: the rate', () => {
 
 describe('RetryBudget: the in-flight floor', () => {
   it('lets minRetryConcurrency retries be on the wire when nothing else is', () => {
-    const budget = new RetryBudget({ minRetriesPerSecond: 100 })
+    const budget = new RetryBudget({ minRetriesPerSecond: 100, minRetryConcurrency: 3 })
     for (let i = 0; i < 3; i++) {
       expect(budget.tryRetry(0)).toBe(true)
       budget.attemptStarted(true)
@@ -71,7 +71,7 @@ describe('RetryBudget: the in-flight floor', () => {
   })
 
   it('raises the cap to the first attempts in flight, never above them', () => {
-    const budget = new RetryBudget({ minRetriesPerSecond: 100 })
+    const budget = new RetryBudget({ minRetriesPerSecond: 100, minRetryConcurrency: 3 })
     for (let i = 0; i < 5; i++) budget.attemptStarted(false)
     let sent = 0
     while (budget.tryRetry(0)) {
@@ -82,10 +82,15 @@ describe('RetryBudget: the in-flight floor', () => {
     expect(budget.stats).toMatchObject({ attemptsInFlight: 5, retriesInFlight: 5 })
   })
 
-  it('does not count retries waiting out their backoff against the cap', () => {
-    const budget = new RetryBudget({ minRetriesPerSecond: 100 })
-    for (let i = 0; i < 20; i++) expect(budget.tryRetry(0)).toBe(true)
-    expect(budget.stats.pending).toBe(20)
+  it('counts retries waiting out their backoff against the cap, so the cap holds once they are sent', () => {
+    const budget = new RetryBudget({ minRetriesPerSecond: 100, minRetryConcurrency: 3 })
+    // Three retries allowed and all still sleeping: none is on the wire yet, but each will be.
+    for (let i = 0; i < 3; i++) expect(budget.tryRetry(0)).toBe(true)
+    expect(budget.stats).toMatchObject({ pending: 3, retriesInFlight: 0 })
+    expect(budget.tryRetry(0)).toBe(false)
+    // One ends (sent and answered, or aborted in its sleep): its place is free again.
+    budget.retryEnded(0, false)
+    expect(budget.tryRetry(0)).toBe(true)
   })
 })
 
@@ -109,7 +114,7 @@ describe('RetryBudget options', () => {
     const budget = new RetryBudget({ minRetriesPerSecond: 0.2 })
     drain(budget, 0)
     expect(budget.describe(0)).toBe(
-      '2 failed and 0 pending retries of 2 allowed for 0 calls in 10 s; 0 of at most 3 in flight',
+      '2 failed and 0 pending retries of 2 allowed for 0 calls in 10 s; 0 of at most 10 pending at once',
     )
   })
 })
