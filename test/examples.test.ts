@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { main as deadlines } from '../examples/deadlines.ts'
 import { main as tour } from '../examples/tour.ts'
 import { main as globalFetch } from '../examples/global-fetch.ts'
+import { main as decompression } from '../examples/decompression.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
 describe('examples', () => {
@@ -48,5 +49,15 @@ describe('global-fetch.ts', () => {
     expect(text).toContain('fetch got 200: {"widgets":3}')
     expect(text).toContain('the server saw 2 requests')
     expect(text).toMatch(/stats: 1 call, 2 attempts, 1 retry allowed, circuit closed, limit 20/)
+  })
+})
+
+describe('decompression.ts', () => {
+  it("decompresses a page, and refuses a 32 KiB gzip bomb at the recipe's 8 MiB cap", async () => {
+    const text = (await decompression(() => {})).join('\n')
+    expect(text).toContain('/page: {"widgets":3}')
+    expect(text).toMatch(
+      /\/bomb: refused: Decompressed response size \(\d+\) exceeded maxSize \(8388608\)/,
+    )
   })
 })
