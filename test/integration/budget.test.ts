@@ -62,6 +62,24 @@ describe('the retry budget against the fault server', () => {
     expect(counters.get()).toMatchObject({ retriesAllowed: 2, retriesRefused: 1 })
   })
 
+  it('a flood of 4xx leaves the budget untouched: it neither spends nor refuses (faults.md 15)', async () => {
+    server.route('/missing', 404)
+    const budget = new RetryBudget({ ratio: 0, minRetriesPerSecond: 0.1 })
+    const client = createClient({ origin: server.url, retry: { ...fast, budget } })
+    clients.push(client)
+    for (let i = 0; i < 200; i++) {
+      const response = await client.request('/missing')
+      expect(response.statusCode).toBe(404)
+      await response.body.dump()
+    }
+    expect(budget.stats).toMatchObject({ allowed: 0, refused: 0, pending: 0 })
+    // Its one retry in the window is still there for the first real failure.
+    const down = await client.request('/down')
+    await down.body.dump()
+    expect(down.attempts).toHaveLength(2)
+    expect(server.stats.requests).toBe(202)
+  })
+
   it('one RetryBudget instance caps the retries of several clients together', async () => {
     const shared = new RetryBudget({ ratio: 0, minRetriesPerSecond: 0.2 })
     const a = createClient({ origin: server.url, retry: { ...fast, budget: shared } })
