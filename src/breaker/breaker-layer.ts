@@ -86,6 +86,13 @@ export class Breaker {
     onStateChange?: CircuitStateChangeHook,
     onShed?: ShedHook,
   ) {
+    // Built by the client from validated options; checked here for a custom stack that builds one.
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('options', options, 'breaker options resolved by the client')
+    }
+    if (typeof random !== 'function') {
+      throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
+    }
     this.options = options
     this.#random = random
     this.#onStateChange = onStateChange

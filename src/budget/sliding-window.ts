@@ -1,3 +1,5 @@
+import { intInRange, positiveMs } from '../core/validate.ts'
+
 /**
  * Running totals of a few counters over the last `window` ms, kept in a ring of buckets: adding
  * and reading are O(1) (amortised over elapsed buckets), memory is fixed, and a count leaves the
@@ -21,6 +23,9 @@ export class SlidingWindow {
    * @param series - how many counters are kept side by side.
    */
   constructor(window: number, buckets: number, series: number) {
+    positiveMs('window', window)
+    intInRange('buckets', buckets, 1, 100_000)
+    intInRange('series', series, 1, 1_000)
     this.#bucketMs = window / buckets
     this.#buckets = buckets
     this.#series = series

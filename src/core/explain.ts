@@ -66,7 +66,13 @@ function attemptsOf(value: unknown): readonly AttemptRecord[] {
 
 function describeError(error: unknown): string {
   const code = errorCode(error)
-  const message = error instanceof Error ? error.message : String(error)
+  let message: string
+  try {
+    message = error instanceof Error ? String(error.message) : String(error)
+  } catch {
+    // explain() is called from catch blocks and loggers: whatever was thrown, it must not throw.
+    message = ''
+  }
   return message === '' || message === code ? code : `${code} (${message})`
 }
 

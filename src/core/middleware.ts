@@ -6,6 +6,7 @@ import type { Clock } from './clock.ts'
 import type { OriginState } from './origin-state.ts'
 import type { ResponseBody } from './response-body.ts'
 import type { ResolvedRetryPolicy } from '../retry/retry-options.ts'
+import { InvalidOptionError } from '../errors.ts'
 
 /**
  * A request body undici can send as is. Strings, bytes, Blobs, FormData and arrays of chunks
@@ -154,6 +155,12 @@ export type Middleware = (request: CallRequest, next: Handler) => Promise<CallRe
  * call allocates nothing for it.
  */
 export function compose(middleware: readonly Middleware[], terminal: Handler): Handler {
+  if (!Array.isArray(middleware) || middleware.some((m) => typeof m !== 'function')) {
+    throw new InvalidOptionError('middleware', middleware, 'an array of middleware functions')
+  }
+  if (typeof terminal !== 'function') {
+    throw new InvalidOptionError('terminal', terminal, 'a handler function')
+  }
   let handler = terminal
   for (let i = middleware.length - 1; i >= 0; i--) {
     const layer = middleware[i] as Middleware

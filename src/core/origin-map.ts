@@ -1,3 +1,5 @@
+import { intInRange, isPlainObject, optionalFunction, positiveMs } from './validate.ts'
+import { InvalidOptionError } from '../errors.ts'
 interface Entry<T> {
   value: T
   lastUsed: number
@@ -33,6 +35,14 @@ export class OriginMap<T> {
   #newest: string | undefined
 
   constructor(options: OriginMapOptions<T>) {
+    if (!isPlainObject(options))
+      throw new InvalidOptionError('options', options, 'OriginMapOptions')
+    if (typeof options.create !== 'function' || typeof options.now !== 'function') {
+      throw new InvalidOptionError('options', options, 'an object with create() and now()')
+    }
+    optionalFunction('dispose', options.dispose)
+    intInRange('maxOrigins', options.maxOrigins, 1, Number.MAX_SAFE_INTEGER)
+    positiveMs('idleTimeout', options.idleTimeout)
     this.#options = options
     // Sweeping scans from the least recently used end and stops at the first live entry, so it
     // is cheap; doing it at most a few times per idle period keeps it off most calls entirely.

@@ -1,4 +1,5 @@
 import { NetiquetteError } from '../errors.ts'
+import { InvalidOptionError } from '../errors.ts'
 
 /**
  * The one classification every policy uses:
@@ -15,6 +16,7 @@ export type OutcomeKind = 'success' | 'failure' | 'overload' | 'local' | 'cancel
 
 /** Classifies a response status. */
 export function classifyStatus(status: number): OutcomeKind {
+  if (typeof status !== 'number') throw new InvalidOptionError('status', status, 'a status code')
   if (status === 429 || status === 503) return 'overload'
   if (status === 408 || status >= 500) return 'failure'
   return 'success'

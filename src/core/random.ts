@@ -1,3 +1,4 @@
+import { finiteNumber } from './validate.ts'
 /** A source of uniform random numbers in [0, 1), like `Math.random`. */
 export type Random = () => number
 
@@ -6,6 +7,7 @@ export type Random = () => number
  * schedule or a fault script replays exactly. Not for secrets: keys and ids use `node:crypto`.
  */
 export function seededRandom(seed: number): Random {
+  finiteNumber('seed', seed)
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0

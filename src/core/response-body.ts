@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { AbortedError, BodyUsedError } from '../errors.ts'
+import { AbortedError, BodyUsedError, InvalidOptionError } from '../errors.ts'
 
 /** Bytes `dump()` reads to keep a socket; past this, closing it is cheaper. Same as undici. */
 const DEFAULT_DUMP_LIMIT = 128 * 1024
@@ -51,6 +51,9 @@ export class ResponseBody extends Readable {
   #sink: Sink | undefined
 
   constructor(source: ResponseBodySource) {
+    if (typeof source?.resume !== 'function' || typeof source.abort !== 'function') {
+      throw new InvalidOptionError('source', source, 'an object with resume() and abort()')
+    }
     super({ highWaterMark: source.highWaterMark ?? 64 * 1024 })
     this.#source = source
   }

@@ -127,3 +127,11 @@ export function optionsObject(
   checkKnownKeys(where, value, known)
   return value
 }
+
+/** A finite number, or `InvalidOptionError` naming `option`. */
+export function finiteNumber(option: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidOptionError(option, value, 'a finite number')
+  }
+  return value
+}

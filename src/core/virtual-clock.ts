@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from './clock.ts'
+import { finiteNumber } from './validate.ts'
 
 interface VirtualTimer {
   at: number
@@ -28,6 +29,8 @@ export class VirtualClock implements Clock {
    * @param wallStart - initial value of `wallNow()` (epoch ms).
    */
   constructor(start = 0, wallStart = Date.UTC(2026, 0, 1)) {
+    finiteNumber('start', start)
+    finiteNumber('wallStart', wallStart)
     this.#now = start
     this.#wallOffset = wallStart - start
   }

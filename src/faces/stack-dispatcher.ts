@@ -2,7 +2,7 @@ import { Dispatcher } from 'undici'
 import { flattenHeaders } from '../core/headers.ts'
 import type { ClientResponse } from '../core/middleware.ts'
 import type { ResponseBody } from '../core/response-body.ts'
-import { InvalidRequestError, describeValue } from '../errors.ts'
+import { InvalidOptionError, InvalidRequestError, describeValue } from '../errors.ts'
 import type { RequestOptions } from '../client-options.ts'
 import { adaptHandler } from './legacy-handler.ts'
 
@@ -46,6 +46,13 @@ export class StackDispatcher extends Dispatcher {
   /** @internal Created by the client. */
   constructor(target: DispatchTarget) {
     super()
+    if (
+      ['send', 'close', 'destroy'].some(
+        (m) => typeof target?.[m as keyof DispatchTarget] !== 'function',
+      )
+    ) {
+      throw new InvalidOptionError('target', target, 'a client (use client.dispatcher)')
+    }
     this.#target = target
   }
 
@@ -53,6 +60,12 @@ export class StackDispatcher extends Dispatcher {
     options: Dispatcher.DispatchOptions,
     handler: Dispatcher.DispatchHandler | Record<string, unknown>,
   ): boolean {
+    // As undici's dispatchers: without a handler there is nobody to report to, so throw.
+    if (typeof handler !== 'object' || handler === null) {
+      throw new InvalidRequestError(
+        `dispatch handler: got ${describeValue(handler)}, expected an object with onRequestStart, onResponseStart... callbacks`,
+      )
+    }
     if (!this.#warnedRetryAbove && handler.constructor?.name === 'RetryHandler') {
       // Composed above the stack, undici's retries multiply ours: each of its attempts is a
       // call that may retry.
@@ -249,6 +262,12 @@ class StackDispatch implements Dispatcher.DispatchController {
 }
 
 function targetUrl(options: Dispatcher.DispatchOptions): string {
+  // undici reports bad options to the handler rather than throwing: so does this.
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidRequestError(
+      `dispatch options: got ${describeValue(options)}, expected an object with origin, path and method`,
+    )
+  }
   if (options.upgrade !== undefined && options.upgrade !== null) {
     throw new InvalidRequestError(
       `upgrade ${JSON.stringify(options.upgrade)} through client.dispatcher: upgrades are not supported; use undici.upgrade or undici.connect on another dispatcher`,

@@ -1,4 +1,6 @@
 import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algorithm.ts'
+import { isPlainObject } from '../core/validate.ts'
+import { InvalidOptionError } from '../errors.ts'
 
 /** Settings of {@link AimdLimit}; the defaults are Netflix concurrency-limits' `AIMDLimit`. */
 export interface AimdOptions {
@@ -34,6 +36,8 @@ export class AimdLimit implements LimitAlgorithm {
   #limit: number
 
   constructor(options: Readonly<Required<AimdOptions>> = DEFAULT_AIMD) {
+    if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'AimdOptions')
+    options = { ...DEFAULT_AIMD, ...options }
     this.#options = options
     this.#limit = clamp(options.initialLimit, options.minLimit, options.maxLimit)
   }

@@ -1,6 +1,8 @@
 import { clamp } from './aimd-limit.ts'
 import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algorithm.ts'
 import { WindowedMin } from './windowed-min.ts'
+import { isPlainObject } from '../core/validate.ts'
+import { InvalidOptionError } from '../errors.ts'
 
 /**
  * Settings of {@link DelayLimit}. The bounds mean what they do in `ConcurrencyOptions`; the lowest
@@ -82,6 +84,8 @@ export class DelayLimit implements LimitAlgorithm {
   #lastDecrease = -Infinity
 
   constructor(options: Readonly<Required<DelayOptions>> = DEFAULT_DELAY) {
+    if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'DelayOptions')
+    options = { ...DEFAULT_DELAY, ...options }
     this.#options = options
     this.#baseline = new WindowedMin(options.baselineWindow)
     this.#estimate = clamp(options.initialLimit, options.minLimit, options.maxLimit)

@@ -1,4 +1,5 @@
 import type { Random } from '../core/random.ts'
+import { InvalidOptionError } from '../errors.ts'
 
 /**
  * How the wait before a retry is drawn (AWS Architecture Blog, "Exponential Backoff And Jitter"):
@@ -46,12 +47,16 @@ export function decorrelatedJitter(
   cap: number,
   random: Random,
 ): number {
+  numbers(previous ?? base, base, cap)
   const high = Math.max(base, (previous ?? base) * 3)
   return Math.min(cap, base + unit(random) * (high - base))
 }
 
 /** The delay before a retry under `strategy`, in ms: always finite and in `[0, cap]`. */
 export function backoffDelay(strategy: BackoffStrategy, input: BackoffInput): number {
+  if (typeof input !== 'object' || input === null) {
+    throw new InvalidOptionError('input', input, 'an object { retry, previous, base, cap, random }')
+  }
   const { retry, previous, base, cap, random } = input
   switch (strategy) {
     case 'full':
@@ -64,13 +69,26 @@ export function backoffDelay(strategy: BackoffStrategy, input: BackoffInput): nu
 }
 
 function exponential(retry: number, base: number, cap: number): number {
+  numbers(retry, base, cap)
   // 2^64 already exceeds any cap a timer can hold; stopping there keeps the product finite.
   return Math.min(cap, base * 2 ** Math.min(Math.max(0, retry), 64))
+}
+
+/** The inputs are numbers: anything else is a typed error, not a TypeError or a NaN delay. */
+function numbers(...values: unknown[]): void {
+  for (const value of values) {
+    if (typeof value !== 'number') {
+      throw new InvalidOptionError('backoff input', value, 'numbers of ms and a retry count')
+    }
+  }
 }
 
 // A random source that strays outside [0, 1) (a custom one, say) must not push a delay out of
 // its bounds or make it NaN.
 function unit(random: Random): number {
+  if (typeof random !== 'function') {
+    throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
+  }
   const r = random()
   return r >= 0 && r < 1 ? r : 0
 }

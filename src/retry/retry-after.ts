@@ -24,6 +24,7 @@ export function serverRetryHint(
   wallNow: number,
   cap: number,
 ): RetryHint | undefined {
+  if (typeof headers !== 'object' || headers === null) return undefined
   const retryAfter = headers['retry-after']
   if (typeof retryAfter === 'string') {
     const delay = parseRetryAfter(retryAfter, wallNow, cap)
@@ -42,9 +43,11 @@ export function serverRetryHint(
 /**
  * Parses a `Retry-After` value (RFC 9110 section 10.2.3): whole seconds, or an HTTP-date (a date
  * already past means now). Returns the wait in ms, at most `cap`, or `undefined` for anything
- * else: `soon`, `-1`, `1.5`, `1e12`, an empty string.
+ * else: `soon`, `-1`, `1.5`, `1e12`, an empty string, a value that is not a string.
  */
 export function parseRetryAfter(value: string, wallNow: number, cap: number): number | undefined {
+  // Header values come from the network (and `string[]` for a repeated one): not a string, no hint.
+  if (typeof value !== 'string') return undefined
   const text = value.trim()
   if (DIGITS.test(text)) return clamp(Number(text) * 1000, cap)
   const date = parseHttpDate(text, wallNow)
@@ -62,6 +65,7 @@ export function parseRateLimitReset(
   wallNow: number,
   cap: number,
 ): number | undefined {
+  if (typeof value !== 'string') return undefined
   const text = value.trim()
   if (!DECIMAL.test(text)) return undefined
   const n = Number(text)
@@ -80,6 +84,7 @@ export function parseRateLimitReset(
  *   years ahead is read as the most recent past year with those digits, as the RFC says.
  */
 export function parseHttpDate(value: string, wallNow: number): number | undefined {
+  if (typeof value !== 'string') return undefined
   let m = IMF_FIXDATE.exec(value)
   if (m !== null) return toEpoch(Number(m[4]), m[3], m[2], m[5], m[6], m[7])
   m = RFC850_DATE.exec(value)

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { systemClock, type Clock } from '../core/clock.ts'
 import { deadlineFromNow } from './timeout-options.ts'
+import { InvalidOptionError } from '../errors.ts'
 
 /** A deadline in force for the code running inside {@link withDeadline}. */
 export interface DeadlineScope {
@@ -60,6 +61,10 @@ export function withDeadline<T>(
   fn: () => T,
   options: WithDeadlineOptions = {},
 ): T {
+  if (typeof fn !== 'function') throw new InvalidOptionError('fn', fn, 'a function to run')
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', options, 'an object such as { clock }')
+  }
   const clock = options.clock ?? systemClock
   return enterDeadline(deadlineFromNow(deadline, clock, true), clock, fn)
 }

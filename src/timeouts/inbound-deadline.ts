@@ -115,7 +115,8 @@ export function readInboundDeadline(
   options: ResolvedInboundOptions,
 ): number | undefined {
   let best: number | undefined
-  for (const name of options.headers) {
+  // No headers object at all reads as no header (a framework that gave none).
+  for (const name of typeof headers === 'object' && headers !== null ? options.headers : []) {
     const raw = headers[name]
     if (raw === undefined) continue
     // One value, as nearly always: parse it without building an array.
@@ -123,7 +124,8 @@ export function readInboundDeadline(
       best = smaller(best, parseTimeoutHeader(name, raw))
       continue
     }
-    for (const value of (typeof raw === 'string' ? [raw] : raw).flatMap((v) => v.split(','))) {
+    const values = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : []
+    for (const value of values.flatMap((v) => (typeof v === 'string' ? v.split(',') : []))) {
       best = smaller(best, parseTimeoutHeader(name, value))
     }
   }

@@ -40,9 +40,10 @@ export function formatTimeoutHeader(header: string, ms: number): string {
 /**
  * Parses one header value into milliseconds left, or `undefined` for anything that is not a
  * well-formed value of that header's format (negative numbers, decimals, units it does not have,
- * several values). Never throws.
+ * several values, a value that is not a string). Never throws.
  */
 export function parseTimeoutHeader(header: string, value: string): number | undefined {
+  if (typeof value !== 'string') return undefined
   const text = value.trim()
   if (header === GRPC_TIMEOUT_HEADER) {
     const match = GRPC_VALUE.exec(text)

@@ -1,6 +1,11 @@
 // Regression tests for the defects of the hardening issue (#17), one describe each, named after
 // what a user relies on. Each failed on main before its fix.
 import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import type { IncomingHttpHeaders } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer, type AddressInfo } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -465,6 +470,69 @@ describe('the retry budget cap holds for retries that are sleeping (defect 6)', 
     } finally {
       await local.destroy()
       await new Promise<void>((resolve) => tcp.close(() => resolve()))
+    }
+  })
+})
+
+describe('an https to http redirect (faults.md 37)', () => {
+  it('strips every credential header, array-form ones included, on the downgrade', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nq-tls-'))
+    await execFileAsync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-days',
+      '1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ])
+    const secureHeaders: IncomingHttpHeaders[] = []
+    const secure = createHttpsServer(
+      { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) },
+      (request, response) => {
+        secureHeaders.push(request.headers)
+        response.writeHead(302, { location: `${server.url}/landing` }).end()
+      },
+    )
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve))
+    const dispatcher = new Agent({ connect: { rejectUnauthorized: false } })
+    const open = createClient({ dispatcher, redirect: { secretHeaders: ['x-auth-token'] } })
+    try {
+      const { port } = secure.address() as AddressInfo
+      const response = await open.fetch(`https://127.0.0.1:${port}/start`, {
+        headers: [
+          ['Authorization', 'Bearer a'],
+          ['Cookie', 'session=1'],
+          ['Proxy-Authorization', 'Basic b'],
+          ['X-API-Key', 'k'],
+          ['X-Auth-Token', 't'],
+          ['X-Trace', 'kept'],
+        ],
+      })
+      await response.text()
+      expect(secureHeaders[0]).toMatchObject({ authorization: 'Bearer a', 'x-auth-token': 't' })
+      const landed = server.requests[0]?.headers ?? {}
+      expect(landed['x-trace']).toBe('kept')
+      for (const name of [
+        'authorization',
+        'cookie',
+        'proxy-authorization',
+        'x-api-key',
+        'x-auth-token',
+      ]) {
+        expect(landed[name]).toBeUndefined()
+      }
+    } finally {
+      await open.destroy()
+      await dispatcher.destroy()
+      await new Promise<void>((resolve) => secure.close(() => resolve()))
+      await rm(dir, { recursive: true, force: true })
     }
   })
 })
