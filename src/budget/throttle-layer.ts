@@ -1,6 +1,6 @@
 import { reportShed, type ShedHook } from '../core/events.ts'
 import type { Middleware } from '../core/middleware.ts'
-import { classifyError, classifyStatus } from '../core/outcome.ts'
+import { classifyError, classifyStatus, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { InvalidOptionError, ThrottledError } from '../errors.ts'
@@ -40,8 +40,8 @@ export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
 /**
  * {@link throttleLayer} from validated settings. A call it rejects fails at once with
  * `ThrottledError` (local: no breaker or limiter counts it) and sends nothing. A call it lets
- * through is recorded as accepted unless the origin answered it as overloaded: a 429 or 503, a
- * refused connection, a timeout.
+ * through is recorded as accepted unless the origin asked for less (a 429 or 503) or timed out;
+ * a call that never reached the origin (nothing sent, or only refused connects) is not recorded.
  */
 export function createThrottleLayer(
   options: Readonly<Required<ThrottleOptions>>,
@@ -67,7 +67,12 @@ export function createThrottleLayer(
       response = await next(request)
     } catch (error) {
       const kind = classifyError(error, request.callerSignal?.aborted === true)
-      if (kind !== 'cancelled' && kind !== 'local') state.record(clock.now(), kind !== 'overload')
+      // A call whose last attempt never reached the origin (refused connects, a wait for a
+      // connection cut short) says nothing about what the origin accepts.
+      const last = request.attempts.at(-1)
+      if (kind !== 'cancelled' && kind !== 'local' && last !== undefined) {
+        if (!neverLeftClient(error, last)) state.record(clock.now(), kind !== 'overload')
+      }
       throw error
     }
     state.record(clock.now(), classifyStatus(response.statusCode) !== 'overload')

@@ -73,6 +73,13 @@ export interface AttemptRecord {
    * where undici does not tell (its `request()` API does not report the socket).
    */
   reused: boolean | undefined
+  /**
+   * Whether undici handed the request to a connected socket: `false` when the attempt ended
+   * before that (a refused or timed-out connect, DNS, a timeout or abort while it waited for a
+   * connection), so the origin provably never saw it and it is retried transparently.
+   * `undefined` where the bottom of the stack does not tell (a custom transport).
+   */
+  sent: boolean | undefined
   /** The response status, when headers arrived. */
   statusCode: number | undefined
   /** The error's `code` (or name) when the attempt failed without a response. */
@@ -100,6 +107,7 @@ export function createAttemptRecord(
     duration: undefined,
     timeToHeaders: undefined,
     reused: undefined,
+    sent: undefined,
     statusCode: undefined,
     error: undefined,
     outcome: undefined,

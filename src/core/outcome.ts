@@ -5,9 +5,11 @@ import { InvalidOptionError } from '../errors.ts'
  * The one classification every policy uses:
  * - `success`: a response the origin meant (2xx, 3xx, and 4xx other than 408/429: a client
  *   error is the caller's problem, not the origin's health).
- * - `failure`: the origin or the path to it failed (5xx other than 503, resets, DNS, parse errors).
- * - `overload`: the origin is shedding or too slow (429, 503, connection refused, timeouts).
- *   Breakers count it as a failure; adaptive throttling and AIMD treat it as a signal to back off.
+ * - `failure`: the origin or the path to it failed (5xx other than 503, resets, refused
+ *   connections, DNS, parse errors). The breaker counts it.
+ * - `overload`: the origin asked for less (429, 503) or was too slow (timeouts). Adaptive
+ *   throttling and the concurrency limit back off on it; the breaker counts a timeout as a
+ *   failure, but a 429 or 503 only when nothing else gets through (`docs/breaker.md`).
  * - `local`: rejected on this side without contacting the origin (circuit open, queue full,
  *   throttled, client closed). Never counted as an upstream failure.
  * - `cancelled`: the caller gave up. Never counted against the origin.
@@ -23,7 +25,6 @@ export function classifyStatus(status: number): OutcomeKind {
 }
 
 const OVERLOAD_CODES = new Set([
-  'ECONNREFUSED',
   'ETIMEDOUT',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
@@ -34,15 +35,21 @@ const OVERLOAD_CODES = new Set([
 
 // Failures that happen before a single byte of the request can have been written: the request
 // provably never reached the origin, so any method may be sent again (gRPC's transparent retry).
-// A refused or timed-out connect, or DNS. Not EHOSTUNREACH and its kin: Linux also reports them on
-// an established socket whose retransmits time out after an ICMP error (the socket's soft error),
-// when the request may well have been delivered.
+// A refused or timed-out connect, or DNS. EHOSTUNREACH and its kin only with `syscall: 'connect'`:
+// Linux also reports them on an established socket whose retransmits time out after an ICMP error
+// (the socket's soft error), when the request may well have been delivered.
 const NEVER_SENT_CODES = new Set([
   'ECONNREFUSED',
   'UND_ERR_CONNECT_TIMEOUT',
   'ENOTFOUND',
   'EAI_AGAIN',
 ])
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN'])
+
+/** True for a status by which the origin asks for less: 429 and 503 (a nack, in Finagle's terms). */
+export function isNack(status: number): boolean {
+  return status === 429 || status === 503
+}
 
 /**
  * Classifies an error thrown by an attempt.
@@ -59,9 +66,27 @@ export function classifyError(error: unknown, callerAborted: boolean): OutcomeKi
   return OVERLOAD_CODES.has(errorCode(error)) ? 'overload' : 'failure'
 }
 
-/** True when the error proves the request never left the client (a connect-phase failure). */
-export function neverLeftClient(error: unknown): boolean {
-  return NEVER_SENT_CODES.has(errorCode(error))
+/**
+ * True when the request provably never left the client: its attempt ended before undici handed it
+ * to a connected socket (`attempt.sent === false`: a refused or timed-out connect, DNS, an attempt
+ * timeout or abort while it waited for a connection), or, without a record, the error is one only
+ * the connect phase produces.
+ */
+export function neverLeftClient(error: unknown, attempt?: { sent?: boolean | undefined }): boolean {
+  if (attempt?.sent === false) return true
+  if (attempt?.sent === true) return false
+  const code = errorCode(error)
+  if (NEVER_SENT_CODES.has(code)) return true
+  return UNREACHABLE_CODES.has(code) && syscallOf(error) === 'connect'
+}
+
+function syscallOf(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null) return undefined
+  const { syscall, cause } = error as { syscall?: unknown; cause?: unknown }
+  if (syscall !== undefined) return syscall
+  return typeof cause === 'object' && cause !== null
+    ? (cause as { syscall?: unknown }).syscall
+    : undefined
 }
 
 /**

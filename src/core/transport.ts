@@ -105,6 +105,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#cancelQueued = undefined
     this.#controller = controller
+    // undici calls this on a connected socket, just before it writes the request.
+    this.#record.sent = !this.#done
     // Aborted while undici still had it queued: stop it before a byte is written.
     if (this.#done) controller.abort(asError(this.#request.cancellation.reason))
   }
@@ -183,6 +185,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       this.#reject = undefined
       const record = this.#record
       record.error = errorCode(error)
+      record.sent ??= false
       record.outcome = classifyError(error, this.#request.callerSignal?.aborted === true)
       if (channels.attemptEnd.hasSubscribers) {
         channels.attemptEnd.publish({ attempt: record, error })

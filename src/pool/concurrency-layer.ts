@@ -1,6 +1,6 @@
 import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
-import { classifyError, classifyStatus, errorCode } from '../core/outcome.ts'
+import { classifyError, classifyStatus, errorCode, neverLeftClient } from '../core/outcome.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { InvalidOptionError, QueueFullError, QueueTimeoutError } from '../errors.ts'
@@ -125,33 +125,48 @@ function run(
   const { clock } = request
   const start = clock.now()
   const inFlight = limiter.inFlight
+  const before = request.attempts.length
   let pending: Promise<CallResponse>
   try {
     pending = next(request)
   } catch (error) {
-    limiter.release(sampleOf(error, request, start, inFlight))
+    limiter.release(sampleOf(error, request, start, inFlight, before))
     return Promise.reject(error as Error)
   }
   return pending.then(
     (response) => {
       const now = clock.now()
       const dropped = classifyStatus(response.statusCode) === 'overload'
-      const sample = { now, rtt: now - start, inFlight, dropped }
+      const sample = { now, rtt: now - start, inFlight, dropped, nack: dropped }
       // The place is held until the body is in: the connection is busy until then.
       whenBodyComplete(response.body, () => limiter.release(sample))
       return response
     },
     (error: unknown) => {
-      limiter.release(sampleOf(error, request, start, inFlight))
+      limiter.release(sampleOf(error, request, start, inFlight, before))
       throw error
     },
   )
 }
 
-/** The limit algorithm's view of an attempt that failed, or none when it says nothing. */
-function sampleOf(error: unknown, request: CallRequest, start: number, inFlight: number) {
+/**
+ * The limit algorithm's view of an attempt that failed, or none when it says nothing: a caller's
+ * abort, a local rejection, or an attempt that never reached the origin (a refused connect says
+ * nothing about how many requests it can serve at once).
+ */
+function sampleOf(
+  error: unknown,
+  request: CallRequest,
+  start: number,
+  inFlight: number,
+  before: number,
+) {
   const kind = classifyError(error, request.callerSignal?.aborted === true)
   if (kind === 'cancelled' || kind === 'local') return undefined
+  const { attempts } = request
+  if (neverLeftClient(error, attempts.length > before ? attempts.at(-1) : undefined)) {
+    return undefined
+  }
   const now = request.clock.now()
   const dropped = kind === 'overload' || DROP_CODES.has(errorCode(error))
   return { now, rtt: now - start, inFlight, dropped }

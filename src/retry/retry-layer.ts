@@ -76,6 +76,7 @@ async function retryLoop(
 ): Promise<CallResponse> {
   const { attempts, clock, cancellation } = request
   let retries = 0
+  let transparentRetries = 0
   let previousDelay: number | undefined
   // A retry the budget allowed, until its attempt has ended.
   let granted = false
@@ -123,6 +124,7 @@ async function retryLoop(
         response,
         error,
         retries,
+        transparentRetries,
         previousDelay,
         now: clock.now(),
         wallNow: clock.wallNow(),
@@ -136,7 +138,8 @@ async function retryLoop(
       throw thrown
     }
     if (!plan.retry) return stop(request, attempt, plan, response, error)
-    if (budget !== undefined) {
+    // A transparent retry costs the origin nothing, so the budget is not asked.
+    if (budget !== undefined && !plan.transparent) {
       const now = clock.now()
       const { counters } = request.originState
       if (!budget.tryRetry(now)) {
@@ -182,7 +185,8 @@ async function retryLoop(
         throw reason
       }
     }
-    retries++
+    if (plan.transparent) transparentRetries++
+    else retries++
     previousDelay = plan.delay
   }
 }

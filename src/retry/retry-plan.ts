@@ -18,8 +18,14 @@ export interface RetryPlanInput {
   /** The attempt's response, or `undefined` when it failed with `error`. */
   response: CallResponse | undefined
   error: unknown
-  /** Retries made so far in this call. */
+  /** Retries made so far in this call, transparent ones left out. */
   retries: number
+  /**
+   * Transparent retries made so far in this call: of attempts that never left the client. They
+   * pace the backoff with `retries`, but count against neither `maxRetries` nor the budget.
+   * @defaultValue 0
+   */
+  transparentRetries?: number
   /** The wait before the previous retry, if any. */
   previousDelay: number | undefined
   /** `clock.now()`, to compare with `request.deadline`. */
@@ -40,6 +46,11 @@ export type RetryPlan =
       reason: string
       /** Why the outcome may be retried, without the wait: `status 503 is retryable`. */
       basis: string
+      /**
+       * The attempt never left the client: the retry is transparent, charged to neither
+       * `maxRetries` nor the retry budget (gRPC's transparent retry).
+       */
+      transparent: boolean
     }
   | {
       retry: false
@@ -62,11 +73,13 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
   let retryable: boolean
   let reason: string
   let code: RetryDecisionCode = 'not-retryable'
+  let transparent = false
   if (
     response !== undefined ? policy.statuses.has(response.statusCode) : policy.errorCodes.has(what)
   ) {
-    if (response === undefined && neverLeftClient(error)) {
+    if (response === undefined && neverLeftClient(error, input.attempt)) {
       retryable = true
+      transparent = true
       reason = `${what} is retryable: the request never left the client`
     } else {
       const safety = replaySafety(
@@ -108,8 +121,15 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
     }
   }
   if (!retryable) return { retry: false, code, reason }
-
-  if (retries >= policy.maxRetries) {
+  const transparentRetries = input.transparentRetries ?? 0
+  if (transparent && transparentRetries >= MAX_TRANSPARENT_RETRIES) {
+    return {
+      retry: false,
+      code: 'retries-exhausted',
+      reason: `${what} is retryable, but the call has made ${MAX_TRANSPARENT_RETRIES} transparent retries, the most it may`,
+    }
+  }
+  if (!transparent && retries >= policy.maxRetries) {
     return {
       retry: false,
       code: 'retries-exhausted',
@@ -125,10 +145,10 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
   }
 
   const backoff = backoffDelay(policy.backoff, {
-    retry: retries,
+    retry: retries + transparentRetries,
     previous: input.previousDelay,
     base: policy.baseDelay,
-    cap: policy.maxDelay,
+    cap: transparent ? Math.min(policy.maxDelay, TRANSPARENT_MAX_DELAY) : policy.maxDelay,
     random: input.random,
   })
   // Read uncapped, so a hint that does not fit the deadline is reported as the server gave it.
@@ -169,6 +189,11 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
   }
 
   const left = request.deadline - input.now
+  // Nothing reached the origin, so nothing is lost by trying once more just before the deadline
+  // (a port closed for a restart opens again): the wait is cut to fit rather than given up.
+  if (transparent && delay + input.minAttemptTime > left && left >= input.minAttemptTime) {
+    delay = left - input.minAttemptTime
+  }
   if (delay + input.minAttemptTime > left) {
     const fromServer = delaySource === 'server' ? serverHint : undefined
     const wait =
@@ -188,8 +213,30 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
       : delaySource === 'custom'
         ? 'retry.delay'
         : `${policy.backoff} jitter backoff`
-  return { retry: true, delay, delaySource, reason: `${reason} (${from})`, basis: reason }
+  const free = transparent ? '; not counted against maxRetries or the budget' : ''
+  return {
+    retry: true,
+    delay,
+    delaySource,
+    reason: `${reason} (${from}${free})`,
+    basis: reason,
+    transparent,
+  }
 }
+
+/**
+ * The most transparent retries one call makes: the deadline bounds them too, but a client with a
+ * long deadline and no breaker must not gather attempt records without end.
+ */
+export const MAX_TRANSPARENT_RETRIES = 20
+
+/**
+ * The longest wait before a transparent retry, in ms: a port that opens again, or a connection
+ * that comes free, is found within a second, and a call to an origin that stays unreachable
+ * meets the open circuit (which opens after 1 s without a success) soon after, rather than
+ * sleeping out a long backoff.
+ */
+export const TRANSPARENT_MAX_DELAY = 1_000
 
 function ms(value: number): string {
   return `${Math.round(value)} ms`

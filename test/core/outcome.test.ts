@@ -38,15 +38,21 @@ describe('classifyError', () => {
     expect(classifyError(new ClientClosedError('closed'), false)).toBe('local')
   })
 
-  it('treats refused connections and timeouts as overload', () => {
-    for (const code of ['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']) {
+  it('treats timeouts as overload: the origin is too slow', () => {
+    for (const code of ['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']) {
       expect(classifyError(withCode(code), false)).toBe('overload')
     }
     expect(classifyError(new DeadlineExceededError('late'), false)).toBe('overload')
   })
 
-  it('treats resets, DNS and parse errors as failures', () => {
-    for (const code of ['ECONNRESET', 'ENOTFOUND', 'UND_ERR_SOCKET', 'HPE_INVALID_CONSTANT']) {
+  it('treats refused connections, resets, DNS and parse errors as failures: not asking for less', () => {
+    for (const code of [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ENOTFOUND',
+      'UND_ERR_SOCKET',
+      'HPE_INVALID_CONSTANT',
+    ]) {
       expect(classifyError(withCode(code), false)).toBe('failure')
     }
   })
@@ -59,6 +65,20 @@ describe('neverLeftClient', () => {
     expect(neverLeftClient(withCode('UND_ERR_CONNECT_TIMEOUT'))).toBe(true)
     expect(neverLeftClient(withCode('ECONNRESET'))).toBe(false)
     expect(neverLeftClient(withCode('UND_ERR_HEADERS_TIMEOUT'))).toBe(false)
+  })
+
+  it('takes EHOSTUNREACH and ENETUNREACH only from connect(): on a live socket they may follow delivery', () => {
+    for (const code of ['EHOSTUNREACH', 'ENETUNREACH']) {
+      expect(neverLeftClient(Object.assign(withCode(code), { syscall: 'connect' }))).toBe(true)
+      expect(neverLeftClient(Object.assign(withCode(code), { syscall: 'read' }))).toBe(false)
+      expect(neverLeftClient(withCode(code))).toBe(false)
+    }
+  })
+
+  it("believes the attempt's record first: whether undici handed the request to a socket", () => {
+    expect(neverLeftClient(withCode('NQ_ATTEMPT_TIMEOUT'), { sent: false })).toBe(true)
+    expect(neverLeftClient(withCode('ECONNREFUSED'), { sent: true })).toBe(false)
+    expect(neverLeftClient(withCode('ECONNRESET'), { sent: undefined })).toBe(false)
   })
 })
 

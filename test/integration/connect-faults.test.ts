@@ -80,10 +80,34 @@ describe('a SYN black hole (faults.md 25, 4)', () => {
       await client.destroy()
     }
   })
+
+  it('retries a POST whose attempt timeout fired while it was still connecting: nothing was sent', async () => {
+    const client = createClient({
+      origin,
+      agent: { connectTimeout: 10_000 },
+      attemptTimeout: 300,
+      deadline: 1_500,
+      breaker: false,
+    })
+    try {
+      const error = await client
+        .request('/', { method: 'POST', body: 'charge' })
+        .catch((e: unknown) => e)
+      const attempts = (error as { attempts: readonly AttemptRecord[] }).attempts
+      expect(attempts.length).toBeGreaterThanOrEqual(2)
+      expect(attempts[0]).toMatchObject({ error: 'NQ_ATTEMPT_TIMEOUT', sent: false })
+      expect(attempts[0]?.decision?.reason).toContain('never left the client')
+      for (const attempt of attempts) {
+        expect(attempt.decision?.reason ?? '').not.toContain('may have acted on it')
+      }
+    } finally {
+      await client.destroy()
+    }
+  })
 })
 
 describe('other connect-phase failures (faults.md 4, 33)', () => {
-  it('retries a POST without a key after ENOTFOUND, up to maxRetries: it never left', async () => {
+  it('retries a POST without a key after ENOTFOUND, past maxRetries, up to 20 transparent retries: it never left', async () => {
     const dispatcher = new Agent({
       connect: {
         lookup: (hostname, _options, callback) => {
@@ -101,7 +125,10 @@ describe('other connect-phase failures (faults.md 4, 33)', () => {
         .catch((e: unknown) => e)
       expect(error).toMatchObject({ code: 'ENOTFOUND' })
       const attempts = (error as { attempts: readonly AttemptRecord[] }).attempts
-      expect(attempts.map((a) => a.error)).toEqual(['ENOTFOUND', 'ENOTFOUND', 'ENOTFOUND'])
+      expect(attempts.map((a) => a.error)).toEqual(Array(21).fill('ENOTFOUND'))
+      expect(attempts.at(-1)?.decision?.reason).toBe(
+        'ENOTFOUND is retryable, but the call has made 20 transparent retries, the most it may',
+      )
     } finally {
       await client.destroy()
       await dispatcher.destroy()

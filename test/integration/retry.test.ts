@@ -216,18 +216,46 @@ describe('connection failures', () => {
     expect(error.attempts[0]?.decision?.code).toBe('unsafe-method')
   })
 
-  it('a refused connection is retried for any method: the request never left', async () => {
+  it('a refused connection is retried for any method within the deadline, past maxRetries: it never left', async () => {
     const port = await closedPort()
-    client = createClient({ retry: { baseDelay: 5 } })
+    client = createClient({ retry: { baseDelay: 5 }, breaker: false, deadline: 1_000 })
     const error = (await client
       .request(`http://127.0.0.1:${port}/charges`, { method: 'POST', body: 'x' })
       .catch((e: unknown) => e)) as {
       code: string
-      attempts: { error?: string; decision?: { reason: string } }[]
+      attempts: { error?: string; sent?: boolean; decision?: { code: string; reason: string } }[]
     }
-    expect(error.code).toBe('ECONNREFUSED')
-    expect(error.attempts.map((a) => a.error)).toEqual(Array(3).fill('ECONNREFUSED'))
-    expect(error.attempts[0]?.decision?.reason).toContain('never left the client')
+    // The last wait is cut to leave one attempt's time: the call ends with that attempt's
+    // refusal, or with the deadline when the timer fired a few ms late.
+    expect(['ECONNREFUSED', 'NQ_DEADLINE_EXCEEDED']).toContain(error.code)
+    // More than maxRetries (2) allows: transparent retries are not counted against it.
+    expect(error.attempts.length).toBeGreaterThan(3)
+    for (const attempt of error.attempts) {
+      expect(attempt).toMatchObject({ error: 'ECONNREFUSED', sent: false })
+    }
+    expect(error.attempts[0]?.decision?.reason).toContain(
+      'never left the client (full jitter backoff; not counted against maxRetries or the budget)',
+    )
+    expect(client.stats().origins[0]?.retriesAllowed).toBe(0)
+  })
+
+  it('a port that stays closed opens the circuit after 1 s without a success: calls then fail at once', async () => {
+    const port = await closedPort()
+    client = createClient({ retry: { baseDelay: 5 } })
+    const started = performance.now()
+    const first = (await client.request(`http://127.0.0.1:${port}/`).catch((e: unknown) => e)) as {
+      code: string
+      attempts: unknown[]
+    }
+    expect(first.code).toBe('NQ_CIRCUIT_OPEN')
+    expect(first.attempts.length).toBeGreaterThanOrEqual(5)
+    // The run lasts at least 1 s; the next attempt after it is at most 1 s away.
+    expect(performance.now() - started).toBeLessThan(10_000)
+    const next = (await client.request(`http://127.0.0.1:${port}/`).catch((e: unknown) => e)) as {
+      code: string
+      attempts: unknown[]
+    }
+    expect(next).toMatchObject({ code: 'NQ_CIRCUIT_OPEN', attempts: [] })
   })
 })
 
