@@ -93,11 +93,12 @@ export async function main(log: (line: string) => void = console.log): Promise<s
 }
 
 /**
- * A second origin that answers 503 to everything, and a client whose circuit opens after 5
- * failed calls (the default is half of at least 20 in 10 s).
+ * A second origin that answers 500 to everything, and a client whose circuit opens after 5
+ * failed calls (the default is half of at least 20 in 10 s, or 1 s without a success). A 503
+ * alone would not count towards the ratio: it asks for less, which throttling answers.
  */
 async function breakerDemo(say: (line: string) => void): Promise<void> {
-  const down = await createFaultServer({ fallback: 503 })
+  const down = await createFaultServer({ fallback: 500 })
   const client = createClient({
     origin: down.url,
     retry: false,

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.ts'
 import { channels, emit, reportShed, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
 import type { OriginState } from '../core/origin-state.ts'
-import { classifyError, classifyStatus } from '../core/outcome.ts'
+import { classifyError, classifyStatus, isNack, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { CircuitOpenError, InvalidOptionError, type CircuitRejectingState } from '../errors.ts'
@@ -149,6 +149,7 @@ export class Breaker {
         return Promise.reject(error)
       }
       let pending: Promise<CallResponse>
+      const before = request.attempts.length
       try {
         pending = next(request)
       } catch (error) {
@@ -163,12 +164,18 @@ export class Breaker {
             serverDirected && (status === 503 || status === 429)
               ? serverRetryHint(status, response.headers, clock.wallNow(), maxOpenDuration)?.delay
               : undefined
-          const verdict = classifyStatus(status) === 'success' ? 'success' : 'failure'
+          const verdict = isNack(status)
+            ? 'nack'
+            : classifyStatus(status) === 'success'
+              ? 'success'
+              : 'failure'
           circuit.release(clock.now(), permit, verdict, wait)
           return response
         },
         (error: unknown) => {
-          circuit.release(clock.now(), permit, verdictOf(error, request))
+          const { attempts } = request
+          const attempt = attempts.length > before ? attempts.at(-1) : undefined
+          circuit.release(clock.now(), permit, verdictOf(error, request, attempt))
           throw error
         },
       )
@@ -178,9 +185,14 @@ export class Breaker {
 }
 
 /** How an attempt's error counts for the circuit: through the shared classification. */
-function verdictOf(error: unknown, request: CallRequest): CircuitVerdict {
+function verdictOf(
+  error: unknown,
+  request: CallRequest,
+  attempt?: { sent?: boolean | undefined },
+): CircuitVerdict {
   const kind = classifyError(error, request.callerSignal?.aborted === true)
-  return kind === 'cancelled' || kind === 'local' ? kind : 'failure'
+  if (kind === 'cancelled' || kind === 'local') return kind
+  return neverLeftClient(error, attempt) ? 'unsent' : 'failure'
 }
 
 function openError(circuit: Circuit, request: CallRequest): CircuitOpenError {

@@ -15,10 +15,21 @@ export interface BreakerOptions {
   /**
    * The circuit opens when at least this share of the calls in the `window` failed (and there
    * were at least `minimumCalls`). resilience4j, Hystrix and opossum use 50%; Polly's 10% suits
-   * its 100-call minimum, but would open on a brownout that retries handle well.
+   * its 100-call minimum, but would open on a brownout that retries handle well. A 429 or 503
+   * is not a failure here: it is the origin asking for less, which adaptive throttling answers
+   * in proportion; an origin that serves a third of what is asked is not down.
    * @defaultValue 0.5
    */
   failureRatio?: number
+  /**
+   * The circuit also opens when no attempt has succeeded for this long, in ms: every answer
+   * a failure, a 429 or a 503 (at least 5 of them). This is what tells an outage from partial
+   * availability whatever the traffic: any success in between means the origin still serves.
+   * Short enough that a dead origin stops costing calls within about a second, longer than a
+   * restart that closes the port for half a second (its calls are retried transparently).
+   * @defaultValue 1000
+   */
+  outagePeriod?: number
   /**
    * No ratio opens the circuit while the `window` holds fewer calls than this, so one error
    * after a quiet hour does not open it (opossum added `volumeThreshold` for that, #232).
@@ -43,19 +54,19 @@ export interface BreakerOptions {
   /**
    * The longest the circuit stays open the first time, in ms, before it lets a probe through.
    * The n-th opening in a row lasts a random time in `[d / 2, d)`, with
-   * `d = min(maxOpenDuration, openDuration * 2^(n-1))`: 2.5 to 5 s, then 5 to 10 s (equal
-   * jitter, as in Finagle's schedule), so clients that opened together do not probe together.
-   * 5 s is Polly's and Hystrix's break duration.
-   * @defaultValue 5000
+   * `d = min(maxOpenDuration, openDuration * 2^(n-1))` (equal jitter, as in Finagle's
+   * schedule), so clients that opened together do not probe together. At the defaults every
+   * opening lasts 0.5 to 1 s: one probe a second costs a dead origin nothing, and a recovered
+   * one is noticed within a second. Polly's and Hystrix's 5 s kept calls failing for 2 to 6 s
+   * after an origin had recovered (`npm run bench`).
+   * @defaultValue 1000
    */
   openDuration?: number
   /**
    * The longest the circuit stays open, in ms, also for a server-directed opening. It bounds how
-   * late a recovered origin is noticed: after a 30 s outage at the defaults, calls succeed again 2
-   * to 6 s after the origin recovered (`npm run bench`), near the recovery target of about one
-   * half-open delay plus one backoff cap. With 30 s (opossum's `resetTimeout`) it took 3 to 19 s;
-   * Finagle grows to 300 s, which suits an endpoint behind a load balancer, not a whole origin.
-   * @defaultValue 10000, or `openDuration` when that is longer
+   * late a recovered origin is noticed. Raise it (Finagle grows to 300 s) for an origin where one
+   * probe a second per client is too much, at the cost of a slower recovery.
+   * @defaultValue 1000, or `openDuration` when that is longer
    */
   maxOpenDuration?: number
   /**
@@ -86,6 +97,7 @@ export interface BreakerOptions {
 /** Breaker settings with every default filled in. */
 export interface ResolvedBreakerOptions {
   readonly failureRatio: number
+  readonly outagePeriod: number
   readonly minimumCalls: number
   readonly window: number
   /** `Infinity` when off. */
@@ -100,11 +112,12 @@ export interface ResolvedBreakerOptions {
 /** The defaults of {@link BreakerOptions}, with their sources in its TSDoc. */
 export const DEFAULT_BREAKER: ResolvedBreakerOptions = Object.freeze({
   failureRatio: 0.5,
+  outagePeriod: 1_000,
   minimumCalls: 20,
   window: 10_000,
   consecutiveFailures: Infinity,
-  openDuration: 5_000,
-  maxOpenDuration: 10_000,
+  openDuration: 1_000,
+  maxOpenDuration: 1_000,
   healthyPeriod: 60_000,
   halfOpenProbes: 1,
   serverDirected: false,
@@ -127,6 +140,7 @@ export function resolveBreakerOptions(
   }
   const resolved: ResolvedBreakerOptions = Object.freeze({
     failureRatio: numberInRange(at('failureRatio'), o.failureRatio, 0.01, 1, d.failureRatio),
+    outagePeriod: positiveMs(at('outagePeriod'), o.outagePeriod, d.outagePeriod),
     minimumCalls: intInRange(at('minimumCalls'), o.minimumCalls, 1, 1_000_000, d.minimumCalls),
     window: positiveMs(at('window'), o.window, d.window),
     consecutiveFailures:

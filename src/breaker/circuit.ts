@@ -14,12 +14,19 @@ export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated'
 /**
  * How an attempt the circuit let through ended, for the circuit:
  * - `success` and `failure`: judged by the shared outcome classification.
+ * - `nack`: a 429 or 503, the origin asking for less. Not a failure for the ratio (an origin
+ *   that serves a third of what is asked is not down), but not a success either: when nothing
+ *   but nacks and failures comes back for `outagePeriod` (with no gap that long between them),
+ *   the circuit opens.
+ * - `unsent`: the attempt never reached the origin (a refused or timed-out connect, DNS). Counted
+ *   like a nack: a connection cap or a restart refuses some connects while others are served,
+ *   and such calls are retried transparently; only when nothing gets through is it an outage.
  * - `cancelled`: the caller gave up. Not counted while closed; a probe that is cancelled counts
  *   as a failed probe, since nothing proved the origin healthy.
  * - `local`: rejected on this side below the breaker (a full queue): never counted; a probe's
  *   place is simply freed.
  */
-export type CircuitVerdict = 'success' | 'failure' | 'cancelled' | 'local'
+export type CircuitVerdict = 'success' | 'failure' | 'nack' | 'unsent' | 'cancelled' | 'local'
 
 /** A change of state, as the circuit reports it. Times are readings of the monotonic clock. */
 export interface CircuitTransition {
@@ -55,6 +62,12 @@ export interface CircuitCounts {
 /** What `acquire` returns when the call may not go through. */
 export const REJECTED = -1
 
+/**
+ * The fewest attempts in a run without a success that opens the circuit by `outagePeriod`: a
+ * quiet client's one or two failures after an idle minute are not an outage.
+ */
+export const OUTAGE_MIN_ATTEMPTS = 5
+
 const CALLS = 0
 const FAILURES = 1
 
@@ -78,6 +91,11 @@ export class Circuit {
   // Created at the first outcome after the circuit closes, so a closed window starts empty.
   #window: SlidingWindow | undefined
   #consecutive = 0
+  // The run of attempts that did not succeed (failures and nacks) since the last success: when
+  // it started and how long it is. Undefined start: the last outcome was a success.
+  #runStart: number | undefined
+  #runLast = 0
+  #runLength = 0
   #trips = 0
   #closedAt = -Infinity
   #openUntil = 0
@@ -194,6 +212,28 @@ export class Circuit {
       this.#serverOpen(now, serverWait)
       return
     }
+    if (verdict === 'success') {
+      this.#runStart = undefined
+      this.#runLength = 0
+    } else {
+      const { outagePeriod } = this.#options
+      // A run needs attempts throughout: one failure a minute ago and four now are not a minute
+      // of outage, just a quiet client.
+      if (this.#runStart === undefined || now - this.#runLast > outagePeriod) {
+        this.#runStart = now
+        this.#runLength = 0
+      }
+      this.#runLast = now
+      this.#runLength++
+      if (this.#runLength >= OUTAGE_MIN_ATTEMPTS && now - this.#runStart >= outagePeriod) {
+        this.#trip(
+          now,
+          `nothing succeeded for ${formatMs(now - this.#runStart)} (${this.#runLength} attempts)`,
+        )
+        return
+      }
+      if (verdict === 'nack' || verdict === 'unsent') return
+    }
     const window = (this.#window ??= new SlidingWindow(this.#options.window, 10, 2))
     window.add(now, CALLS)
     if (verdict === 'success') {
@@ -264,6 +304,8 @@ export class Circuit {
     this.#generation++
     this.#window = undefined
     this.#consecutive = 0
+    this.#runStart = undefined
+    this.#runLength = 0
     this.#probes = 0
     this.#probeSuccesses = 0
     this.#reason = to === 'closed' ? undefined : reason

@@ -66,7 +66,7 @@ describe('the breaker in the client', () => {
   })
 
   it('fails a retry that meets the circuit it opened with CircuitOpenError, keeping the attempts', async () => {
-    const { clock, client } = virtualClient(() => ({ status: 503, latency: 10 }), {
+    const { clock, client } = virtualClient(() => ({ status: 500, latency: 10 }), {
       origin: 'http://virtual.test',
       breaker: { minimumCalls: 1 },
     })
@@ -74,7 +74,7 @@ describe('the breaker in the client', () => {
     await clock.advance(1_000)
     const error = call.error as CircuitOpenError
     expect(error).toBeInstanceOf(CircuitOpenError)
-    expect(error.attempts.map((a) => [a.statusCode, a.decision?.action])).toEqual([[503, 'retry']])
+    expect(error.attempts.map((a) => [a.statusCode, a.decision?.action])).toEqual([[500, 'retry']])
     expect(explain(error)).toContain(
       'failed with NQ_CIRCUIT_OPEN (the circuit for http://virtual.test is open',
     )

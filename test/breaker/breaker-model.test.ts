@@ -17,6 +17,7 @@ import { controlledOrigin, type HeldAttempt } from '../support/controlled-origin
 
 interface Config {
   failureRatio: number
+  outagePeriod: number
   minimumCalls: number
   window: number
   consecutiveFailures: number | undefined
@@ -28,7 +29,7 @@ interface Config {
 }
 
 type State = 'closed' | 'open' | 'half-open' | 'isolated'
-type Verdict = 'success' | 'failure' | 'cancelled' | 'local'
+type Verdict = 'success' | 'failure' | 'nack' | 'cancelled' | 'local'
 
 /**
  * The breaker's rules, written out plainly: outcomes kept as a list tagged with their bucket
@@ -41,6 +42,10 @@ class Model {
   outcomes: { bucket: number; failed: boolean }[] = []
   windowStart: number | undefined
   streak = 0
+  // Attempts since the last success, and when the first of them ended.
+  runStart: number | undefined
+  runLast = 0
+  runLength = 0
   trips = 0
   lastClosed = -Infinity
   openUntil = 0
@@ -96,6 +101,22 @@ class Model {
         this.closesAfterOpen = true
         this.enter('open')
         return
+      }
+      if (verdict === 'success') {
+        this.runStart = undefined
+        this.runLength = 0
+      } else {
+        if (this.runStart === undefined || now - this.runLast > c.outagePeriod) {
+          this.runStart = now
+          this.runLength = 0
+        }
+        this.runLast = now
+        this.runLength++
+        if (this.runLength >= 5 && now - this.runStart >= c.outagePeriod) {
+          this.trip(now)
+          return
+        }
+        if (verdict === 'nack') return
       }
       this.windowStart ??= now
       this.outcomes.push({ bucket: this.bucketOf(now), failed: verdict === 'failure' })
@@ -158,6 +179,8 @@ class Model {
     this.outcomes = []
     this.windowStart = undefined
     this.streak = 0
+    this.runStart = undefined
+    this.runLength = 0
     this.probes = 0
     this.probeWins = 0
   }
@@ -268,10 +291,11 @@ class Finish implements fc.AsyncCommand<Model, Real> {
       model.report(now, permit, 'local')
     } else if (answer === 'retry-after') {
       attempt.respond(503, { 'retry-after': String(this.seconds) })
-      model.report(now, permit, 'failure', this.seconds * 1000)
+      model.report(now, permit, 'nack', this.seconds * 1000)
     } else {
       attempt.respond(answer)
-      model.report(now, permit, answer < 408 ? 'success' : 'failure')
+      const nack = answer === 429 || answer === 503
+      model.report(now, permit, answer < 408 ? 'success' : nack ? 'nack' : 'failure')
     }
     await real.clock.advance(0)
     compare(model, real)
@@ -331,6 +355,7 @@ class Reset implements fc.AsyncCommand<Model, Real> {
 const configArb: fc.Arbitrary<Config> = fc
   .record({
     failureRatio: fc.constantFrom(0.25, 0.5, 1),
+    outagePeriod: fc.constantFrom(500, 1_000, 5_000),
     minimumCalls: fc.integer({ min: 1, max: 6 }),
     window: fc.constantFrom(1_000, 10_000),
     consecutiveFailures: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
@@ -402,6 +427,7 @@ describe('the circuit breaker against its model', () => {
             clock,
             random: () => r,
             retry: false,
+            throttle: false,
             breaker,
             // The breaker alone: a burst must reach the origin or the circuit, not a queue.
             concurrency: false,

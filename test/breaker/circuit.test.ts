@@ -5,22 +5,88 @@ import {
   InvalidOptionError,
   REJECTED,
   type CircuitTransition,
+  type CircuitVerdict,
   type ResolvedBreakerOptions,
 } from '../../src/index.ts'
 import { resolveBreakerOptions } from '../../src/breaker/breaker-options.ts'
 
+// The ratio and the schedule of open periods are pinned here, apart from the outage rule and
+// the defaults' 1 s periods, which have tests of their own below.
+const RATIO_ONLY = { outagePeriod: Infinity, openDuration: 5_000, maxOpenDuration: 10_000 }
+
 function circuit(options: Partial<ResolvedBreakerOptions> = {}, random = () => 0.5) {
   const changes: CircuitTransition[] = []
-  const c = new Circuit({ ...DEFAULT_BREAKER, ...options }, random, (t) => changes.push(t))
+  const c = new Circuit({ ...DEFAULT_BREAKER, ...RATIO_ONLY, ...options }, random, (t) =>
+    changes.push(t),
+  )
   return { c, changes }
 }
 
 /** `n` calls at `now`, each let through and ended with `verdict`. */
-function calls(c: Circuit, now: number, n: number, verdict: 'success' | 'failure'): void {
+function calls(c: Circuit, now: number, n: number, verdict: CircuitVerdict): void {
   for (let i = 0; i < n; i++) c.release(now, c.acquire(now), verdict)
 }
 
 describe('Circuit', () => {
+  it('does not count a 429 or 503 (a nack) or a connect that never got through as a failure', () => {
+    const { c } = circuit()
+    // An origin that serves a third of what is asked, and refuses some connects: not down.
+    for (let t = 0; t < 10_000; t += 10) {
+      calls(c, t, 1, 'success')
+      calls(c, t, 1, 'nack')
+      calls(c, t, 1, 'unsent')
+    }
+    expect(c.counts(10_000)).toMatchObject({ state: 'closed', failures: 0 })
+  })
+
+  it('opens when nothing succeeded for outagePeriod, whatever the traffic before', () => {
+    for (const verdict of ['nack', 'unsent', 'failure'] as const) {
+      const { c, changes } = circuit({ outagePeriod: 1_000 })
+      calls(c, 0, 5_000, 'success') // a busy, healthy window
+      for (let t = 10; t < 1_000; t += 10) calls(c, t, 1, verdict)
+      expect(c.state(990)).toBe('closed')
+      calls(c, 1_010, 1, verdict)
+      expect(c.state(1_010)).toBe('open')
+      expect(changes.at(-1)?.reason).toBe('nothing succeeded for 1 s (100 attempts)')
+    }
+  })
+
+  it('needs 5 attempts in the run, with no gap of outagePeriod between them; a success ends it', () => {
+    const { c } = circuit({ outagePeriod: 1_000 })
+    for (const t of [0, 300, 600, 1_200]) calls(c, t, 1, 'nack')
+    expect(c.state(1_200)).toBe('closed') // 1.2 s, but 4 attempts
+    calls(c, 1_300, 1, 'success')
+    for (const t of [1_400, 1_700, 2_000, 2_300]) calls(c, t, 1, 'nack')
+    expect(c.state(2_300)).toBe('closed') // the success started the run over
+    calls(c, 4_000, 1, 'nack') // 1.4 s after the last: a quiet client, not an outage
+    for (const t of [4_200, 4_400, 4_600, 4_800]) calls(c, t, 1, 'nack')
+    expect(c.state(4_800)).toBe('closed') // 5 attempts over 0.8 s
+    calls(c, 5_000, 1, 'nack')
+    expect(c.state(5_000)).toBe('open')
+  })
+
+  it('opens for 0.5 to 1 s at the defaults, every time, so a recovery is seen within 1 s', () => {
+    const periods: number[] = []
+    for (const r of [0, 0.999]) {
+      const c = new Circuit(
+        DEFAULT_BREAKER,
+        () => r,
+        (t) => {
+          if (t.to === 'open') periods.push(Math.round((t.openUntil as number) - t.at))
+        },
+      )
+      let now = 0
+      calls(c, now, 5, 'failure')
+      now = 1_000
+      calls(c, now, 1, 'failure')
+      for (let i = 0; i < 4; i++) {
+        now += 1_000
+        c.release(now, c.acquire(now), 'nack') // a probe meets the outage
+      }
+    }
+    expect(periods).toEqual([500, 500, 500, 500, 500, 1000, 1000, 1000, 1000, 1000])
+  })
+
   it('opens once half of at least 20 calls in the window failed, and not before', () => {
     const { c, changes } = circuit()
     calls(c, 0, 10, 'success')

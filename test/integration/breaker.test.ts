@@ -40,7 +40,7 @@ async function errorsOf(calls: Promise<unknown>[]): Promise<unknown[]> {
 
 describe('the circuit breaker against the fault server', () => {
   it('answers at once from an open circuit, sending nothing', async () => {
-    server.route('/down', 503)
+    server.route('/down', 500)
     client = breakerClient({ minimumCalls: 5, openDuration: 60_000 })
     await sequential(5, '/down')
     expect(client.circuits?.get().state).toBe('open')
@@ -70,7 +70,7 @@ describe('the circuit breaker against the fault server', () => {
 
   for (const probes of [1, 3]) {
     it(`lets exactly ${probes} of 100 concurrent calls through while half-open`, async () => {
-      server.route('/flaky', (_req, index) => (index < 2 ? 503 : { status: 200, latency: 50 }))
+      server.route('/flaky', (_req, index) => (index < 2 ? 500 : { status: 200, latency: 50 }))
       client = breakerClient({ minimumCalls: 2, openDuration: 100, halfOpenProbes: probes })
       await sequential(2, '/flaky')
       await eventually(() => client.circuits?.get().state === 'half-open')
