@@ -82,21 +82,26 @@ export interface ClientOptions {
    */
   retry?: RetryOptions | false
   /**
-   * Client-side adaptive throttling per origin (opt-in): when an origin keeps answering 429 or
-   * 503 (or refusing connections, or timing out), reject a share of calls locally with
-   * `ThrottledError` instead of sending them. `true` for the defaults. See
+   * Client-side adaptive throttling per origin (Google SRE book): when an origin keeps asking
+   * for less (429, 503) or timing out, reject a share of calls locally with `ThrottledError`
+   * instead of sending them, in proportion to how much it turns away: it keeps sending about
+   * twice what the origin accepts, so goodput follows what a rate-limited origin can serve while
+   * the load on it stays below what was offered. `false` turns it off. See
    * {@link ThrottleOptions} and `docs/budget.md`.
-   * @defaultValue off
+   * @defaultValue on, with {@link DEFAULT_THROTTLE}
    */
   throttle?: ThrottleOptions | boolean
   /**
-   * The circuit breaker, one circuit per origin: while an origin fails, calls to it fail at once
-   * with `CircuitOpenError` and send nothing, and a few probes find out when it is back; `false`
-   * turns it off. It counts every attempt: 5xx, 408, 429, timeouts and connection errors are
-   * failures; other 4xx and successes are not; a caller's abort and a local rejection do not
-   * count at all. See {@link BreakerOptions} and `docs/breaker.md`.
-   * @defaultValue opens when half of at least 20 calls in 10 s failed; open 2.5 to 5 s at first,
-   *   then 5 to 10 s while the origin keeps failing; one probe when half-open
+   * The circuit breaker, one circuit per origin: while an origin is down, calls to it fail at
+   * once with `CircuitOpenError` and send nothing, and a probe a second finds out when it is
+   * back; `false` turns it off. It opens when nothing has succeeded for a second (failures, 429s,
+   * 503s and refused connects alike), or when half of the attempts that reached the origin
+   * failed (5xx other than 503, 408, timeouts, resets). A 429 or 503 alone never opens it while
+   * some calls get through: that is partial availability, which adaptive throttling answers. A
+   * caller's abort and a local rejection do not count at all. See {@link BreakerOptions} and
+   * `docs/breaker.md`.
+   * @defaultValue opens after 1 s without a success, or when half of at least 20 calls in 10 s
+   *   failed; open 0.5 to 1 s; one probe when half-open
    */
   breaker?: BreakerOptions | false
   /**

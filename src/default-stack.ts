@@ -15,7 +15,7 @@ import type { ClientOptions } from './client-options.ts'
 
 /**
  * The client's default policies, outermost first (the order and its reasons are in
- * `docs/architecture.md`): deadline, adaptive throttle (when `throttle` is set), retry, circuit
+ * `docs/architecture.md`): deadline, adaptive throttle (unless `throttle` is `false`), retry, circuit
  * breaker (unless `breaker` is `false`), concurrency limiter (unless `concurrency` is `false`),
  * attempt timeout. The retry layer is always there, so that a request can turn retries on for
  * itself.
@@ -30,8 +30,11 @@ export function defaultStack(
 ): readonly Middleware[] {
   const stack: Middleware[] = [deadlineLayer()]
   const { throttle } = options
-  if (throttle !== undefined && throttle !== false) {
-    const settings = resolveThrottleOptions('throttle', throttle === true ? {} : throttle)
+  if (throttle !== false) {
+    const settings = resolveThrottleOptions(
+      'throttle',
+      throttle === true || throttle === undefined ? {} : throttle,
+    )
     stack.push(createThrottleLayer(settings, random, options.onShed))
   }
   stack.push(createRetryLayer(retry, random, options.onRetry))

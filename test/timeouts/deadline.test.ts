@@ -31,9 +31,10 @@ function virtualClient(
   const client = createClient({
     origin: 'http://virtual.test',
     clock,
-    // The deadline alone: no circuit may open, and no limiter queue, under what these tests
+    // The deadline alone: no circuit may open, no throttle shed and no limiter queue, under what these tests
     // script; the positions below assume the default stack without them.
     breaker: false,
+    throttle: false,
     concurrency: false,
     ...clientOptions,
     middleware: (defaults) => {
