@@ -24,8 +24,12 @@ export interface ConcurrencyOptions {
    * How the limit adapts:
    * - `aimd`, loss-based: grows by one per attempt while in use, shrinks by `backoffRatio` on a
    *   429, 503, timeout or reset. What Netflix's concurrency-limits recommends for clients.
-   * - `delay`, latency-based ({@link DelayLimit}): shrinks as RTT rises above twice its
-   *   baseline, so it also sees an origin that queues instead of shedding, which AIMD cannot.
+   * - `delay`, latency-based ({@link DelayLimit}): shrinks as the mean RTT of a round rises
+   *   above 1.5 times its baseline, so it also sees an origin that queues instead of shedding,
+   *   which AIMD cannot: during a 3x capacity drop its p99 stays near 2 times the p99 before,
+   *   where AIMD's goes to 57 times (`npm run bench`). Not the default: its baseline assumes
+   *   one origin's answers take about as long as each other, and a mix of fast and slow ones
+   *   can still mislead it (`docs/concurrency.md`).
    * @defaultValue 'aimd'
    */
   algorithm?: 'aimd' | 'delay'
@@ -49,9 +53,9 @@ export interface ConcurrencyOptions {
   /** AIMD: the factor applied to the limit on a drop (concurrency-limits'). @defaultValue 0.9 */
   backoffRatio?: number
   /**
-   * Delay: the target RTT as a multiple of the baseline; service-time jitter alone rarely takes
-   * an RTT past 1.5 times the smallest.
-   * @defaultValue 2
+   * Delay: the target mean RTT of a round as a multiple of the baseline (the smallest round
+   * mean); a mean of 20 answers moves little with service-time jitter alone.
+   * @defaultValue 1.5
    */
   tolerance?: number
   /**

@@ -9,10 +9,17 @@ export interface LimitSample {
   /** Attempts in flight when it started, itself included. */
   inFlight: number
   /**
-   * The origin signalled overload: a 429 or 503, a timeout, a refused or reset connection. A
-   * loss-based algorithm backs off on it.
+   * The origin signalled overload: a 429 or 503, a timeout, a reset connection. A loss-based
+   * algorithm backs off on it.
    */
   dropped: boolean
+  /**
+   * Of `dropped`: the origin answered 429 or 503, asking for less. That is about its rate, which
+   * adaptive throttling answers, not about how many requests it can serve at once: a
+   * latency-based algorithm ignores it (its quick RTT says nothing of the service time either).
+   * @defaultValue false
+   */
+  nack?: boolean
 }
 
 /**

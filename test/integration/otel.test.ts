@@ -117,7 +117,7 @@ describe('netiquette/otel', () => {
       origin: server.url,
       retry: false,
       breaker: false,
-      concurrency: { initialLimit: 40, minLimit: 1 },
+      concurrency: { algorithm: 'aimd', initialLimit: 40, minLimit: 1 },
     })
     await (await client.request('/busy')).body.dump()
     expect(points((await collected()).get('netiquette.concurrency.limit'))).toEqual([

@@ -66,45 +66,78 @@ describe('WindowedMin', () => {
 describe('DelayLimit', () => {
   const options = { ...DEFAULT_DELAY, initialLimit: 20, minLimit: 1, maxLimit: 100 }
 
-  it('grows by a tenth per RTT (at least one) while RTT stays under the target and in use', () => {
+  /** `n` answers of `rtt` ms, `spacing` ms apart from `start`; returns the time after the last. */
+  function answers(
+    d: DelayLimit,
+    start: number,
+    n: number,
+    rtt: number,
+    inFlight: (limit: number) => number = (limit) => limit,
+    spacing = 1,
+  ): number {
+    let now = start
+    for (let i = 0; i < n; i++, now += spacing) {
+      d.update({ now, rtt, inFlight: inFlight(d.limit), dropped: false })
+    }
+    return now
+  }
+
+  it('judges rounds of at least 20 answers and one RTT: grows by a tenth (at least one) per round in use', () => {
     const d = new DelayLimit(options)
-    // 20 samples at limit 20: about one RTT's worth, +2.
-    const limits = feed(d, 20, (_, limit) => ({ rtt: 10, inFlight: limit }))
-    expect(limits.at(-1)).toBe(22)
+    let now = answers(d, 0, 19, 10)
+    expect(d.limit).toBe(20) // the round is not over
+    now = answers(d, now, 1, 10)
+    expect(d.limit).toBe(22)
+    answers(d, now, 20, 10)
+    expect(d.limit).toBe(24) // 22 + 2.2
     const small = new DelayLimit({ ...options, initialLimit: 3 })
-    // Three samples at limit 3: one RTT, +1.
-    expect(feed(small, 3, (_, limit) => ({ rtt: 10, inFlight: limit })).at(-1)).toBe(3)
-    expect(feed(small, 1, (_, limit) => ({ rtt: 10, inFlight: limit })).at(-1)).toBe(4)
-    expect(feed(d, 2000, (_, limit) => ({ rtt: 10, inFlight: limit })).at(-1)).toBe(100)
+    answers(small, 0, 20, 10)
+    expect(small.limit).toBe(4)
+    const big = new DelayLimit(options)
+    answers(big, 0, 4000, 10)
+    expect(big.limit).toBe(100)
   })
 
-  it('cuts in proportion to the excess over the target, once per RTT', () => {
+  it('rides out single slow answers, cuts in proportion when a round’s mean passes 1.5x the baseline, then holds 20 RTTs', () => {
     const d = new DelayLimit({ ...options, initialLimit: 40 })
-    feed(d, 10, () => ({ rtt: 10, inFlight: 10 })) // app-limited: a 10 ms baseline, no growth
-    expect(d.baseline(10)).toBe(10)
-    // RTT 40 ms against a 20 ms target: cut by 0.8 × 20 / 40 = 40%, once within the RTT.
-    let now = 100
-    const cut = d.update({ now, rtt: 40, inFlight: 40, dropped: false })
-    expect(cut).toBe(24)
-    expect(d.update({ now: now + 39, rtt: 40, inFlight: 24, dropped: false })).toBe(24)
-    now += 40
-    expect(d.update({ now, rtt: 40, inFlight: 24, dropped: false })).toBe(14)
+    let now = answers(d, 0, 20, 10) // baseline 10, target 15; 40 -> 44
+    expect(d.baseline(now)).toBe(10)
+    now = answers(d, now, 19, 10)
+    now = answers(d, now, 1, 100) // one slow answer: the mean is 14.5
+    expect(d.limit).toBe(48)
+    now = answers(d, now, 20, 30) // mean 30: cut by 0.8 x 15 / 30 = 40%
+    expect(d.limit).toBe(29)
+    answers(d, now, 20, 10, undefined, 2) // under the target again, but within 20 RTTs of the cut
+    expect(d.limit).toBe(29)
+    answers(d, 300, 20, 10, undefined, 2)
+    expect(d.limit).toBe(31)
   })
 
-  it('halves on a drop, and never learns its baseline from a failed attempt', () => {
+  it('takes a tenth off on a timeout or reset, once per RTT, and never learns its baseline from one', () => {
     const d = new DelayLimit({ ...options, initialLimit: 40 })
-    feed(d, 10, () => ({ rtt: 50, inFlight: 10 }))
     // An attempt cut short by its deadline after 2 ms: a drop, not a 2 ms service time.
-    expect(d.update({ now: 100, rtt: 2, inFlight: 40, dropped: true })).toBe(20)
-    expect(d.baseline(100)).toBe(50)
+    expect(d.update({ now: 100, rtt: 2, inFlight: 40, dropped: true })).toBe(36)
+    expect(d.update({ now: 101, rtt: 2, inFlight: 36, dropped: true })).toBe(36)
+    expect(d.update({ now: 102, rtt: 2, inFlight: 36, dropped: true })).toBe(32)
+    expect(d.baseline(102)).toBe(Infinity)
   })
 
-  it('never goes below minLimit and does not grow while app-limited', () => {
+  it('leaves a 429 or 503 to the throttle', () => {
+    const d = new DelayLimit({ ...options, initialLimit: 40 })
+    for (let now = 0; now < 100; now++) {
+      d.update({ now, rtt: 1, inFlight: 40, dropped: true, nack: true })
+    }
+    expect(d.limit).toBe(40)
+    expect(d.baseline(100)).toBe(Infinity)
+  })
+
+  it('neither grows nor cuts while app-limited, and never goes below minLimit', () => {
     const d = new DelayLimit({ ...options, minLimit: 5, initialLimit: 8 })
-    feed(d, 10, () => ({ rtt: 10, inFlight: 1 }))
+    let now = answers(d, 0, 40, 10, () => 1)
     expect(d.limit).toBe(8)
-    for (let i = 0; i < 10; i++)
-      d.update({ now: 100 + i * 1000, rtt: 500, inFlight: 8, dropped: false })
+    now = answers(d, now, 100, 500, () => 1, 25) // slow, but not of its making
+    expect(d.limit).toBe(8)
+    answers(d, now, 200, 500, (limit) => limit, 25)
     expect(d.limit).toBe(5)
   })
 })
