@@ -1,5 +1,5 @@
 import type { ContenderName } from './contenders.ts'
-import type { ScenarioName } from './scenarios.ts'
+import { RATE_LIMIT_SHARE, type ScenarioName } from './scenarios.ts'
 import type { ContenderSummary } from './summarize.ts'
 
 /** The one claim a scenario is there to show, checked against its run. */
@@ -18,6 +18,22 @@ export const HEADLINES: Readonly<Record<ScenarioName, Headline>> = Object.freeze
     claim:
       "netiquette's retries lift calls due in the fault to at least 95% success (the origin gives 80%)",
     holds: (by) => by.netiquette.fault.successRate >= 0.95,
+  },
+  'rate-limit': {
+    claim:
+      'netiquette gets at least 90% of the third the origin serves for the calls due in the fault, ' +
+      'with fewer requests per call than the naive wrapper',
+    holds: (by) =>
+      by.netiquette.fault.successRate >= 0.9 * RATE_LIMIT_SHARE &&
+      by.netiquette.fault.amplification < by.naive.fault.amplification,
+  },
+  restart: {
+    claim: "at least 98% of netiquette's calls due in the fault succeed",
+    holds: (by) => by.netiquette.fault.successRate >= 0.98,
+  },
+  'connection-cap': {
+    claim: "at least 98% of netiquette's calls due in the fault succeed",
+    holds: (by) => by.netiquette.fault.successRate >= 0.98,
   },
   overload: {
     claim:

@@ -114,6 +114,8 @@ export async function runScenario(
     for (const name of CONTENDER_NAMES) {
       const run: ContenderRun = { name, calls: [], attempts: [], samples: [] }
       const seen = new Map<number, number>()
+      // Each origin its own state (a rate limiter's bucket), the same script.
+      const answer = scenario.createAnswer?.(shape) ?? scenario.answer
       const server = await createFaultServer({
         ...scenario.server(shape),
         seed: shape.seed,
@@ -125,7 +127,7 @@ export async function runScenario(
           const attempt = seen.get(call) ?? 0
           seen.set(call, attempt + 1)
           const inFault = t >= fault.start && t < fault.end
-          return scenario.answer({ t, call, attempt, inFault }, shape)
+          return answer({ t, call, attempt, inFault }, shape)
         },
       })
       servers.push(server)

@@ -5,6 +5,9 @@ import { seededRandom } from '../core/random.ts'
 export const SCENARIO_NAMES = [
   'outage',
   'brownout',
+  'rate-limit',
+  'restart',
+  'connection-cap',
   'overload',
   'latency-spike',
   'slow-body',
@@ -44,6 +47,11 @@ export interface Scenario {
   server(shape: RunShape): FaultServerOptions
   /** How the origin answers one attempt. */
   answer(arrival: Arrival, shape: RunShape): Fault
+  /**
+   * For an origin with state of its own (a rate limiter's bucket): makes one `answer` per
+   * contender's origin, used instead of `answer`.
+   */
+  createAnswer?(shape: RunShape): (arrival: Arrival, shape: RunShape) => Fault
   /** What changes on the server when the fault starts and ends (overload: its capacity). */
   onFault?(server: FaultServer, phase: 'start' | 'end', shape: RunShape): void
 }
@@ -106,6 +114,73 @@ const brownout: Scenario = {
       : HEALTHY,
 }
 
+/** Rate limit: the share of the offered load the origin serves during the fault. */
+export const RATE_LIMIT_SHARE = 1 / 3
+
+const rateLimit: Scenario = {
+  name: 'rate-limit',
+  title: 'Rate limit',
+  mechanism:
+    'During the fault the origin serves a third of the offered load (a token bucket, as nginx ' +
+    'limit_req does) and answers the rest 429 at once. It is not down: it asks for less. A ' +
+    'breaker that counts the 429s as failures opens and sheds everything; retrying each 429 ' +
+    'times only adds requests the limiter turns away (retries that wait past the fault get the ' +
+    'tokens freed when it ends). Adaptive throttling sends about twice what the origin ' +
+    'accepts, so netiquette gets what the origin serves, with fewer requests.',
+  server: () => ({}),
+  answer: () => HEALTHY,
+  createAnswer: (shape) => {
+    const limit = shape.rate * RATE_LIMIT_SHARE
+    const burst = 5
+    let tokens = burst
+    let updated = 0
+    return (arrival) => {
+      tokens = Math.min(burst, tokens + ((arrival.t - updated) * limit) / 1000)
+      updated = arrival.t
+      if (!arrival.inFault) return HEALTHY
+      if (tokens < 1) return { status: 429, body: 'too many requests', latency: { min: 1, max: 3 } }
+      tokens -= 1
+      return HEALTHY
+    }
+  },
+}
+
+/** Restart: how long the port stays closed. */
+export const RESTART_DOWN = 500
+
+const restart: Scenario = {
+  name: 'restart',
+  title: 'Restart',
+  mechanism:
+    'When the fault starts the origin restarts: the requests it was serving are reset and its ' +
+    'port is closed for 0.5 s, so every connect is refused. A refused connect never reached ' +
+    'the server, so any call may try again within its deadline without spending a retry: the ' +
+    'calls that met the closed port are served once it opens.',
+  server: () => ({}),
+  answer: () => HEALTHY,
+  onFault: (server, phase) => {
+    if (phase === 'start') void server.restart(RESTART_DOWN)
+  },
+}
+
+/** Connection cap: connections the origin accepts at once during the fault. */
+export const CONNECTION_CAP = 2
+
+const connectionCap: Scenario = {
+  name: 'connection-cap',
+  title: 'Connection cap',
+  mechanism:
+    'During the fault the origin accepts 2 connections at once and refuses any other connect, ' +
+    'as a connlimit firewall rule does. Bursts of calls want more connections than that: their ' +
+    'extra connects are refused, though the 2 open ones come free within milliseconds. A call ' +
+    'whose connect was refused never reached the server: it tries again, without spending a ' +
+    'retry, and finds a free connection.',
+  server: () => ({}),
+  answer: () => HEALTHY,
+  onFault: (server, phase) =>
+    server.setMaxConnections(phase === 'start' ? CONNECTION_CAP : Infinity),
+}
+
 const overload: Scenario = {
   name: 'overload',
   title: 'Overload',
@@ -155,6 +230,9 @@ const slowBody: Scenario = {
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze({
   outage,
   brownout,
+  'rate-limit': rateLimit,
+  restart,
+  'connection-cap': connectionCap,
   overload,
   'latency-spike': latencySpike,
   'slow-body': slowBody,

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import { createServer as createListener, type AddressInfo, type Socket } from 'node:net'
 import { InvalidOptionError } from '../errors.ts'
 import { seededRandom, type Random } from '../core/random.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from '../core/validate.ts'
@@ -100,6 +100,13 @@ export interface FaultServerOptions {
   maxRecorded?: number
   /** Script for paths with no route of their own. @defaultValue 200 with body `'ok'` */
   fallback?: Script
+  /**
+   * Connections open at once. While that many are open the port is closed, so a further
+   * connect is refused (`ECONNREFUSED`), as behind `iptables -m connlimit --reject-with
+   * tcp-reset`; the open ones go on serving.
+   * @defaultValue unlimited
+   */
+  maxConnections?: number
 }
 
 /** A scripted loopback HTTP server for tests, demos and benchmarks. */
@@ -122,6 +129,14 @@ export interface FaultServer {
   setCapacity(capacity: number): void
   /** Closes every idle keep-alive socket now (the server side of the keep-alive race). */
   closeIdleConnections(): void
+  /** Changes `maxConnections` mid-run (`Infinity`: unlimited). */
+  setMaxConnections(maxConnections: number): void
+  /**
+   * A restart: resets every connection (requests in service fail), closes the port for
+   * `downFor` ms (connects are refused) and opens it again on the same port. Resolves once it
+   * listens again.
+   */
+  restart(downFor: number): Promise<void>
   /** Stops listening, destroys every connection and clears every timer. */
   close(): Promise<void>
 }
@@ -133,6 +148,7 @@ interface Route {
 
 const KNOWN_OPTIONS = [
   'capacity',
+  'maxConnections',
   'queueLimit',
   'seed',
   'keepAliveTimeout',
@@ -161,6 +177,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   const queueLimit = intInRange('queueLimit', options.queueLimit, 0, 1e7, 1000)
   const maxRecorded = intInRange('maxRecorded', options.maxRecorded, 0, 1e7, 10_000)
   const keepAliveTimeout = positiveMs('keepAliveTimeout', options.keepAliveTimeout, 5_000)
+  let maxConnections = intInRange('maxConnections', options.maxConnections, 1, 1e6, Infinity)
   const random = seededRandom(options.seed ?? 1)
   const fallback: Route = { script: options.fallback ?? 200, index: 0 }
 
@@ -215,8 +232,39 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
     socket.on('close', () => {
       stats.openConnections--
       sockets.delete(socket)
+      updateListening()
     })
+    updateListening()
   })
+
+  // The port is a listener of its own that hands sockets to the HTTP server, so that it can be
+  // closed (connects refused) while the connections it accepted go on.
+  const listener = createListener((socket) => server.emit('connection', socket))
+  let port = 0
+  let down = false
+  const restarts = new Set<() => void>()
+  let listening = false
+  let changing: Promise<void> = Promise.resolve()
+  function updateListening(): void {
+    changing = changing.then(async () => {
+      const want = !closing && !down && sockets.size < maxConnections
+      if (want === listening) return
+      listening = want
+      if (want) {
+        await new Promise<void>((resolve, reject) => {
+          listener.once('error', reject)
+          listener.listen(port, '127.0.0.1', () => {
+            listener.off('error', reject)
+            resolve()
+          })
+        })
+      } else {
+        // The port closes at once; close()'s callback would wait for every connection it
+        // ever accepted, which the HTTP server owns.
+        listener.close()
+      }
+    })
+  }
 
   function startWaiting(): void {
     while (stats.inFlight < capacity && waiting.length > 0) {
@@ -308,14 +356,9 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
     step()
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  updateListening()
+  await changing
+  port = (listener.address() as AddressInfo).port
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -341,14 +384,36 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
     closeIdleConnections() {
       server.closeIdleConnections()
     },
+    setMaxConnections(value) {
+      maxConnections = value === Infinity ? Infinity : intInRange('maxConnections', value, 1, 1e6)
+      updateListening()
+    },
+    async restart(downFor) {
+      const wait = positiveMs('downFor', downFor)
+      down = true
+      updateListening()
+      await changing
+      for (const socket of sockets) socket.destroy()
+      server.closeAllConnections()
+      // close() clears the timer: the restart then ends with the server.
+      await new Promise<void>((resolve) => {
+        restarts.add(resolve)
+        later(wait, resolve)
+      })
+      restarts.clear()
+      down = false
+      updateListening()
+      await changing
+    },
     async close() {
       closing = true
       for (const timer of timers) clearTimeout(timer)
       timers.clear()
+      for (const resolve of restarts) resolve()
       waiting.length = 0
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      updateListening()
       for (const socket of sockets) socket.destroy()
-      await closed
+      await changing
     },
   }
 }

@@ -47,6 +47,8 @@ describe('netiquette-lab command line', () => {
     const captured = io()
     expect(await runCli(['--help'], captured)).toBe(0)
     expect(captured.out).toContain('--scenario <names>')
-    expect(captured.out).toContain('outage, brownout, overload, latency-spike, slow-body')
+    expect(captured.out).toContain(
+      'outage, brownout, rate-limit, restart, connection-cap, overload, latency-spike, slow-body',
+    )
   })
 })
