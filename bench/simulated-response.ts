@@ -7,6 +7,7 @@ export function simulatedResponse(
   request: CallRequest,
   record: AttemptRecord,
   status: number,
+  headers: Record<string, string> = {},
 ): CallResponse {
   record.statusCode = status
   const body = new ResponseBody({ resume() {}, abort() {} })
@@ -15,7 +16,7 @@ export function simulatedResponse(
   return {
     statusCode: status,
     statusText: '',
-    headers: {},
+    headers,
     body,
     trailers: {},
     opaque: null,
