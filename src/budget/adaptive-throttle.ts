@@ -63,6 +63,7 @@ const ACCEPTS = 1
 export class AdaptiveThrottle {
   readonly #options: Readonly<Required<ThrottleOptions>>
   readonly #window: SlidingWindow
+  #lastRefusal = -Infinity
 
   constructor(options: ThrottleOptions = {}) {
     this.#options = resolveThrottleOptions('throttle', options)
@@ -76,6 +77,9 @@ export class AdaptiveThrottle {
 
   /** The probability that a call made at `now` is rejected locally. */
   rejectionProbability(now: number): number {
+    // The healthy case in one comparison: with every request in the window accepted, the
+    // formula is at most 0.
+    if (now - this.#lastRefusal >= this.#options.window) return 0
     const requests = this.#window.total(now, REQUESTS)
     if (requests < this.#options.minRequests) return 0
     const accepts = this.#window.total(now, ACCEPTS)
@@ -91,6 +95,7 @@ export class AdaptiveThrottle {
   record(now: number, accepted: boolean): void {
     this.#window.add(now, REQUESTS)
     if (accepted) this.#window.add(now, ACCEPTS)
+    else this.#lastRefusal = now
   }
 
   /** Requests and accepts in the window ending at `now`. */
