@@ -59,7 +59,8 @@ export interface RetryDelayArgs {
 export interface RetryOptions {
   /**
    * Retries after the first attempt: 2 means at most 3 attempts, as the SRE book, AWS SDKs and
-   * Polly use. At most {@link MAX_RETRIES}.
+   * Polly use. At most {@link MAX_RETRIES}. Transparent retries of attempts that never reached
+   * the origin are not counted (`docs/retry.md`); `retry: false` turns those off too.
    * @defaultValue 2
    */
   maxRetries?: number
@@ -133,7 +134,7 @@ export interface RetryOptions {
    * (`code: 'budget'`). Per request only `false` or an instance is accepted. See
    * `docs/budget.md`.
    * @defaultValue one budget per origin with {@link DEFAULT_RETRY_BUDGET}: 10% of calls over 10 s,
-   *   plus 1 per second, at most 3 in flight
+   *   plus 1 per second, at most 10 pending
    */
   budget?: RetryBudgetOptions | RetryBudget | false
 }
