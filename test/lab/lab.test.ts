@@ -143,9 +143,10 @@ describe('the failure lab', () => {
     const ours = contender(s, 'netiquette')
     expect(ours.amplification).toBeLessThan(naive.amplification)
     // The wrapper's 3 retries of every 503: close to 4 requests per call due in the fault when
-    // the machine keeps up; retries due near the fault's end land after it, and more of them
-    // on a loaded machine (2.97 with two busy loops on both cores).
-    expect(naive.fault.amplification).toBeGreaterThan(2.5)
+    // the machine keeps up. On a loaded one its retries fall behind and land after the fault
+    // (2.97 with two busy loops once; 1.75 to 1.90 with the seven short scenarios beside the
+    // overload run), so only its multiplying the load is asserted, and netiquette's bound.
+    expect(naive.fault.amplification).toBeGreaterThan(1.5)
     expect(ours.fault.amplification).toBeLessThan(1.5)
     expect(s.policy.some((p) => p.circuit === 'open')).toBe(true)
     expect(ours.outcomes.NQ_CIRCUIT_OPEN).toBeGreaterThan(0)
