@@ -245,25 +245,39 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   const restarts = new Set<() => void>()
   let listening = false
   let changing: Promise<void> = Promise.resolve()
+  // Why the port could not be opened again (taken meanwhile), for restart() and startup to throw.
+  let listenError: Error | undefined
+  // Changes run one after another; a failed one is kept in listenError and ends no later one.
   function updateListening(): void {
-    changing = changing.then(async () => {
-      const want = !closing && !down && sockets.size < maxConnections
-      if (want === listening) return
-      listening = want
-      if (want) {
-        await new Promise<void>((resolve, reject) => {
-          listener.once('error', reject)
-          listener.listen(port, '127.0.0.1', () => {
-            listener.off('error', reject)
-            resolve()
+    changing = changing
+      .then(async () => {
+        const want = !closing && !down && sockets.size < maxConnections
+        if (want === listening) return
+        listening = want
+        if (want) {
+          await new Promise<void>((resolve, reject) => {
+            listener.once('error', reject)
+            listener.listen(port, '127.0.0.1', () => {
+              listener.off('error', reject)
+              resolve()
+            })
           })
-        })
-      } else {
-        // The port closes at once; close()'s callback would wait for every connection it
-        // ever accepted, which the HTTP server owns.
-        listener.close()
-      }
-    })
+        } else {
+          // The port closes at once; close()'s callback would wait for every connection it
+          // ever accepted, which the HTTP server owns.
+          listener.close()
+        }
+      })
+      .catch((error: unknown) => {
+        listening = false
+        listenError = error as Error
+      })
+  }
+  async function settled(): Promise<void> {
+    await changing
+    const error = listenError
+    listenError = undefined
+    if (error !== undefined) throw error
   }
 
   function startWaiting(): void {
@@ -357,7 +371,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   }
 
   updateListening()
-  await changing
+  await settled()
   port = (listener.address() as AddressInfo).port
 
   return {
@@ -403,7 +417,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
       restarts.clear()
       down = false
       updateListening()
-      await changing
+      await settled()
     },
     async close() {
       closing = true

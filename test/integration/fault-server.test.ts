@@ -180,4 +180,62 @@ describe('createFaultServer', () => {
     await expect(createFaultServer({ capacity: 0 })).rejects.toBeInstanceOf(InvalidOptionError)
     await expect(createFaultServer({ capcity: 1 } as never)).rejects.toThrow(/capcity/)
   })
+
+  it('restart() resets connections, refuses connects while down, then serves on the same port', async () => {
+    server = await createFaultServer({ fallback: { status: 200, latency: 300 } })
+    const inService = get('/slow').catch((e: { code?: string }) => e.code)
+    await eventually(() => server!.stats.inFlight === 1)
+    const restarted = server.restart(200)
+    expect(await inService).toMatch(/ECONNRESET|UND_ERR_SOCKET/)
+    const refused = await request(server.url, { dispatcher: new Agent() }).catch(
+      (e: { code?: string }) => e.code,
+    )
+    expect(refused).toBe('ECONNREFUSED')
+    await restarted
+    server.route('/fast', 200)
+    expect(await get('/fast')).toMatchObject({ status: 200 })
+  })
+
+  it('maxConnections refuses a connect while that many are open, and takes one again once one closes', async () => {
+    server = await createFaultServer({ maxConnections: 1, keepAliveTimeout: 60_000 })
+    const first = new Agent({ connections: 1 })
+    const second = new Agent({ connections: 1 })
+    try {
+      await (await request(server.url, { dispatcher: first })).body.text()
+      const error = await request(server.url, { dispatcher: second }).catch(
+        (e: { code?: string }) => e.code,
+      )
+      expect(error).toBe('ECONNREFUSED')
+      await first.destroy()
+      // The port opens again once the connection's close has been seen: poll until it has.
+      let status: number | undefined
+      const until = performance.now() + 5_000
+      while (status === undefined && performance.now() < until) {
+        status = await request(server.url, { dispatcher: second }).then(
+          async (res) => {
+            await res.body.text()
+            return res.statusCode
+          },
+          () => undefined,
+        )
+      }
+      expect(status).toBe(200)
+    } finally {
+      await first.destroy()
+      await second.destroy()
+    }
+  })
+
+  it('restart() rejects when the port was taken while it was down', async () => {
+    server = await createFaultServer()
+    const restarted = server.restart(200)
+    const { createServer } = await import('node:net')
+    const squatter = createServer()
+    await new Promise<void>((resolve) => squatter.listen(server!.port, '127.0.0.1', resolve))
+    try {
+      await expect(restarted).rejects.toMatchObject({ code: 'EADDRINUSE' })
+    } finally {
+      squatter.close()
+    }
+  })
 })
