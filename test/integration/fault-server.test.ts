@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { Agent, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { InvalidOptionError } from '../../src/index.ts'
@@ -228,8 +229,12 @@ describe('createFaultServer', () => {
 
   it('restart() rejects when the port was taken while it was down', async () => {
     server = await createFaultServer()
-    const restarted = server.restart(200)
-    const { createServer } = await import('node:net')
+    const restarted = server.restart(1_000)
+    // restart() closes the port before its first await returns; a refused connect shows it.
+    const refused = await request(server.url, { dispatcher: new Agent() }).catch(
+      (e: { code?: string }) => e.code,
+    )
+    expect(refused).toBe('ECONNREFUSED')
     const squatter = createServer()
     await new Promise<void>((resolve) => squatter.listen(server!.port, '127.0.0.1', resolve))
     try {
