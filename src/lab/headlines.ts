@@ -25,7 +25,7 @@ export const HEADLINES: Readonly<Record<ScenarioName, Headline>> = Object.freeze
       'with fewer requests per call than the naive wrapper',
     holds: (by) =>
       by.netiquette.fault.successRate >= 0.8 * RATE_LIMIT_SHARE &&
-      by.netiquette.fault.amplification < by.naive.fault.amplification,
+      by.netiquette.amplification < by.naive.amplification,
   },
   restart: {
     claim: "at least 98% of netiquette's calls due in the fault succeed",
