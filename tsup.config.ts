@@ -1,24 +1,46 @@
+import { writeFile } from 'node:fs/promises'
 import { defineConfig } from 'tsup'
 
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    'testing/index': 'src/testing/index.ts',
-    'otel/index': 'src/otel/index.ts',
-    'lab/bin': 'src/lab/bin.ts', // the netiquette-lab command; its shebang makes it executable
+// The library's entry points; the netiquette-lab command is built beside them, ES module only.
+const libraries = {
+  index: 'src/index.ts',
+  'testing/index': 'src/testing/index.ts',
+  'otel/index': 'src/otel/index.ts',
+}
+
+/**
+ * One build, ES modules. `require('netiquette')` loads the same files (Node ≥ 22.12 can require
+ * an ES module without top-level await): a second, CommonJS copy would be a second module
+ * instance, whose deadline scopes and error classes the first does not see. Each `.cjs` entry is
+ * a one-line shim, typed by the `.d.cts` declarations the second config emits.
+ */
+async function writeShims(): Promise<void> {
+  for (const name of Object.keys(libraries)) {
+    const file = name.slice(name.lastIndexOf('/') + 1)
+    await writeFile(
+      `dist/${name}.cjs`,
+      `'use strict'\n// The ES module itself, not a copy: one module instance for require and import.\nmodule.exports = require('./${file}.js')\n`,
+    )
+  }
+}
+
+export default defineConfig([
+  {
+    entry: { ...libraries, 'lab/bin': 'src/lab/bin.ts' }, // the command's shebang makes it executable
+    format: ['esm'],
+    dts: { entry: libraries },
+    target: 'node22',
+    platform: 'node',
+    sourcemap: true,
+    clean: true,
+    splitting: true, // one copy of shared modules (errors, clock) for every entry point
+    onSuccess: writeShims,
   },
-  format: ['esm', 'cjs'],
-  // Types for the library's entry points; the command has no API.
-  dts: {
-    entry: {
-      index: 'src/index.ts',
-      'testing/index': 'src/testing/index.ts',
-      'otel/index': 'src/otel/index.ts',
-    },
+  {
+    entry: libraries,
+    format: ['cjs'],
+    dts: { only: true },
+    target: 'node22',
+    platform: 'node',
   },
-  target: 'node22',
-  platform: 'node',
-  sourcemap: true,
-  clean: true,
-  splitting: true, // one copy of shared modules (errors, clock) for both entry points
-})
+])

@@ -12,6 +12,8 @@ async function main() {
       typeof cjsTesting.createFaultServer === 'function',
     ],
     ['import("netiquette").createClient', typeof esm.createClient === 'function'],
+    // One module instance both ways, not a CommonJS copy beside the ES module.
+    ['require and import give the same Client', cjs.Client === esm.Client],
     [
       'import("netiquette/testing").createFaultServer',
       typeof esmTesting.createFaultServer === 'function',

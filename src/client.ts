@@ -228,6 +228,13 @@ export class Client {
       resolveMiddleware(options.middleware, defaults),
       createTransport(this.#dispatcher, options.onAttempt),
     )
+    // SDKs take `fetch: client.fetch`, and code destructures `const { request } = client`: the
+    // public methods work detached from the client, as the global fetch does.
+    this.request = this.request.bind(this)
+    this.fetch = this.fetch.bind(this)
+    this.stats = this.stats.bind(this)
+    this.close = this.close.bind(this)
+    this.destroy = this.destroy.bind(this)
   }
 
   /**

@@ -19,6 +19,7 @@ import {
 import type { RequestOptions } from '../client-options.ts'
 import type { RetryOptions } from '../retry/retry-options.ts'
 import { deniedAddress, type RedirectPolicy } from './redirect-policy.ts'
+import { toWebBody } from './web-body.ts'
 
 /**
  * What `client.fetch` accepts as its second argument: the standard `RequestInit`, plus the
@@ -314,7 +315,7 @@ function toFetchResponse(
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     void response.body.dump()
   } else {
-    body = Readable.toWeb(response.body) as unknown as ReadableStream<Uint8Array>
+    body = toWebBody(response.body)
   }
   // The reason phrase is whatever the server sent; the Response constructor refuses control and
   // non-Latin-1 characters in it. undici's fetch hands the phrase through unchecked: so do we,

@@ -204,6 +204,31 @@ describe('client.fetch', () => {
     await expect(text).rejects.toMatchObject({ name: 'AbortError' })
   })
 
+  it('survives a cancelled body, as SDKs cancel error responses, and frees its connection', async () => {
+    // Part of the body arrives, then the server waits: chunks are in flight as the body is cancelled.
+    server.route('/half', { status: 503, stall: 'mid-body', body: { size: 100_000 } })
+    for (let i = 0; i < 3; i++) {
+      const response = await client.fetch('/half', { retry: false })
+      expect(response.status).toBe(503)
+      await response.body?.cancel()
+      expect(response.bodyUsed).toBe(true)
+    }
+    // An uncaught error from the stream would fail this test run; the client is still usable.
+    await eventually(() => client.stats().origins[0]?.inFlight === 0)
+    server.route('/ok', 200)
+    expect((await client.fetch('/ok')).status).toBe(200)
+  })
+
+  it('works detached from the client, as SDKs take it: `fetch: client.fetch`', async () => {
+    server.route('/ok', { status: 200, body: 'detached' })
+    const { fetch, request, stats } = client
+    expect(await (await fetch('/ok')).text()).toBe('detached')
+    expect(await (await request('/ok')).body.text()).toBe('detached')
+    expect(stats().origins[0]?.inFlight).toBe(0)
+    const sdk = { fetch: client.fetch }
+    expect((await sdk.fetch('/ok')).status).toBe(200)
+  })
+
   it('gives a HEAD and a 204 a null body, and frees their connections', async () => {
     server.route('/empty', 204)
     const head = await client.fetch('/x', { method: 'HEAD' })
