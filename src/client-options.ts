@@ -213,8 +213,10 @@ export interface ClientOptions {
 }
 
 /**
- * Options of {@link Client.request}: undici's `request` options plus netiquette's. `signal` must be
- * an `AbortSignal`; `body` may also be a function that returns a fresh body per attempt.
+ * Options of {@link Client.request}: netiquette's, plus the undici request options listed in
+ * {@link UndiciRequestOptions}, documented with what they mean here. Any other key is refused
+ * with `InvalidOptionError` (`NQ_INVALID_OPTION`). `signal` must be an `AbortSignal`; `body` may
+ * also be a function that returns a fresh body per attempt.
  */
 export interface RequestOptions extends UndiciRequestOptions {
   /** @defaultValue `'GET'` */

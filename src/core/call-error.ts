@@ -17,14 +17,21 @@ export function withAttempts<T>(error: T, attempts: readonly AttemptRecord[]): T
 }
 
 /**
- * A caller's abort surfaces as one `AbortedError` per call (name `AbortError`, the reason as
- * `cause`), never as the reason itself: one reason object is often shared by many calls, and each
- * call's error must carry its own attempts.
+ * A caller's abort surfaces as one `AbortedError` per call (the reason as `cause`), never as the
+ * reason itself: one reason object is often shared by many calls, and each call's error must
+ * carry its own attempts. Its `name` is the reason's when that is `TimeoutError` (the reason of
+ * `AbortSignal.timeout()`), so `error.name === 'TimeoutError'` tells a timeout from a cancel as
+ * it does with the global fetch; `AbortError` otherwise.
  */
 export function callerAbortError(
   reason: unknown,
   attempts: readonly AttemptRecord[],
 ): AbortedError {
   const shown = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)
-  return new AbortedError(`the caller aborted the call (${shown})`, { cause: reason, attempts })
+  const error = new AbortedError(`the caller aborted the call (${shown})`, {
+    cause: reason,
+    attempts,
+  })
+  if (reason instanceof Error && reason.name === 'TimeoutError') error.name = 'TimeoutError'
+  return error
 }

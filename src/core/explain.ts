@@ -19,14 +19,21 @@ import { errorCode } from './outcome.ts'
  * ```
  */
 export function explain(responseOrError: unknown): string {
-  const attempts = attemptsOf(responseOrError)
+  const carrier = recordCarrier(responseOrError)
+  const attempts = carrier?.attempts
   const isResponse =
     typeof responseOrError === 'object' &&
     responseOrError !== null &&
     typeof (responseOrError as { statusCode?: unknown }).statusCode === 'number'
   const result = isResponse
     ? `got ${(responseOrError as { statusCode: number }).statusCode}`
-    : `failed with ${describeError(responseOrError)}`
+    : carrier === undefined || carrier.error === responseOrError
+      ? `failed with ${describeError(responseOrError)}`
+      : `failed with ${describeWrapper(responseOrError)}, caused by ${describeError(carrier.error)}`
+  if (attempts === undefined) {
+    // No record on it or its causes: whatever happened, nothing says no attempt ran.
+    return `call ${result}; it carries no attempt record (not an error or response of netiquette's)`
+  }
   const first = attempts[0]
   if (first === undefined) {
     return `call ${result} before any attempt was sent`
@@ -58,10 +65,29 @@ function describeAttempt(a: AttemptRecord): string {
   return line
 }
 
-function attemptsOf(value: unknown): readonly AttemptRecord[] {
-  if (typeof value !== 'object' || value === null) return []
-  const attempts = (value as { attempts?: unknown }).attempts
-  return Array.isArray(attempts) ? (attempts as AttemptRecord[]) : []
+/**
+ * `value` if it has attempt records, else the nearest error in its `cause` chain that has them:
+ * the global fetch wraps the dispatcher's error as `TypeError: fetch failed`, and SDKs wrap
+ * theirs. `undefined` when none has a record.
+ */
+function recordCarrier(
+  value: unknown,
+): { error: unknown; attempts: readonly AttemptRecord[] } | undefined {
+  // A few levels: wrappers nest, and a cyclic chain must not loop.
+  for (let depth = 0; depth < 8; depth++) {
+    if (typeof value !== 'object' || value === null) return undefined
+    let attempts: unknown
+    let cause: unknown
+    try {
+      attempts = (value as { attempts?: unknown }).attempts
+      cause = (value as { cause?: unknown }).cause
+    } catch {
+      return undefined // a throwing getter: explain() must not throw
+    }
+    if (Array.isArray(attempts)) return { error: value, attempts: attempts as AttemptRecord[] }
+    value = cause
+  }
+  return undefined
 }
 
 function describeError(error: unknown): string {
@@ -74,6 +100,17 @@ function describeError(error: unknown): string {
     message = ''
   }
   return message === '' || message === code ? code : `${code} (${message})`
+}
+
+/** A wrapper by its own name or code: `errorCode` would report its cause's. */
+function describeWrapper(error: unknown): string {
+  try {
+    const { code, name, message } = error as { code?: unknown; name?: unknown; message?: unknown }
+    const label = typeof code === 'string' ? code : typeof name === 'string' ? name : 'Error'
+    return typeof message === 'string' && message !== '' ? `${label} (${message})` : label
+  } catch {
+    return 'Error'
+  }
 }
 
 function withoutQuery(path: string): string {

@@ -32,15 +32,49 @@ export type RequestBodyValue =
 export type RequestBody = RequestBodyValue | (() => RequestBodyValue)
 
 /**
- * undici request options a call accepts and passes on: `query`, `headersTimeout`, `bodyTimeout`,
- * `reset`, `blocking`, `idempotent`, `expectContinue`, `typeOfService` go to undici's dispatch;
- * `opaque`, `onInfo` and `highWaterMark` behave as in `undici.request`. Not supported: `upgrade`
- * (use undici directly) and `responseHeaders: 'raw'`.
+ * The undici request options a call accepts, with what they mean here. `query`,
+ * `headersTimeout`, `bodyTimeout`, `reset`, `blocking`, `idempotent`, `expectContinue` and
+ * `typeOfService` go to undici's dispatch of each attempt; `opaque`, `onInfo` and
+ * `highWaterMark` behave as in `undici.request`. Any other key is refused with
+ * `InvalidOptionError`: `{ timeout: 5000 }` silently ignored would be a wait the caller did not
+ * choose. Not supported: `upgrade` (use undici directly) and `responseHeaders: 'raw'`.
  */
-export type UndiciRequestOptions = Omit<
-  Dispatcher.RequestOptions<unknown>,
-  'origin' | 'path' | 'method' | 'headers' | 'body' | 'signal' | 'upgrade' | 'responseHeaders'
->
+export interface UndiciRequestOptions {
+  /** Query parameters appended to the path, encoded by undici. @defaultValue none */
+  query?: Record<string, unknown>
+  /**
+   * Marks the request safe to retry whatever its method (a POST you know is idempotent): the
+   * retry policy then treats it as a GET. Unlike undici, nothing is pipelined.
+   * @defaultValue `false`: only idempotent methods and keyed requests are retried
+   */
+  idempotent?: boolean
+  /**
+   * Each attempt's wait for response headers, in ms, on top of the call's `attemptTimeout` and
+   * deadline, which usually end an attempt first.
+   * @defaultValue the client's Agent's (30 s, `DEFAULT_AGENT_OPTIONS`), not undici's 300 s
+   */
+  headersTimeout?: number | null
+  /**
+   * Each attempt's longest silence between two body chunks, in ms. The deadline bounds the whole
+   * call regardless.
+   * @defaultValue the client's Agent's (30 s, `DEFAULT_AGENT_OPTIONS`), not undici's 300 s
+   */
+  bodyTimeout?: number | null
+  /** Closes the connection after this response (`connection: close`). @defaultValue `false` */
+  reset?: boolean
+  /** undici's `blocking`: no other request is queued behind this one on its connection. @defaultValue `false`; `true` for requests with a body */
+  blocking?: boolean
+  /** Sends `Expect: 100-continue` and waits for the server before the body. @defaultValue `false` */
+  expectContinue?: boolean
+  /** The IP type-of-service byte of the connection. @defaultValue none */
+  typeOfService?: number | null
+  /** Handed back on the response as `opaque`, as in `undici.request`. @defaultValue `null` */
+  opaque?: unknown
+  /** Called for each 1xx informational response (not 101). @defaultValue none */
+  onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void
+  /** Bytes of the response body buffered before the socket is paused. @defaultValue 65536 */
+  highWaterMark?: number
+}
 
 /** The undici options of one call, split by who handles them. */
 export interface CallUndiciOptions {

@@ -24,6 +24,18 @@ const OWN_REQUEST_OPTIONS = new Set([
   'idempotencyKey',
 ])
 const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
+// What undici's dispatch takes from a call, checked by undici itself on each attempt.
+const DISPATCH_OPTIONS = new Set([
+  'query',
+  'idempotent',
+  'headersTimeout',
+  'bodyTimeout',
+  'reset',
+  'blocking',
+  'expectContinue',
+  'typeOfService',
+])
+const KNOWN_OPTIONS = [...OWN_REQUEST_OPTIONS, ...DISPATCH_OPTIONS, ...RESPONSE_OPTIONS].join(', ')
 const UNSUPPORTED_OPTIONS: Record<string, string> = {
   // undici's dispatch would take these over the URL argument: the call would go to another
   // origin with this client's headers (credentials included), counted in this origin's breaker.
@@ -56,7 +68,15 @@ export function splitUndiciOptions(
     const unsupported = UNSUPPORTED_OPTIONS[key]
     if (unsupported !== undefined) throw new InvalidOptionError(key, value, unsupported)
     if (RESPONSE_OPTIONS.has(key)) (response ??= {})[key] = value
-    else (dispatch ??= {})[key] = value
+    else if (DISPATCH_OPTIONS.has(key)) (dispatch ??= {})[key] = value
+    else {
+      // `{ timeout: 5000 }` or `{ json: {...} }` ignored would be a silent surprise.
+      throw new InvalidOptionError(
+        key,
+        value,
+        `no such request option; known options are ${KNOWN_OPTIONS}`,
+      )
+    }
   }
   if (dispatch === undefined && response === undefined) return NO_UNDICI_OPTIONS
   const onInfo = response?.onInfo

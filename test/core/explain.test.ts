@@ -31,7 +31,40 @@ describe('explain', () => {
     )
   })
 
-  it('copes with values that are not errors', () => {
-    expect(explain(undefined)).toContain('before any attempt')
+  it('copes with values that are not errors, and claims nothing it has no record of', () => {
+    expect(explain(undefined)).toBe(
+      "call failed with undefined; it carries no attempt record (not an error or response of netiquette's)",
+    )
+    // An error from elsewhere may well have sent requests: no record, no claim.
+    expect(explain(new TypeError('fetch failed'))).not.toContain('before any attempt')
+  })
+
+  it('finds the record on a cause, as the global fetch and SDKs wrap our errors', () => {
+    const inner = Object.assign(new Error('deadline exceeded'), {
+      code: 'NQ_DEADLINE_EXCEEDED',
+      attempts: [
+        {
+          number: 1,
+          method: 'GET',
+          origin: 'http://api.test',
+          path: '/slow',
+          start: 0,
+          duration: 1000,
+          error: 'NQ_ATTEMPT_TIMEOUT',
+        },
+      ],
+    })
+    const sdkError = new Error('Connection error.', {
+      cause: new TypeError('fetch failed', { cause: inner }),
+    })
+    const text = explain(sdkError)
+    expect(text).toMatch(
+      /^GET http:\/\/api\.test\/slow failed with .*Connection error.*caused by NQ_DEADLINE_EXCEEDED .* after 1 attempt in 1000 ms/,
+    )
+    expect(text).toContain('#1 at +0.0 ms: NQ_ATTEMPT_TIMEOUT (total 1000 ms)')
+    // A cycle in the chain ends the search rather than the process.
+    const looped = new Error('loop') as Error & { cause?: unknown }
+    looped.cause = looped
+    expect(explain(looped)).toContain('no attempt record')
   })
 })

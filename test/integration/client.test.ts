@@ -8,6 +8,7 @@ import {
   AbortedError,
   ClientClosedError,
   CrossOriginError,
+  InvalidOptionError,
   InvalidRequestError,
   createClient,
   discardResponse,
@@ -15,6 +16,7 @@ import {
   type Client,
   type ClientResponse,
   type Middleware,
+  type RequestOptions,
 } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
 import { eventually } from './helpers.ts'
@@ -232,10 +234,16 @@ describe('bad input fails before any byte is sent', () => {
     ],
     ['NUL in a header name', '/a', { headers: { 'x\u0000a': 'b' } }, InvalidRequestError],
     ['a space in the method', '/a', { method: 'GE T' }, InvalidRequestError],
+    // Options other clients take, that would be silently ignored: refused, naming the key.
+    ['an unknown option: timeout', '/a', { timeout: 5000 }, InvalidOptionError],
+    ['an unknown option: json', '/a', { json: { a: 1 } }, InvalidOptionError],
   ])('%s', async (_name, url, options, ErrorClass) => {
     client = createClient({ origin: server.url })
-    const error = await client.request(url, options).catch((e: unknown) => e)
+    const error = await client.request(url, options as RequestOptions).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ErrorClass)
+    if (ErrorClass === InvalidOptionError) {
+      expect((error as Error).message).toMatch(/^invalid option (timeout|json): .*no such request option/)
+    }
     expect(server.stats.connections).toBe(0)
   })
 })

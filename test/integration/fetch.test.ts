@@ -229,6 +229,41 @@ describe('client.fetch', () => {
     expect((await sdk.fetch('/ok')).status).toBe(200)
   })
 
+  it('rejects as a TimeoutError under AbortSignal.timeout(), as the global fetch does', async () => {
+    server.route('/stall', { stall: 'before-headers' })
+    const error = (await client
+      .fetch('/stall', { signal: AbortSignal.timeout(50) })
+      .catch((caught: unknown) => caught)) as Error & { code: string; attempts: unknown[] }
+    expect(error.name).toBe('TimeoutError')
+    expect(error.code).toBe('NQ_ABORTED')
+    expect((error.cause as Error).name).toBe('TimeoutError')
+    expect(error.attempts).toHaveLength(1)
+    // A plain abort stays an AbortError.
+    const controller = new AbortController()
+    const pending = client.fetch('/stall', { signal: controller.signal })
+    controller.abort()
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError', code: 'NQ_ABORTED' })
+  })
+
+  it("explain() follows the cause of the global fetch's `TypeError: fetch failed`", async () => {
+    server.route('/stall', { stall: 'before-headers' })
+    const short = createClient({ origin: server.url, deadline: 300, retry: false })
+    try {
+      const error = await fetch(`${server.url}/stall`, {
+        dispatcher: short.dispatcher,
+      } as RequestInit).catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(TypeError)
+      const text = explain(error)
+      expect(text).toMatch(
+        /^GET .*\/stall failed with TypeError \(fetch failed\), caused by NQ_DEADLINE_EXCEEDED/,
+      )
+      expect(text).toContain('#1 at +')
+      expect(text).not.toContain('before any attempt')
+    } finally {
+      await short.destroy()
+    }
+  })
+
   it('gives a HEAD and a 204 a null body, and frees their connections', async () => {
     server.route('/empty', 204)
     const head = await client.fetch('/x', { method: 'HEAD' })
