@@ -242,7 +242,9 @@ describe('bad input fails before any byte is sent', () => {
     const error = await client.request(url, options as RequestOptions).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ErrorClass)
     if (ErrorClass === InvalidOptionError) {
-      expect((error as Error).message).toMatch(/^invalid option (timeout|json): .*no such request option/)
+      expect((error as Error).message).toMatch(
+        /^invalid option (timeout|json): .*no such request option/,
+      )
     }
     expect(server.stats.connections).toBe(0)
   })
