@@ -9,6 +9,29 @@ export type HeadersInput =
 /** Normalized headers: lower-case names, string or string-array values. */
 export type HeaderRecord = Record<string, string | string[]>
 
+/**
+ * @internal On a {@link HeaderRecord}: the names as the caller spelt them, for those not all
+ * lower-case (`{ 'content-type': 'Content-Type' }`). Policies read lower-case names; the wire
+ * gets the caller's, as undici and the global fetch send them (some servers and signature
+ * schemes care). A symbol key, enumerable, so a spread copy (`{ ...headers, extra }`) keeps it and
+ * `for...in`, `Object.keys` and JSON never see it.
+ */
+export const kWireNames = Symbol('netiquette.wireNames')
+
+type WithWireNames = HeaderRecord & { [kWireNames]?: Record<string, string> }
+
+/**
+ * @internal `headers` with each name as the caller spelt it, for undici's dispatch; the record
+ * itself when every name was given lower-case (most calls: no copy).
+ */
+export function wireHeaders(headers: HeaderRecord): HeaderRecord {
+  const names = (headers as WithWireNames)[kWireNames]
+  if (names === undefined) return headers
+  const out: HeaderRecord = {}
+  for (const name in headers) out[names[name] ?? name] = headers[name] as string | string[]
+  return out
+}
+
 /** RFC 9110 token: the characters allowed in a method and a header name. */
 export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const SINGLETONS = new Set([
@@ -33,7 +56,13 @@ export function mergeHeaders(
   const out: HeaderRecord = {}
   if (headers !== undefined && headers !== null) addHeaders(out, headers)
   if (defaults !== undefined) {
-    for (const name in defaults) if (!(name in out)) out[name] = defaults[name] as string | string[]
+    const names = (defaults as WithWireNames)[kWireNames]
+    for (const name in defaults) {
+      if (name in out) continue
+      out[name] = defaults[name] as string | string[]
+      const spelt = names?.[name]
+      if (spelt !== undefined) wireName(out, name, spelt)
+    }
   }
   return out
 }
@@ -86,7 +115,14 @@ function addHeaders(out: HeaderRecord, headers: HeadersInput): void {
       `headers must be an object or iterable, got ${describeValue(headers)}`,
     )
   }
-  for (const name in headers) add(out, name, (headers as Record<string, unknown>)[name])
+  // A record normalized before (a client's defaults, the fetch face's) keeps its spellings.
+  const names = (headers as WithWireNames)[kWireNames]
+  for (const name in headers)
+    add(out, names?.[name] ?? name, (headers as Record<string, unknown>)[name])
+}
+
+function wireName(out: HeaderRecord, key: string, name: string): void {
+  ;((out as WithWireNames)[kWireNames] ??= {})[key] = name
 }
 
 function add(out: HeaderRecord, name: unknown, value: unknown): void {
@@ -103,6 +139,7 @@ function add(out: HeaderRecord, name: unknown, value: unknown): void {
   const existing = out[key]
   if (existing === undefined) {
     out[key] = checked
+    if (key !== name) wireName(out, key, name)
     return
   }
   // The same name twice in one input (`Content-Length` and `content-length`, or a repeated flat

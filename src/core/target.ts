@@ -75,7 +75,9 @@ function fromUrl(baseOrigin: string | undefined, url: URL, shown: string): Targe
       `request URL ${describeValue(url.origin)} carries credentials; send them in a header instead`,
     )
   }
-  return { origin: url.origin, path: checkedPath(url.pathname + url.search, shown) }
+  // An empty query (`/echo?`) has `search` '' but is part of the URL: undici and fetch send it.
+  const query = url.search === '' && stripFragment(url.href).endsWith('?') ? '?' : url.search
+  return { origin: url.origin, path: checkedPath(url.pathname + query, shown) }
 }
 
 function stripFragment(path: string): string {

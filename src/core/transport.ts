@@ -3,6 +3,7 @@ import { startAttempt, type AttemptRecord } from './attempt.ts'
 import { callerAbortError, withAttempts } from './call-error.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
+import { wireHeaders } from './headers.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
 import { kQueuedAbort } from './queued-abort.ts'
@@ -39,7 +40,7 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
         origin: request.origin,
         path: request.path,
         method: request.method,
-        headers: request.headers,
+        headers: wireHeaders(request.headers),
         // undici's types name fewer body kinds than it accepts (iterables work at run time).
         body: body as Dispatcher.DispatchOptions['body'],
         // undici's retry interceptor, composed below the stack, would send each of our attempts

@@ -13,6 +13,7 @@ interface LegacyHandler {
   onData?(chunk: Buffer): boolean | void
   onComplete?(rawTrailers: Buffer[] | null): void
   onError?(error: Error): void
+  onResponseStarted?(): void
 }
 
 /**
@@ -53,6 +54,11 @@ class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController, context: object): void {
     this.#handler.onConnect?.((reason) => controller.abort(reason ?? new Error('aborted')), context)
+  }
+
+  /** Not in undici's types: its Client calls it on either kind of handler at the first byte. */
+  onResponseStarted(): void {
+    this.#handler.onResponseStarted?.()
   }
 
   onResponseStart(

@@ -202,6 +202,9 @@ class StackDispatch implements Dispatcher.DispatchController {
     this.#body = body
     this.#response = response
     try {
+      // undici's Client calls this at the first byte of the response; fetch takes its resource
+      // timing's responseStart from it (left at 0, it came before requestStart).
+      ;(this.#handler as { onResponseStarted?: () => void }).onResponseStarted?.()
       this.#handler.onResponseStart?.(
         this,
         response.statusCode,

@@ -1,3 +1,5 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   Agent,
@@ -135,6 +137,64 @@ describe('client.dispatcher', () => {
   it('closing it closes the client', async () => {
     await client.dispatcher.close()
     expect(client.closed).toBe(true)
+  })
+})
+
+describe('what reaches the wire through the faces, as undici sends it', () => {
+  /** A server that records each request's raw header names and its target as written. */
+  async function rawServer() {
+    const seen: { url: string; names: string[] }[] = []
+    const raw = http.createServer((req, res) => {
+      seen.push({ url: req.url ?? '', names: req.rawHeaders.filter((_, i) => i % 2 === 0) })
+      res.end('ok')
+    })
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`
+    return { seen, url, close: () => new Promise((resolve) => raw.close(resolve)) }
+  }
+
+  it('keeps header-name case and an empty query, for the global fetch, client.fetch and request', async () => {
+    const raw = await rawServer()
+    try {
+      const headers = { 'Content-Type': 'text/plain', 'X-Custom-Header': 'a' }
+      await (
+        await fetch(`${raw.url}/echo?`, {
+          method: 'POST',
+          body: 'x',
+          headers,
+          dispatcher: client.dispatcher,
+        } as RequestInit)
+      ).text()
+      await (await client.fetch(`${raw.url}/echo?`, { method: 'POST', body: 'x', headers })).text()
+      await (
+        await client.request(`${raw.url}/echo?`, { method: 'POST', body: 'x', headers })
+      ).body.text()
+      const withDefaults = createClient({ origin: raw.url, headers: { 'X-Api-Version': '2' } })
+      try {
+        await (await withDefaults.request('/d', { headers: { 'x-lower': '1' } })).body.text()
+      } finally {
+        await withDefaults.close()
+      }
+      expect(raw.seen.slice(0, 3).map((r) => r.url)).toEqual(['/echo?', '/echo?', '/echo?'])
+      for (const request of raw.seen.slice(0, 3)) {
+        expect(request.names).toEqual(expect.arrayContaining(['Content-Type', 'X-Custom-Header']))
+      }
+      expect(raw.seen[3]?.names).toEqual(expect.arrayContaining(['X-Api-Version', 'x-lower']))
+    } finally {
+      await raw.close()
+    }
+  })
+
+  it("gives the global fetch's resource timing in order: requestStart <= responseStart", async () => {
+    server.route('/timed', { status: 200, latency: 20, body: 'ok' })
+    const url = `${server.url}/timed`
+    await (await fetch(url, { dispatcher: client.dispatcher } as RequestInit)).text()
+    // Node adds the entry once the body is read; it is there by now.
+    await eventually(() => performance.getEntriesByName(url).length > 0)
+    const entry = performance.getEntriesByName(url)[0] as PerformanceResourceTiming
+    expect(entry.requestStart).toBeGreaterThan(0)
+    expect(entry.responseStart).toBeGreaterThanOrEqual(entry.requestStart)
+    expect(entry.responseEnd).toBeGreaterThanOrEqual(entry.responseStart)
   })
 })
 
