@@ -62,9 +62,15 @@ export interface UndiciRequestOptions {
   bodyTimeout?: number | null
   /** Closes the connection after this response (`connection: close`). @defaultValue `false` */
   reset?: boolean
-  /** undici's `blocking`: no other request is queued behind this one on its connection. @defaultValue `false`; `true` for requests with a body */
+  /**
+   * undici's `blocking`: no other request is queued behind this one on its connection.
+   * @defaultValue `false`; `true` for requests with a body
+   */
   blocking?: boolean
-  /** Sends `Expect: 100-continue` and waits for the server before the body. @defaultValue `false` */
+  /**
+   * Sends `Expect: 100-continue` and waits for the server before the body.
+   * @defaultValue `false`
+   */
   expectContinue?: boolean
   /** The IP type-of-service byte of the connection. @defaultValue none */
   typeOfService?: number | null

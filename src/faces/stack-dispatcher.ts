@@ -39,6 +39,7 @@ const PASSED_ON = [
  * `cache` can be composed). Upgrades and CONNECT are refused. `close()` and `destroy()` close
  * and destroy the client.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the interface below only retypes inherited methods
 export class StackDispatcher extends Dispatcher {
   readonly #target: DispatchTarget
   #warnedRetryAbove = false
@@ -56,9 +57,11 @@ export class StackDispatcher extends Dispatcher {
     this.#target = target
   }
 
+  // `object`, not undici 8's handler type alone: an app on undici 7 passes this dispatcher to its
+  // own undici, whose handler type is not ours, and both majors' handlers work at run time.
   override dispatch(
     options: Dispatcher.DispatchOptions,
-    handler: Dispatcher.DispatchHandler | Record<string, unknown>,
+    handler: Dispatcher.DispatchHandler | object,
   ): boolean {
     // As undici's dispatchers: without a handler there is nobody to report to, so throw.
     if (typeof handler !== 'object' || handler === null) {
@@ -102,6 +105,33 @@ export class StackDispatcher extends Dispatcher {
     void destroyed.then(done, done)
   }
 }
+
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-declaration-merging -- retypes inherited methods, see below */
+/**
+ * The methods inherited from undici's `Dispatcher` (its convenience API and its events), typed
+ * loosely here: undici 7 and 8 type their options, handlers and listeners differently, so with
+ * undici 8's types alone an app on undici 7 could not pass this dispatcher to its own
+ * `setGlobalDispatcher` or `request`. They are undici's own methods at run time.
+ */
+export interface StackDispatcher {
+  connect(...args: any[]): any
+  compose(...args: any[]): any
+  request(...args: any[]): any
+  stream(...args: any[]): any
+  pipeline(...args: any[]): any
+  upgrade(...args: any[]): any
+  on(...args: any[]): any
+  once(...args: any[]): any
+  off(...args: any[]): any
+  addListener(...args: any[]): any
+  removeListener(...args: any[]): any
+  prependListener(...args: any[]): any
+  prependOnceListener(...args: any[]): any
+  emit(...args: any[]): any
+  listeners(...args: any[]): any
+  rawListeners(...args: any[]): any
+}
+/* eslint-enable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-declaration-merging */
 
 /**
  * One dispatch: the controller its handler sees, and the bridge from the call's response to the

@@ -1,5 +1,6 @@
-import { Agent } from 'undici'
-import { InvalidOptionError } from '../errors.ts'
+import { isIP } from 'node:net'
+import { Agent, EnvHttpProxyAgent, ProxyAgent, type buildConnector, type Dispatcher } from 'undici'
+import { InvalidOptionError, describeValue } from '../errors.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from '../core/validate.ts'
 
 /**
@@ -46,10 +47,97 @@ export interface AgentOptions {
    * @defaultValue the concurrency limiter's `maxLimit` (200), or 128 with `concurrency: false`
    */
   connections?: number
+  /**
+   * TLS and socket settings of each connection, as undici's `connect`: a private CA (`ca`),
+   * a client certificate for mTLS (`cert`, `key`), `servername`, `rejectUnauthorized`... Or a
+   * connector function, undici's `buildConnector` form, which then owns the whole connect
+   * (`connectTimeout` cannot be combined with it). `timeout` is refused here: use
+   * `connectTimeout`, so that there is one place for it and its default stays.
+   * @defaultValue none: Node's TLS defaults and `connectTimeout`
+   * @example
+   * ```ts
+   * createClient({ agent: { connect: { ca: readFileSync('internal-ca.pem') } } })
+   * ```
+   */
+  connect?: buildConnector.BuildOptions | buildConnector.connector
+  /**
+   * Offer HTTP/2 in the TLS handshake. undici 8 already does (`null` and `true` mean on): an
+   * https origin that picks h2 gets it, with the same policies; `false` keeps HTTP/1.1.
+   * @defaultValue undici's: on, over TLS only (cleartext HTTP/2 is not negotiated)
+   */
+  allowH2?: boolean
+  /**
+   * Largest response head, in bytes, before the response fails with `UND_ERR_HEADERS_OVERFLOW`.
+   * @defaultValue Node's `--max-http-header-size` (16 KiB)
+   */
+  maxHeaderSize?: number
+  /**
+   * Largest response body, in bytes, before the response fails (`UND_ERR_RES_EXCEEDED_MAX_SIZE`);
+   * -1 for none.
+   * @defaultValue -1 (none: the deadline bounds a body's time, not its size)
+   */
+  maxResponseSize?: number
+  /**
+   * Local address connections are made from (a source IP of a multi-homed host).
+   * @defaultValue the OS's choice
+   */
+  localAddress?: string
+  /**
+   * Requests in flight per connection. 1 is plain keep-alive; more pipelines, which a retry
+   * cannot tell apart from a lost request, so raise it only for origins you know.
+   * @defaultValue 1
+   */
+  pipelining?: number
+  /** Requests a connection serves before it is closed, 0 for no limit. @defaultValue 0 */
+  maxRequestsPerClient?: number
+  /**
+   * Happy eyeballs: try IPv6 and IPv4 addresses in turn.
+   * @defaultValue Node's (`net.getDefaultAutoSelectFamily()`)
+   */
+  autoSelectFamily?: boolean
+  /**
+   * Wait for one address before trying the next, in ms (with `autoSelectFamily`).
+   * @defaultValue Node's (250)
+   */
+  autoSelectFamilyAttemptTimeout?: number
+  /**
+   * Send through a proxy, on undici's own proxy agents with every other setting kept.
+   * - `'env'` reads `HTTP_PROXY` and `HTTPS_PROXY` (or their lower-case forms) when the client
+   *   is created, and `NO_PROXY` at each request, as undici's `EnvHttpProxyAgent` does.
+   * - A URL sends everything through that proxy; credentials in it
+   *   (`http://user:pass@proxy:3128`) become `Proxy-Authorization`.
+   *
+   * https origins are tunnelled with CONNECT, http ones forwarded. A `connect` object applies to
+   * the origin's TLS.
+   * @defaultValue none: environment variables are ignored unless asked, as undici does, so a
+   *   proxy meant for other tools does not silently reroute service traffic
+   */
+  proxy?: 'env' | string | URL
 }
 
+/** The settings of {@link AgentOptions} that have no default of ours: undici's apply. */
+type TransportSettings = Pick<
+  AgentOptions,
+  | 'connect'
+  | 'allowH2'
+  | 'maxHeaderSize'
+  | 'maxResponseSize'
+  | 'localAddress'
+  | 'pipelining'
+  | 'maxRequestsPerClient'
+  | 'autoSelectFamily'
+  | 'autoSelectFamilyAttemptTimeout'
+  | 'proxy'
+>
+
+/** Validated {@link AgentOptions}: ours with their defaults, undici's where given. */
+export type ResolvedAgentOptions = Required<Omit<AgentOptions, keyof TransportSettings>> &
+  TransportSettings
+
 /** The defaults of {@link AgentOptions}, with their reasons in its TSDoc. */
-export const DEFAULT_AGENT_OPTIONS: Readonly<Required<AgentOptions>> = Object.freeze({
+export const DEFAULT_AGENT_OPTIONS: Readonly<
+  Required<Omit<AgentOptions, keyof TransportSettings>>
+> = Object.freeze({
   connectTimeout: 5_000,
   headersTimeout: 30_000,
   bodyTimeout: 30_000,
@@ -61,15 +149,27 @@ export const DEFAULT_AGENT_OPTIONS: Readonly<Required<AgentOptions>> = Object.fr
   connections: 128,
 })
 
-const KNOWN = Object.keys(DEFAULT_AGENT_OPTIONS)
+const TRANSPORT_KEYS = [
+  'connect',
+  'allowH2',
+  'maxHeaderSize',
+  'maxResponseSize',
+  'localAddress',
+  'pipelining',
+  'maxRequestsPerClient',
+  'autoSelectFamily',
+  'autoSelectFamilyAttemptTimeout',
+  'proxy',
+] as const
+const KNOWN = [...Object.keys(DEFAULT_AGENT_OPTIONS), ...TRANSPORT_KEYS]
 
 /** Validates `agent` options and merges them over the defaults. */
-export function resolveAgentOptions(options: unknown): Required<AgentOptions> {
+export function resolveAgentOptions(options: unknown): ResolvedAgentOptions {
   if (options === undefined) return { ...DEFAULT_AGENT_OPTIONS }
   if (!isPlainObject(options)) throw new InvalidOptionError('agent', options, 'an object')
   checkKnownKeys('agent', options, KNOWN)
-  const resolved = { ...DEFAULT_AGENT_OPTIONS }
-  for (const key of KNOWN as (keyof AgentOptions)[]) {
+  const resolved: ResolvedAgentOptions = { ...DEFAULT_AGENT_OPTIONS }
+  for (const key of Object.keys(DEFAULT_AGENT_OPTIONS) as (keyof typeof DEFAULT_AGENT_OPTIONS)[]) {
     const value = options[key]
     if (value === undefined) continue
     resolved[key] =
@@ -77,17 +177,116 @@ export function resolveAgentOptions(options: unknown): Required<AgentOptions> {
         ? intInRange('agent.connections', value, 1, 65_535)
         : positiveMs(`agent.${key}`, value)
   }
+  const { connect } = options
+  if (typeof connect === 'function') {
+    if (options.connectTimeout !== undefined) {
+      throw new InvalidOptionError(
+        'agent.connectTimeout',
+        options.connectTimeout,
+        'nothing when agent.connect is a connector function (the function owns the connect and its timeout)',
+      )
+    }
+    resolved.connect = connect as buildConnector.connector
+  } else if (connect !== undefined) {
+    if (!isPlainObject(connect)) {
+      throw new InvalidOptionError(
+        'agent.connect',
+        connect,
+        'an object of TLS and socket options (ca, cert, key, servername...) or a connector function',
+      )
+    }
+    if (connect.timeout !== undefined) {
+      throw new InvalidOptionError(
+        'agent.connect.timeout',
+        connect.timeout,
+        'nothing here: set agent.connectTimeout',
+      )
+    }
+    resolved.connect = connect as buildConnector.BuildOptions
+  }
+  for (const key of ['allowH2', 'autoSelectFamily'] as const) {
+    const value = options[key]
+    if (value === undefined) continue
+    if (typeof value !== 'boolean')
+      throw new InvalidOptionError(`agent.${key}`, value, 'true or false')
+    resolved[key] = value
+  }
+  if (options.maxHeaderSize !== undefined) {
+    resolved.maxHeaderSize = intInRange(
+      'agent.maxHeaderSize',
+      options.maxHeaderSize,
+      1,
+      2 ** 31 - 1,
+    )
+  }
+  if (options.maxResponseSize !== undefined) {
+    resolved.maxResponseSize = intInRange(
+      'agent.maxResponseSize',
+      options.maxResponseSize,
+      -1,
+      Number.MAX_SAFE_INTEGER,
+    )
+  }
+  if (options.pipelining !== undefined) {
+    resolved.pipelining = intInRange('agent.pipelining', options.pipelining, 0, 100)
+  }
+  if (options.maxRequestsPerClient !== undefined) {
+    resolved.maxRequestsPerClient = intInRange(
+      'agent.maxRequestsPerClient',
+      options.maxRequestsPerClient,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    )
+  }
+  if (options.autoSelectFamilyAttemptTimeout !== undefined) {
+    resolved.autoSelectFamilyAttemptTimeout = positiveMs(
+      'agent.autoSelectFamilyAttemptTimeout',
+      options.autoSelectFamilyAttemptTimeout,
+    )
+  }
+  if (options.localAddress !== undefined) {
+    if (typeof options.localAddress !== 'string' || isIP(options.localAddress) === 0) {
+      throw new InvalidOptionError(
+        'agent.localAddress',
+        options.localAddress,
+        'an IPv4 or IPv6 address',
+      )
+    }
+    resolved.localAddress = options.localAddress
+  }
+  if (options.proxy !== undefined) resolved.proxy = checkedProxy(options.proxy)
   return resolved
 }
 
-/** Creates the Agent a client uses when it is not given a dispatcher. */
-export function createDefaultAgent(options: Required<AgentOptions>): Agent {
-  return new Agent({
-    connect: { timeout: options.connectTimeout },
-    headersTimeout: options.headersTimeout,
-    bodyTimeout: options.bodyTimeout,
-    keepAliveTimeout: options.keepAliveTimeout,
-    keepAliveMaxTimeout: options.keepAliveMaxTimeout,
-    connections: options.connections,
-  })
+function checkedProxy(proxy: unknown): 'env' | string {
+  if (proxy === 'env') return proxy
+  const text = proxy instanceof URL ? proxy.href : proxy
+  const url = typeof text === 'string' && URL.canParse(text) ? new URL(text) : undefined
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    // The value may carry a password: name its kind, not its text.
+    throw new InvalidOptionError(
+      'agent.proxy',
+      typeof proxy === 'string' ? `a string that is not an http(s) URL` : describeValue(proxy),
+      "'env' (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) or an http:// or https:// proxy URL",
+    )
+  }
+  return url.href
+}
+
+/**
+ * Creates the dispatcher a client uses when it is not given one: an Agent, or undici's proxy
+ * agent for `proxy`, with the same settings.
+ */
+export function createDefaultAgent(options: ResolvedAgentOptions): Dispatcher {
+  const { connect, proxy, connectTimeout, ...rest } = options
+  const settings: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(rest)) if (value !== undefined) settings[key] = value
+  const tls = typeof connect === 'function' ? undefined : connect
+  settings.connect = typeof connect === 'function' ? connect : { ...tls, timeout: connectTimeout }
+  if (proxy === undefined) return new Agent(settings as Agent.Options)
+  // The proxy agents connect through their own connectors: the timeout and the origin's TLS
+  // settings go by their names for them (`connect` still serves EnvHttpProxyAgent's direct path).
+  const proxied = { ...settings, connectTimeout, requestTls: tls }
+  if (proxy === 'env') return new EnvHttpProxyAgent(proxied as EnvHttpProxyAgent.Options)
+  return new ProxyAgent({ ...proxied, uri: proxy } as ProxyAgent.Options)
 }
