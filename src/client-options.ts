@@ -10,6 +10,7 @@ import type { Random } from './core/random.ts'
 import type { AgentOptions } from './pool/agent-defaults.ts'
 import type { LimitChangeHook } from './pool/concurrency-layer.ts'
 import type { ConcurrencyOptions } from './pool/concurrency-options.ts'
+import type { DecompressOptions } from './faces/decode-body.ts'
 import type { RedirectOptions } from './faces/redirect-policy.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
 import type { PropagationOptions } from './timeouts/timeout-options.ts'
@@ -210,6 +211,17 @@ export interface ClientOptions {
    * ```
    */
   redirect?: RedirectOptions
+  /**
+   * How `client.fetch` decodes compressed responses. As the global fetch, it sends
+   * `Accept-Encoding: gzip, deflate, br, zstd` unless the request or the client's `headers` set
+   * one, and decodes what comes back; unlike it, within limits (`maxSize`, `maxRatio`): a few KiB
+   * of gzip can inflate to gigabytes. `false` sends no `Accept-Encoding` and decodes nothing.
+   * `client.request` and `client.dispatcher` never decode (the global fetch above the dispatcher
+   * decodes by itself).
+   * @defaultValue `{}`: at most 32 MiB decoded, and 200 times what was received (see
+   *   {@link DecompressOptions})
+   */
+  decompress?: DecompressOptions | false
 }
 
 /**

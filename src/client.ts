@@ -42,6 +42,7 @@ import type { ClientOptions, RequestOptions } from './client-options.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
 import { StackDispatcher } from './faces/stack-dispatcher.ts'
 import { resolveRedirectPolicy, type RedirectPolicy } from './faces/redirect-policy.ts'
+import { resolveDecompress, type DecompressPolicy } from './faces/decode-body.ts'
 import {
   fetchThrough,
   type FetchInit,
@@ -84,6 +85,7 @@ const KNOWN_OPTIONS = [
   'maxOrigins',
   'originIdleTimeout',
   'redirect',
+  'decompress',
 ]
 
 /**
@@ -103,6 +105,7 @@ export class Client {
   readonly #limiters: Limiters | undefined
   readonly #origins: OriginMap<OriginState>
   readonly #redirect: RedirectPolicy
+  readonly #decompress: DecompressPolicy | false
   // Calls not yet settled; a returned response settles once its body has been received.
   readonly #inFlight = new Set<Cancellation>()
   #closed = false
@@ -144,6 +147,7 @@ export class Client {
     }
 
     this.#redirect = resolveRedirectPolicy('redirect', options.redirect)
+    this.#decompress = resolveDecompress(options.decompress)
     const concurrency = resolveConcurrencyOptions('concurrency', options.concurrency)
     for (const name of HOOKS) optionalFunction(name, options[name])
 
@@ -293,7 +297,8 @@ export class Client {
    * as in fetch), each hop a call through the stack under one deadline; credentials are not sent
    * along a redirect to another origin. Differences from the global `fetch` are listed in
    * `docs/migrating.md`: errors are netiquette's typed errors (or undici's) rather than
-   * `TypeError: fetch failed`, and responses are not decompressed.
+   * `TypeError: fetch failed`. Compressed responses are decoded as by the global fetch, within
+   * the limits of the client's `decompress` option.
    *
    * @param init - `RequestInit`, plus `deadline`, `attemptTimeout`, `retry` and
    *   `idempotencyKey` as in {@link Client.request}.
@@ -348,6 +353,8 @@ export class Client {
     wallNow: () => this.#clock.wallNow(),
     defaultDeadline: () => this.#timeouts.deadline,
     redirect: () => this.#redirect,
+    decompress: () => this.#decompress,
+    hasDefaultHeader: (name) => this.#headers?.[name] !== undefined,
   }
 
   #headersForOtherOrigins(): HeaderRecord | undefined {

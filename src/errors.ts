@@ -21,6 +21,7 @@ export const ErrorCodes = {
   BODY_USED: 'NQ_BODY_USED',
   REDIRECT: 'NQ_REDIRECT',
   INVALID_RESPONSE: 'NQ_INVALID_RESPONSE',
+  DECOMPRESSION: 'NQ_DECOMPRESSION',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -237,6 +238,24 @@ export class InvalidResponseError extends NetiquetteError {
   constructor(message: string, options?: NetiquetteErrorOptions & { statusCode?: number }) {
     super(ErrorCodes.INVALID_RESPONSE, message, options)
     this.statusCode = options?.statusCode
+  }
+}
+
+/**
+ * `client.fetch` would not decode a response body past its limits (`decompress` option): more
+ * than 5 content codings, a decoded size past `maxSize`, or a decoded/received ratio past
+ * `maxRatio` (a decompression bomb). The body stream errors with it (or the call rejects, for too
+ * many codings); the connection is closed. `limit` says which limit.
+ */
+export class DecompressionError extends NetiquetteError {
+  /** Which limit was passed. */
+  readonly limit: 'codings' | 'maxSize' | 'maxRatio'
+  constructor(
+    message: string,
+    options: NetiquetteErrorOptions & { limit: 'codings' | 'maxSize' | 'maxRatio' },
+  ) {
+    super(ErrorCodes.DECOMPRESSION, message, options)
+    this.limit = options.limit
   }
 }
 

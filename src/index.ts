@@ -3,6 +3,8 @@ export type { ClientOptions, RequestOptions } from './client-options.ts'
 export type { ClientStats, OriginStats } from './client-stats.ts'
 export type { FetchInit, FetchResponse } from './faces/fetch.ts'
 export type { RedirectOptions } from './faces/redirect-policy.ts'
+export { DEFAULT_DECOMPRESS } from './faces/decode-body.ts'
+export type { DecompressOptions } from './faces/decode-body.ts'
 export { CREDENTIAL_HEADERS, DENIED_REDIRECT_RANGES } from './faces/redirect-policy.ts'
 export { StackDispatcher } from './faces/stack-dispatcher.ts'
 export {
@@ -14,6 +16,7 @@ export {
   ClientClosedError,
   CrossOriginError,
   DeadlineExceededError,
+  DecompressionError,
   ErrorCodes,
   InvalidOptionError,
   InvalidRequestError,

@@ -20,6 +20,7 @@ import type { RequestOptions } from '../client-options.ts'
 import type { RetryOptions } from '../retry/retry-options.ts'
 import { deniedAddress, type RedirectPolicy } from './redirect-policy.ts'
 import { toWebBody } from './web-body.ts'
+import { ACCEPT_ENCODING, decodeBody, decodersFor, type DecompressPolicy } from './decode-body.ts'
 
 /**
  * What `client.fetch` accepts as its second argument: the standard `RequestInit`, plus the
@@ -65,6 +66,10 @@ export interface FetchTarget {
   defaultDeadline(): number
   /** The client's `redirect` option, validated. */
   redirect(): RedirectPolicy
+  /** The client's `decompress` option, validated. */
+  decompress(): DecompressPolicy | false
+  /** True when the client's own headers set `name` (lower-case). */
+  hasDefaultHeader(name: string): boolean
 }
 
 const MAX_REDIRECTS = 20
@@ -91,6 +96,15 @@ export async function fetchThrough(
   const attempts: AttemptRecord[] = []
   let crossOrigin = false
   const policy = target.redirect()
+  const decompress = target.decompress()
+  // As the global fetch: ask for what it can decode, unless the caller (or the client) chose.
+  if (
+    decompress !== false &&
+    call.headers['accept-encoding'] === undefined &&
+    !target.hasDefaultHeader('accept-encoding')
+  ) {
+    call.headers['accept-encoding'] = ACCEPT_ENCODING
+  }
   for (let hop = 0; ; hop++) {
     const options: RequestOptions = {
       method: call.method,
@@ -116,11 +130,11 @@ export async function fetchThrough(
     const status = response.statusCode
     const location = REDIRECT_STATUSES.has(status) ? single(response.headers.location) : undefined
     if (location === undefined || call.redirect === 'manual') {
-      return toFetchResponse(response, url, hop > 0, attempts, call.method)
+      return toFetchResponse(response, url, hop > 0, attempts, call.method, decompress)
     }
     // 307 and 308 resend the body; a one-shot stream cannot be, so the redirect goes to the caller.
     if ((status === 307 || status === 308) && !isReplayableBody(call.body)) {
-      return toFetchResponse(response, url, hop > 0, attempts, call.method)
+      return toFetchResponse(response, url, hop > 0, attempts, call.method, decompress)
     }
     void response.body.dump()
     if (call.redirect === 'error') {
@@ -280,6 +294,7 @@ function toFetchResponse(
   redirected: boolean,
   attempts: readonly AttemptRecord[],
   method: string,
+  decompress: DecompressPolicy | false,
 ): FetchResponse {
   const status = response.statusCode
   if (status < 200 || status > 599) {
@@ -315,7 +330,19 @@ function toFetchResponse(
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     void response.body.dump()
   } else {
-    body = toWebBody(response.body)
+    let decoders: ReturnType<typeof decodersFor>
+    try {
+      decoders =
+        decompress === false ? undefined : decodersFor(headers.get('content-encoding'), attempts)
+    } catch (error) {
+      response.body.destroy()
+      throw error
+    }
+    body = toWebBody(
+      decoders === undefined
+        ? response.body
+        : decodeBody(response.body, decoders, decompress as DecompressPolicy, attempts),
+    )
   }
   // The reason phrase is whatever the server sent; the Response constructor refuses control and
   // non-Latin-1 characters in it. undici's fetch hands the phrase through unchecked: so do we,

@@ -136,7 +136,17 @@ export type ResolvedAgentOptions = Required<Omit<AgentOptions, keyof TransportSe
 
 /** The defaults of {@link AgentOptions}, with their reasons in its TSDoc. */
 export const DEFAULT_AGENT_OPTIONS: Readonly<
-  Required<Omit<AgentOptions, keyof TransportSettings>>
+  Required<
+    Pick<
+      AgentOptions,
+      | 'connectTimeout'
+      | 'headersTimeout'
+      | 'bodyTimeout'
+      | 'keepAliveTimeout'
+      | 'keepAliveMaxTimeout'
+      | 'connections'
+    >
+  >
 > = Object.freeze({
   connectTimeout: 5_000,
   headersTimeout: 30_000,
