@@ -441,7 +441,12 @@ export class Client {
       undiciOptions,
     }
     if (channels.callStart.hasSubscribers) {
-      channels.callStart.publish({ method: normalizedMethod, origin, path })
+      channels.callStart.publish({
+        method: normalizedMethod,
+        origin,
+        path,
+        attempts: request.attempts,
+      })
     }
 
     let response: CallResponse

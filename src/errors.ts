@@ -242,22 +242,26 @@ export class InvalidResponseError extends NetiquetteError {
 }
 
 /**
- * `client.fetch` would not decode a response body past its limits (`decompress` option): more
- * than 5 content codings, a decoded size past `maxSize`, or a decoded/received ratio past
- * `maxRatio` (a decompression bomb). The body stream errors with it (or the call rejects, for too
- * many codings); the connection is closed. `limit` says which limit.
+ * `client.fetch` could not decode a response body (`decompress` option): more than 5 content
+ * codings, a decoded size past `maxSize`, a decoded/received ratio past `maxRatio` (a
+ * decompression bomb), or data that is not what its coding says (`corrupt`, the decoder's error
+ * as `cause`). The body stream errors with it (the call rejects, for too many codings) and the
+ * connection is closed. `reason` says which.
  */
 export class DecompressionError extends NetiquetteError {
-  /** Which limit was passed. */
-  readonly limit: 'codings' | 'maxSize' | 'maxRatio'
+  /** Why the body was not decoded. */
+  readonly reason: DecompressionFailure
   constructor(
     message: string,
-    options: NetiquetteErrorOptions & { limit: 'codings' | 'maxSize' | 'maxRatio' },
+    options: NetiquetteErrorOptions & { reason?: DecompressionFailure } = {},
   ) {
     super(ErrorCodes.DECOMPRESSION, message, options)
-    this.limit = options.limit
+    this.reason = options.reason ?? 'corrupt'
   }
 }
+
+/** Why {@link DecompressionError} was thrown. */
+export type DecompressionFailure = 'codings' | 'maxSize' | 'maxRatio' | 'corrupt'
 
 /** Renders a value for an error message: short, and safe for values of any type. */
 export function describeValue(value: unknown): string {

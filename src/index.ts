@@ -28,7 +28,12 @@ export {
   RedirectError,
   ThrottledError,
 } from './errors.ts'
-export type { CircuitRejectingState, ErrorCode, NetiquetteErrorOptions } from './errors.ts'
+export type {
+  CircuitRejectingState,
+  DecompressionFailure,
+  ErrorCode,
+  NetiquetteErrorOptions,
+} from './errors.ts'
 export type { AttemptDecision, AttemptRecord, RetryDecisionCode } from './core/attempt.ts'
 export { systemClock } from './core/clock.ts'
 export type { Clock, TimerHandle } from './core/clock.ts'

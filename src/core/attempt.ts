@@ -80,6 +80,11 @@ export interface AttemptRecord {
    * `undefined` where the bottom of the stack does not tell (a custom transport).
    */
   sent: boolean | undefined
+  /**
+   * Time the attempt waited in its origin's concurrency queue before `start`, in ms; `undefined`
+   * when it got a place at once.
+   */
+  queued: number | undefined
   /** The response status, when headers arrived. */
   statusCode: number | undefined
   /** The error's `code` (or name) when the attempt failed without a response. */
@@ -108,6 +113,7 @@ export function createAttemptRecord(
     timeToHeaders: undefined,
     reused: undefined,
     sent: undefined,
+    queued: undefined,
     statusCode: undefined,
     error: undefined,
     outcome: undefined,

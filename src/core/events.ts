@@ -59,6 +59,11 @@ export interface CallStartMessage {
   method: string
   origin: string
   path: string
+  /**
+   * The call's attempt records, empty now and filled as attempts start: the same array every
+   * attempt message of this call carries, so a subscriber can tell which call an attempt is of.
+   */
+  attempts: readonly AttemptRecord[]
 }
 
 /** Payload of `netiquette:call:end`. */
@@ -76,6 +81,8 @@ export interface CallEndMessage {
 /** Payload of `netiquette:attempt:start`. */
 export interface AttemptStartMessage {
   attempt: AttemptRecord
+  /** The call's attempt records, `attempt` last: the array `netiquette:call:start` carried. */
+  attempts: readonly AttemptRecord[]
 }
 
 /**
@@ -86,6 +93,8 @@ export interface AttemptStartMessage {
 export interface AttemptEndMessage {
   attempt: AttemptRecord
   error?: unknown
+  /** The call's attempt records: the array `netiquette:call:start` carried. */
+  attempts?: readonly AttemptRecord[]
 }
 
 /** Payload of `netiquette:retry`, and the event `onRetry` receives. */

@@ -49,6 +49,7 @@ export function explain(responseOrError: unknown): string {
 
 function describeAttempt(a: AttemptRecord): string {
   const timing: string[] = []
+  if (a.queued !== undefined) timing.push(`queued ${ms(a.queued)}`)
   if (a.timeToHeaders !== undefined) timing.push(`headers ${ms(a.timeToHeaders)}`)
   if (a.duration !== undefined) timing.push(`total ${ms(a.duration)}`)
   if (a.reused !== undefined) timing.push(a.reused ? 'reused socket' : 'new socket')

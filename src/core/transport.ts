@@ -32,7 +32,8 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
     }
     const record = startAttempt(request)
     request.originState.counters.attempts++
-    if (channels.attemptStart.hasSubscribers) channels.attemptStart.publish({ attempt: record })
+    if (channels.attemptStart.hasSubscribers)
+      channels.attemptStart.publish({ attempt: record, attempts: request.attempts })
 
     return new Promise<CallResponse>((resolve, reject) => {
       const handler = new AttemptHandler(request, record, resolve, reject, onAttempt)
@@ -137,7 +138,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     record.timeToHeaders = this.#request.clock.now() - this.#start
     record.statusCode = statusCode
     record.outcome = classifyStatus(statusCode)
-    if (channels.attemptEnd.hasSubscribers) channels.attemptEnd.publish({ attempt: record })
+    if (channels.attemptEnd.hasSubscribers) {
+      channels.attemptEnd.publish({ attempt: record, attempts: this.#request.attempts })
+    }
     if (this.#onAttempt !== undefined) callHook(this.#onAttempt, 'onAttempt', { attempt: record })
     const contentType = headers['content-type']
     const body = new ResponseBody({
@@ -189,7 +192,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       record.sent ??= false
       record.outcome = classifyError(error, this.#request.callerSignal?.aborted === true)
       if (channels.attemptEnd.hasSubscribers) {
-        channels.attemptEnd.publish({ attempt: record, error })
+        channels.attemptEnd.publish({ attempt: record, error, attempts: this.#request.attempts })
       }
       if (this.#onAttempt !== undefined) {
         callHook(this.#onAttempt, 'onAttempt', { attempt: record, error })

@@ -107,7 +107,7 @@ export function decodersFor(
   if (codings.length > MAX_CODINGS) {
     throw new DecompressionError(
       `the response has ${codings.length} content codings; at most ${MAX_CODINGS} are decoded`,
-      { attempts, limit: 'codings' },
+      { attempts, reason: 'codings' },
     )
   }
   const decoders: (() => Transform)[] = []
@@ -138,7 +138,20 @@ export function decodeBody(
     },
   })
   const meter = new Meter(policy, () => received, attempts)
-  const stages = [body, counter, ...decoders.map((make) => make()), meter] as const
+  const decoding = decoders.map((make) => make())
+  for (const decoder of decoding) {
+    // zlib's own error (`Z_DATA_ERROR`) would reach the reader untyped: name it. This listener
+    // comes before pipeline's, so the reader sees this error first.
+    decoder.once('error', (error: Error) => {
+      meter.destroy(
+        new DecompressionError(
+          `the response body is not valid for its Content-Encoding (${error.message})`,
+          { attempts, reason: 'corrupt', cause: error },
+        ),
+      )
+    })
+  }
+  const stages = [body, counter, ...decoding, meter] as const
   // pipeline destroys every stage when one fails: the response body too, so its socket closes.
   pipeline(stages as unknown as [Readable, Transform], noop)
   return meter
@@ -169,7 +182,7 @@ class Meter extends Transform {
       callback(
         new DecompressionError(
           `the response body decodes to more than ${maxSize} bytes (decompress.maxSize); stopped there`,
-          { attempts: this.#attempts, limit: 'maxSize' },
+          { attempts: this.#attempts, reason: 'maxSize' },
         ),
       )
       return
@@ -179,7 +192,7 @@ class Meter extends Transform {
       callback(
         new DecompressionError(
           `the response body decodes to ${this.#decoded} bytes from ${received} received, more than ${maxRatio} times (decompress.maxRatio): a decompression bomb; stopped there`,
-          { attempts: this.#attempts, limit: 'maxRatio' },
+          { attempts: this.#attempts, reason: 'maxRatio' },
         ),
       )
       return

@@ -8,6 +8,7 @@ import type {
   ShedEvent,
 } from '../core/events.ts'
 import type { LimitChangeEvent } from '../pool/concurrency-layer.ts'
+import { semanticAttributes } from './semantic-attributes.ts'
 
 /** Options of {@link recordMetrics}. */
 export interface RecordMetricsOptions {
@@ -28,6 +29,7 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  *
  * | metric | kind | attributes |
  * | --- | --- | --- |
+ * | `http.client.request.duration` (s) | histogram, OpenTelemetry's HTTP semantic conventions: each attempt (each request sent), to its response headers or its error | `http.request.method`, `server.address`, `server.port`, `url.scheme`, `http.response.status_code` or `error.type` |
  * | `netiquette.attempt.duration` (s) | histogram: time to response headers, or to the error | `netiquette.origin`, `http.request.method`, `netiquette.attempt.number`, `netiquette.attempt.outcome`, `http.response.status_code` or `error.type` |
  * | `netiquette.retries` | counter | `netiquette.origin`, `netiquette.retry.reason` (the status or error code retried), `netiquette.retry.delay_source` |
  * | `netiquette.retries.refused` | counter: retries the budget refused | `netiquette.origin` |
@@ -48,6 +50,11 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
 export function recordMetrics(options: RecordMetricsOptions = {}): () => void {
   const provider = options.meterProvider ?? metrics.getMeterProvider()
   const meter = provider.getMeter('netiquette')
+  const requestDuration = meter.createHistogram('http.client.request.duration', {
+    description: 'Duration of HTTP client requests.',
+    unit: 's',
+    advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+  })
   const attemptDuration = meter.createHistogram('netiquette.attempt.duration', {
     description: 'Duration of each attempt until its response headers arrived or it failed',
     unit: 's',
@@ -91,6 +98,7 @@ export function recordMetrics(options: RecordMetricsOptions = {}): () => void {
           attributes['error.type'] = attempt.error ?? (error as Error | undefined)?.name ?? 'Error'
         }
         attemptDuration.record(seconds, attributes)
+        requestDuration.record(seconds, semanticAttributes(attempt))
       },
     ],
     [

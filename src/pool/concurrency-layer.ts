@@ -76,10 +76,11 @@ export function createConcurrencyLayer(
       wait < options.maxQueueWait
         ? `the call's deadline left ${Math.max(0, Math.round(wait))} ms to wait`
         : `maxQueueWait ${options.maxQueueWait} ms`
+    const queuedSince = clock.now()
     return limiter
       .acquire(wait, request.cancellation.signal, { origin: request.origin, waitReason })
       .then(
-        () => run(limiter, request, next),
+        () => run(limiter, request, next, queuedSince),
         (error: unknown) => {
           const cause = shedCause(error)
           if (cause !== undefined) reportShed(request, cause, error as QueueFullError, onShed)
@@ -121,6 +122,7 @@ function run(
   limiter: ConcurrencyLimiter,
   request: CallRequest,
   next: Handler,
+  queuedSince?: number,
 ): Promise<CallResponse> {
   const { clock } = request
   const start = clock.now()
@@ -132,6 +134,11 @@ function run(
   } catch (error) {
     limiter.release(sampleOf(error, request, start, inFlight, before))
     return Promise.reject(error as Error)
+  }
+  // The transport has started the attempt's record by now: stamp the wait for a place on it.
+  if (queuedSince !== undefined) {
+    const record = request.attempts[before]
+    if (record !== undefined) record.queued = start - queuedSince
   }
   return pending.then(
     (response) => {

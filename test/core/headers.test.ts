@@ -1,18 +1,35 @@
 import { describe, expect, it } from 'vitest'
-import { mergeHeaders } from '../../src/core/headers.ts'
+import { mergeHeaders, normalizeHeaders, wireHeaders } from '../../src/core/headers.ts'
 import { normalizeMethod } from '../../src/core/method.ts'
 import { InvalidRequestError } from '../../src/index.ts'
 
 describe('mergeHeaders', () => {
   it('lower-cases names and lets request headers win over defaults', () => {
-    expect(mergeHeaders({ 'user-agent': 'd', accept: 'a' }, { 'User-Agent': 'r' })).toEqual({
+    expect(plain(mergeHeaders({ 'user-agent': 'd', accept: 'a' }, { 'User-Agent': 'r' }))).toEqual({
       'user-agent': 'r',
       accept: 'a',
     })
   })
 
+  it('keeps the spelling of each name for the wire, through a copy and a merge', () => {
+    const defaults = normalizeHeaders({ 'X-Api-Version': '2', 'X-Team': 'a' })
+    const merged = mergeHeaders(defaults, { 'X-TEAM': 'b', 'Content-Type': 'text/plain' })
+    // A middleware adds a header to a copy: the spellings ride along.
+    const copy: Record<string, string | string[]> = { ...merged, 'x-added': '1' }
+    expect(wireHeaders(copy)).toEqual({
+      'X-Api-Version': '2',
+      'X-TEAM': 'b',
+      'Content-Type': 'text/plain',
+      'x-added': '1',
+    })
+    // Policies still read lower-case names; all lower-case input costs no copy.
+    expect(copy['content-type']).toBe('text/plain')
+    const lower = mergeHeaders(undefined, { accept: 'a' })
+    expect(wireHeaders(lower)).toBe(lower)
+  })
+
   it('accepts iterables, flat arrays and numbers, and skips undefined', () => {
-    expect(mergeHeaders(undefined, new Map([['X-A', '1']]))).toEqual({ 'x-a': '1' })
+    expect(plain(mergeHeaders(undefined, new Map([['X-A', '1']])))).toEqual({ 'x-a': '1' })
     expect(mergeHeaders(undefined, ['x-a', '1', 'x-a', '2'])).toEqual({ 'x-a': ['1', '2'] })
     expect(mergeHeaders(undefined, { 'content-length': 3, skip: undefined })).toEqual({
       'content-length': '3',
@@ -52,3 +69,8 @@ describe('normalizeMethod', () => {
     expect(() => normalizeMethod('connect')).toThrow(/CONNECT/)
   })
 })
+
+/** The record's names and values, without the wire spellings it carries. */
+function plain(headers: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(headers))
+}

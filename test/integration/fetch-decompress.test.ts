@@ -84,7 +84,7 @@ describe('client.fetch decompression', () => {
   it('stops a gzip bomb at maxRatio, closing the connection, with a typed error', async () => {
     const response = await client.fetch('/bomb?codings=gzip')
     const error = await response.arrayBuffer().catch((caught: unknown) => caught)
-    expect(error).toMatchObject({ code: 'NQ_DECOMPRESSION', limit: 'maxRatio' })
+    expect(error).toMatchObject({ code: 'NQ_DECOMPRESSION', reason: 'maxRatio' })
     expect((error as { attempts: unknown[] }).attempts).toHaveLength(1)
     await eventually(() => client.stats().origins[0]?.inFlight === 0)
   })
@@ -95,7 +95,7 @@ describe('client.fetch decompression', () => {
       const response = await small.fetch('/data?codings=br')
       await expect(response.text()).rejects.toMatchObject({
         code: 'NQ_DECOMPRESSION',
-        limit: 'maxSize',
+        reason: 'maxSize',
         message: expect.stringContaining('1000 bytes'),
       })
     } finally {
@@ -107,7 +107,7 @@ describe('client.fetch decompression', () => {
     await expect(client.fetch('/data?codings=gzip,gzip,gzip,gzip,gzip,gzip')).rejects.toMatchObject(
       {
         code: 'NQ_DECOMPRESSION',
-        limit: 'codings',
+        reason: 'codings',
       },
     )
     const unknown = await client.fetch('/data?label=x-custom')

@@ -137,16 +137,30 @@ describe('extra bytes after the body (faults.md 31)', () => {
 })
 
 describe('Content-Encoding layers (faults.md 36)', () => {
-  it('client.fetch hands an encoded body through as it came, whatever the layers', async () => {
-    // client.fetch does not decompress (docs/migrating.md): no layer count can blow up memory.
+  it('client.fetch refuses more than 5 layers, and a corrupt body fails typed', async () => {
     raw = await createRawServer((socket) =>
       socket.end(
         'HTTP/1.1 200 OK\r\ncontent-encoding: gzip, gzip, gzip, gzip, gzip, gzip\r\ncontent-length: 4\r\n\r\nraw!',
       ),
     )
-    const response = await newClient(raw.url).fetch('/')
-    expect(response.headers.get('content-encoding')).toBe('gzip, gzip, gzip, gzip, gzip, gzip')
-    expect(await response.text()).toBe('raw!')
+    await expect(newClient(raw.url).fetch('/')).rejects.toMatchObject({
+      code: 'NQ_DECOMPRESSION',
+      reason: 'codings',
+      attempts: [expect.objectContaining({ statusCode: 200 })],
+    })
+    const corrupt = await createRawServer((socket) =>
+      socket.end('HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 4\r\n\r\nraw!'),
+    )
+    try {
+      const response = await newClient(corrupt.url).fetch('/')
+      await expect(response.text()).rejects.toMatchObject({
+        code: 'NQ_DECOMPRESSION',
+        reason: 'corrupt',
+        cause: expect.objectContaining({ code: 'Z_DATA_ERROR' }),
+      })
+    } finally {
+      await corrupt.close()
+    }
   })
   // The dispatcher face under undici's fetch (which refuses more than 5 layers) is in
   // hardening.test.ts; the output cap on decompression is examples/decompression.ts.

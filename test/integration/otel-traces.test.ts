@@ -1,0 +1,193 @@
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api'
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace'
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createClient, type Client } from '../../src/index.ts'
+import { recordMetrics, recordTraces } from '../../src/otel/index.ts'
+import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
+
+// The real OpenTelemetry SDK with its in-memory exporters, and its AsyncLocalStorage context
+// manager, so that "the active context" means what it means in an instrumented service.
+
+let server: FaultServer
+let client: Client | undefined
+let exporter: InMemorySpanExporter
+let provider: TracerProvider
+let stop: () => void
+const contextManager = new AsyncLocalStorageContextManager()
+
+beforeEach(async () => {
+  server = await createFaultServer()
+  exporter = new InMemorySpanExporter()
+  provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] })
+  context.setGlobalContextManager(contextManager.enable())
+  stop = recordTraces({ tracerProvider: provider })
+})
+
+afterEach(async () => {
+  stop()
+  context.disable()
+  await client?.destroy()
+  client = undefined
+  await provider.shutdown()
+  await server.close()
+})
+
+/** The spans exported so far (the processor exports asynchronously). */
+async function finished(): Promise<ReadableSpan[]> {
+  await provider.forceFlush()
+  return exporter.getFinishedSpans()
+}
+
+function byName(spans: ReadableSpan[], name: string): ReadableSpan[] {
+  return spans.filter((span) => span.name === name)
+}
+
+function parentOf(span: ReadableSpan): string | undefined {
+  return span.parentSpanContext?.spanId
+}
+
+describe('recordTraces', () => {
+  it('a span per call under the active span, a child per attempt, the retry wait and each decision', async () => {
+    server.route('/flaky', [503, { status: 200, body: 'ok' }])
+    client = createClient({ origin: server.url, retry: { baseDelay: 20, maxDelay: 20 } })
+    const tracer = provider.getTracer('app')
+    await tracer.startActiveSpan('handle order', async (caller) => {
+      await (await client!.request('/flaky?token=secret')).body.text()
+      caller.end()
+    })
+    const spans = await finished()
+    const [callerSpan] = byName(spans, 'handle order')
+    const gets = byName(spans, 'GET')
+    expect(gets).toHaveLength(3) // the call and its two attempts
+    const call = gets.find((span) => parentOf(span) === callerSpan?.spanContext().spanId)
+    expect(call).toBeDefined()
+    expect(call?.kind).toBe(SpanKind.CLIENT)
+    expect(call?.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+      'netiquette.attempts': 2,
+    })
+    const attempts = gets
+      .filter((span) => parentOf(span) === call?.spanContext().spanId)
+      .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1])
+    expect(attempts).toHaveLength(2)
+    const port = Number(new URL(server.url).port)
+    expect(attempts[0]?.attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.full': `${server.url}/flaky`, // no query: it may carry tokens
+      'server.address': '127.0.0.1',
+      'server.port': port,
+      'url.scheme': 'http',
+      'http.response.status_code': 503,
+      'error.type': '503',
+    })
+    expect(attempts[0]?.status.code).toBe(SpanStatusCode.ERROR)
+    expect(attempts[1]?.attributes).toMatchObject({
+      'http.request.resend_count': 1,
+      'http.response.status_code': 200,
+    })
+    expect(attempts[0]?.events.map((e) => [e.name, e.attributes])).toEqual([
+      [
+        'netiquette.decision',
+        {
+          'netiquette.decision.action': 'retry',
+          'netiquette.decision.code': 'retryable',
+          'netiquette.decision.reason': expect.stringContaining('503'),
+          'netiquette.decision.delay': expect.any(Number),
+        },
+      ],
+    ])
+    expect(attempts[1]?.events[0]?.attributes?.['netiquette.decision.action']).toBe('return')
+    const [wait] = byName(spans, 'netiquette.retry.wait')
+    expect(parentOf(wait as ReadableSpan)).toBe(call?.spanContext().spanId)
+    expect(wait?.attributes['netiquette.retry.delay_source']).toBe('backoff')
+  })
+
+  it('a failed call: error.type on the call span, and the wait for a queue place as a span', async () => {
+    server.route('/slow', { latency: 150, status: 200 })
+    server.route('/down', { reset: 'before-headers' })
+    client = createClient({
+      origin: server.url,
+      retry: false,
+      concurrency: { limit: 1, maxQueueWait: 5_000 },
+    })
+    const slow = client.request('/slow').then((r) => r.body.text())
+    const queued = client.request('/down').catch((error: unknown) => error)
+    await slow
+    expect(await queued).toMatchObject({ code: 'ECONNRESET' })
+    const spans = await finished()
+    const [queue] = byName(spans, 'netiquette.queue')
+    expect(queue).toBeDefined()
+    const call = spans.find((span) => span.spanContext().spanId === parentOf(queue!))
+    expect(call?.attributes).toMatchObject({ 'error.type': 'ECONNRESET', 'netiquette.attempts': 1 })
+    expect(call?.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'ECONNRESET' })
+    const waited = (queue!.duration[0] * 1e9 + queue!.duration[1]) / 1e6
+    expect(waited).toBeGreaterThan(50) // it waited for /slow to finish
+  })
+
+  it('records nothing once stopped', async () => {
+    stop()
+    client = createClient({ origin: server.url })
+    await (await client.request('/')).body.text()
+    expect(await finished()).toHaveLength(0)
+    stop = () => {}
+  })
+})
+
+describe('recordMetrics: the semantic conventions', () => {
+  it('records http.client.request.duration per attempt with its attributes', async () => {
+    const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+    const reader = new PeriodicExportingMetricReader({
+      exporter: metrics,
+      exportIntervalMillis: 3_600_000,
+    })
+    const meterProvider = new MeterProvider({ readers: [reader] })
+    const stopMetrics = recordMetrics({ meterProvider })
+    try {
+      server.route('/flaky', [503, 200])
+      client = createClient({ origin: server.url, retry: { baseDelay: 1, maxDelay: 5 } })
+      await (await client.request('/flaky')).body.text()
+      await reader.forceFlush()
+      const metric = metrics
+        .getMetrics()
+        .flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
+        .find((m) => m.descriptor.name === 'http.client.request.duration')
+      expect(metric?.descriptor.unit).toBe('s')
+      const port = Number(new URL(server.url).port)
+      expect(metric?.dataPoints.map((p) => p.attributes)).toEqual(
+        expect.arrayContaining([
+          {
+            'http.request.method': 'GET',
+            'server.address': '127.0.0.1',
+            'server.port': port,
+            'url.scheme': 'http',
+            'http.response.status_code': 503,
+            'error.type': '503',
+          },
+          {
+            'http.request.method': 'GET',
+            'server.address': '127.0.0.1',
+            'server.port': port,
+            'url.scheme': 'http',
+            'http.response.status_code': 200,
+          },
+        ]),
+      )
+    } finally {
+      stopMetrics()
+      await meterProvider.shutdown()
+    }
+  })
+})
