@@ -1,6 +1,6 @@
 import { Octokit } from '@octokit/rest'
 import OpenAI from 'openai'
-import { request as undiciRequest } from 'undici'
+import { getGlobalDispatcher, request as undiciRequest, setGlobalDispatcher } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, explain, type Client } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
@@ -134,6 +134,22 @@ describe('Octokit', () => {
     expect(server.stats.requests).toBe(2)
   })
 
+  it("ends at the client's deadline, and explain() reads our record through Octokit's error", async () => {
+    server.route('/repos/acme/netiquette', { stall: 'before-headers' })
+    const short = createClient({ origin: server.url, deadline: 300, retry: false })
+    try {
+      const octokit = new Octokit({ baseUrl: server.url, request: { fetch: short.fetch } })
+      const started = performance.now()
+      const error = await octokit.rest.repos
+        .get({ owner: 'acme', repo: 'netiquette' })
+        .catch((caught: unknown) => caught)
+      expect(performance.now() - started).toBeLessThan(5_000)
+      expect(explain(error)).toMatch(/caused by NQ_DEADLINE_EXCEEDED .* after 1 attempt/)
+    } finally {
+      await short.destroy()
+    }
+  })
+
   it("through the global fetch with the client's dispatcher", async () => {
     server.route('/repos/acme/netiquette', [
       503,
@@ -150,6 +166,33 @@ describe('Octokit', () => {
     const { data } = await octokit.rest.repos.get({ owner: 'acme', repo: 'netiquette' })
     expect(data.name).toBe('netiquette')
     expect(server.stats.requests).toBe(2)
+  })
+})
+
+describe('the global fetch under setGlobalDispatcher', () => {
+  it('is retried, bounded by the deadline, explained, and frees a cancelled body', async () => {
+    const previous = getGlobalDispatcher()
+    const short = createClient({ deadline: 500, retry: { baseDelay: 1, maxDelay: 5 } })
+    setGlobalDispatcher(short.dispatcher)
+    try {
+      server.route('/flaky', [503, { status: 200, body: 'ok' }])
+      expect(await (await fetch(`${server.url}/flaky`)).text()).toBe('ok')
+      expect(server.stats.requests).toBe(2)
+
+      server.route('/stall', { stall: 'before-headers' })
+      const error = await fetch(`${server.url}/stall`).catch((caught: unknown) => caught)
+      expect(explain(error)).toMatch(
+        /^GET .*\/stall failed with TypeError \(fetch failed\), caused by NQ_DEADLINE_EXCEEDED/,
+      )
+
+      server.route('/half', { status: 503, stall: 'mid-body', body: { size: 100_000 } })
+      const response = await fetch(`${server.url}/half`)
+      await response.body?.cancel()
+      await eventually(() => short.stats().origins[0]?.inFlight === 0)
+    } finally {
+      setGlobalDispatcher(previous)
+      await short.destroy()
+    }
   })
 })
 
