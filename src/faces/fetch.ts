@@ -128,7 +128,9 @@ export async function fetchThrough(
     }
     attempts.push(...response.attempts)
     const status = response.statusCode
-    const location = REDIRECT_STATUSES.has(status) ? single(response.headers.location) : undefined
+    const location = REDIRECT_STATUSES.has(status)
+      ? utf8Location(single(response.headers.location))
+      : undefined
     if (location === undefined || call.redirect === 'manual') {
       return toFetchResponse(response, url, hop > 0, attempts, call.method, decompress)
     }
@@ -373,6 +375,16 @@ function withEarlierAttempts(error: unknown, earlier: readonly AttemptRecord[]):
   const carrier = error as { attempts?: readonly AttemptRecord[] }
   carrier.attempts = [...earlier, ...(carrier.attempts ?? [])]
   return error
+}
+
+/**
+ * A `Location` sent as raw UTF-8 (undici reads header bytes as Latin-1) read as UTF-8, as
+ * browsers and undici's fetch do: `/안녕` is followed to `/%EC%95%88%EB%85%95`, not to the
+ * percent-encoding of its Latin-1 misreading.
+ */
+function utf8Location(location: string | undefined): string | undefined {
+  if (location === undefined || !/[\u0080-\uffff]/.test(location)) return location
+  return Buffer.from(location, 'latin1').toString('utf8')
 }
 
 function single(value: string | string[] | undefined): string | undefined {

@@ -1,3 +1,5 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, explain, type Client } from '../../src/index.ts'
@@ -331,6 +333,26 @@ describe('client.fetch redirects', () => {
       attempts: [expect.objectContaining({ statusCode: 307 })],
     })
     expect(server.requests.filter((r) => r.path === '/result')).toHaveLength(0)
+  })
+
+  it('reads a Location sent as raw UTF-8 as UTF-8, as undici and browsers do', async () => {
+    const raw = http.createServer((request, response) => {
+      if (request.url === '/redirect') {
+        response.writeHead(302, { location: `/${Buffer.from('안녕').toString('latin1')}` }).end()
+      } else response.end(request.url)
+    })
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
+    const origin = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`
+    const open = createClient()
+    try {
+      const response = await open.fetch(`${origin}/redirect`)
+      const encoded = `/${encodeURIComponent('안녕')}`
+      expect(response.url).toBe(`${origin}${encoded}`)
+      expect(await response.text()).toBe(encoded)
+    } finally {
+      await open.destroy()
+      await new Promise<void>((resolve) => raw.close(() => resolve()))
+    }
   })
 
   it('refuses loops past 20 hops and non-http locations', async () => {
