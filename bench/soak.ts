@@ -208,15 +208,15 @@ async function runTls(
 async function destroyBusyClients(
   server: FaultServer,
 ): Promise<{ rejections: Record<string, number>; ref: WeakRef<Client> }> {
+  // A fixed 5 s wait, not a jittered one: a draw near 0 would retry at once, and the call could
+  // end (a third 503, or a retry the budget refuses) before destroy(), which is not under test.
+  const retry = { delay: () => 5_000 }
   const client = createClient({
     origin: server.url,
-    retry: { baseDelay: 5_000, maxDelay: 5_000 },
+    retry,
     concurrency: { limit: 2, maxQueue: 100 },
   })
-  const sleepers = createClient({
-    origin: server.url,
-    retry: { baseDelay: 5_000, maxDelay: 5_000 },
-  })
+  const sleepers = createClient({ origin: server.url, retry })
   server.route('/always-503', { status: 503 })
   server.route('/hold', { stall: 'before-headers' })
   // allSettled at once: a rejection must have its handler before destroy() causes it.
