@@ -157,29 +157,31 @@ describe('what reaches the wire through the faces, as undici sends it', () => {
     const raw = await rawServer()
     try {
       const headers = { 'Content-Type': 'text/plain', 'X-Custom-Header': 'a' }
+      const init = { method: 'POST', body: 'x', headers }
+      // The global fetch on its own, then through the dispatcher: what reaches the wire must be
+      // the same (Node 22's fetch drops an empty query itself; Node 24's keeps it).
+      await (await fetch(`${raw.url}/echo?`, init)).text()
       await (
-        await fetch(`${raw.url}/echo?`, {
-          method: 'POST',
-          body: 'x',
-          headers,
-          dispatcher: client.dispatcher,
-        } as RequestInit)
+        await fetch(`${raw.url}/echo?`, { ...init, dispatcher: client.dispatcher } as RequestInit)
       ).text()
-      await (await client.fetch(`${raw.url}/echo?`, { method: 'POST', body: 'x', headers })).text()
-      await (
-        await client.request(`${raw.url}/echo?`, { method: 'POST', body: 'x', headers })
-      ).body.text()
+      await (await client.fetch(`${raw.url}/echo?`, init)).text()
+      await (await client.request(`${raw.url}/echo?`, init)).body.text()
       const withDefaults = createClient({ origin: raw.url, headers: { 'X-Api-Version': '2' } })
       try {
         await (await withDefaults.request('/d', { headers: { 'x-lower': '1' } })).body.text()
       } finally {
         await withDefaults.close()
       }
-      expect(raw.seen.slice(0, 3).map((r) => r.url)).toEqual(['/echo?', '/echo?', '/echo?'])
-      for (const request of raw.seen.slice(0, 3)) {
-        expect(request.names).toEqual(expect.arrayContaining(['Content-Type', 'X-Custom-Header']))
+      const [bare, dispatched, fetched, requested, defaults] = raw.seen
+      const custom = (names: string[] | undefined) =>
+        (names ?? []).filter((name) => /^(content-type|x-custom-header)$/i.test(name)).sort()
+      expect(dispatched?.url).toBe(bare?.url)
+      expect(custom(dispatched?.names)).toEqual(custom(bare?.names))
+      for (const request of [fetched, requested]) {
+        expect(request?.url).toBe('/echo?')
+        expect(custom(request?.names)).toEqual(['Content-Type', 'X-Custom-Header'])
       }
-      expect(raw.seen[3]?.names).toEqual(expect.arrayContaining(['X-Api-Version', 'x-lower']))
+      expect(defaults?.names).toEqual(expect.arrayContaining(['X-Api-Version', 'x-lower']))
     } finally {
       await raw.close()
     }
