@@ -13,6 +13,7 @@ import type { ConcurrencyOptions } from './pool/concurrency-options.ts'
 import type { DecompressOptions } from './faces/decode-body.ts'
 import type { RedirectOptions } from './faces/redirect-policy.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
+import type { HedgeOptions } from './retry/hedge-options.ts'
 import type { PropagationOptions } from './timeouts/timeout-options.ts'
 
 /** Options of {@link createClient}. Validated once, when the client is created. */
@@ -82,6 +83,17 @@ export interface ClientOptions {
    *   budget
    */
   retry?: RetryOptions | false
+  /**
+   * Hedged requests ("The Tail at Scale"): when an attempt is slower than the origin's recent
+   * p95, send the same request again and take whichever answers first, cancelling the other.
+   * Only calls that are safe to send twice (idempotent or keyed, with a body that can be sent
+   * again) and whose retries are on are hedged; hedges add at most `maxExtraLoad` of calls and
+   * at most half the retry budget, and stop when the origin's limit is reached or its circuit
+   * is not closed. `true` for the defaults, or {@link HedgeOptions}. See `docs/hedging.md`.
+   * @defaultValue `false`: a hedge is extra load on the origin, which the caller should choose
+   *   (gRPC, Envoy and Finagle also hedge only where configured)
+   */
+  hedge?: HedgeOptions | boolean
   /**
    * Client-side adaptive throttling per origin (Google SRE book): when an origin keeps asking
    * for less (429, 503) or timing out, reject a share of calls locally with `ThrottledError`
@@ -259,6 +271,12 @@ export interface RequestOptions extends UndiciRequestOptions {
    * @defaultValue the client's `retry`
    */
   retry?: RetryOptions | false
+  /**
+   * This call's hedging: `false` for none, `true` for the client's policy (or the defaults when
+   * the client has none), or options merged over it.
+   * @defaultValue the client's `hedge`
+   */
+  hedge?: HedgeOptions | boolean
   /**
    * Sends an `Idempotency-Key` header, the same on every attempt, which lets the retry policy
    * retry a non-idempotent method such as POST (the server must honour the key). `true` makes a

@@ -3,6 +3,7 @@ import type { Circuits } from './breaker/circuits.ts'
 import type { OriginMap } from './core/origin-map.ts'
 import type { OriginState } from './core/origin-state.ts'
 import type { Limiters } from './pool/limiters.ts'
+import { HEDGE_STATE, type HedgeState, type HedgeStats } from './retry/hedge-state.ts'
 
 /** What `client.stats()` returns: one entry per origin the client holds state for. */
 export interface ClientStats {
@@ -50,6 +51,8 @@ export interface OriginStats {
    * call ended in the window.
    */
   latency: { count: number; p50: number | undefined; p99: number | undefined }
+  /** Hedges sent, won and refused, and the percentile delay now; `undefined` until a call hedges. */
+  hedges: HedgeStats | undefined
 }
 
 /** @internal The snapshot behind `client.stats()`. */
@@ -81,7 +84,13 @@ export function clientStats(
       queued: limiter?.queued,
       circuit: circuits?.get(origin).state,
       latency: state.latency(now),
+      hedges: hedgeStats(state.peekSlot<HedgeState>(HEDGE_STATE)),
     })
   }
   return { origins: list }
+}
+
+function hedgeStats(state: HedgeState | undefined): HedgeStats | undefined {
+  if (state === undefined) return undefined
+  return { sent: state.sent, won: state.won, refused: state.refused, delay: state.currentDelay }
 }

@@ -56,6 +56,7 @@ import {
   resolveRetryPolicy,
   type ResolvedRetryPolicy,
 } from './retry/retry-options.ts'
+import { resolveHedgePolicy, type ResolvedHedgePolicy } from './retry/hedge-options.ts'
 
 const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
 
@@ -74,6 +75,7 @@ const KNOWN_OPTIONS = [
   'clock',
   'random',
   'retry',
+  'hedge',
   'throttle',
   'breaker',
   'onCircuitStateChange',
@@ -100,6 +102,7 @@ export class Client {
   readonly #clock: Clock
   readonly #timeouts: ResolvedTimeouts
   readonly #retry: ResolvedRetryPolicy | false
+  readonly #hedge: ResolvedHedgePolicy | false
   readonly #handler: Handler
   readonly #circuits: Circuits | undefined
   readonly #limiters: Limiters | undefined
@@ -215,6 +218,7 @@ export class Client {
         "a dispatcher without undici's own retries: under netiquette's retry policy a RetryAgent sends each attempt up to 6 times, unseen by the retry budget (pass the agent it wraps, or set retry: false)",
       )
     }
+    this.#hedge = resolveHedgePolicy('hedge', options.hedge, false)
     const random = options.random ?? Math.random
     const breakerOptions = resolveBreakerOptions('breaker', options.breaker)
     const breaker =
@@ -227,7 +231,15 @@ export class Client {
     if (concurrency !== false) {
       this.#limiters = new Limiters(concurrency, this.#origins, this.#origin)
     }
-    const defaults = defaultStack(options, timeouts, this.#retry, breaker, concurrency, random)
+    const defaults = defaultStack(
+      options,
+      timeouts,
+      this.#retry,
+      this.#hedge,
+      breaker,
+      concurrency,
+      random,
+    )
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
       createTransport(this.#dispatcher, options.onAttempt),
@@ -386,6 +398,10 @@ export class Client {
       options.retry === undefined
         ? undefined
         : resolveRetryPolicy('retry', options.retry, this.#retry || DEFAULT_RETRY, true)
+    const hedge =
+      options.hedge === undefined
+        ? undefined
+        : resolveHedgePolicy('hedge', options.hedge, this.#hedge)
     const undiciOptions = splitUndiciOptions(options)
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidOptionError('signal', signal, 'an AbortSignal')
@@ -436,6 +452,7 @@ export class Client {
       attemptTimeout,
       minAttemptTime: timeouts.minAttemptTime,
       retry,
+      hedge,
       clock,
       originState,
       undiciOptions,

@@ -8,6 +8,7 @@ import { createConcurrencyLayer } from './pool/concurrency-layer.ts'
 import type { ResolvedConcurrency } from './pool/concurrency-options.ts'
 import { createRetryLayer } from './retry/retry-layer.ts'
 import type { ResolvedRetryPolicy } from './retry/retry-options.ts'
+import type { ResolvedHedgePolicy } from './retry/hedge-options.ts'
 import { createAttemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
 import { deadlineLayer } from './timeouts/deadline-layer.ts'
 import type { ResolvedTimeouts } from './timeouts/timeout-options.ts'
@@ -17,13 +18,14 @@ import type { ClientOptions } from './client-options.ts'
  * The client's default policies, outermost first (the order and its reasons are in
  * `docs/architecture.md`): deadline, adaptive throttle (unless `throttle` is `false`), retry, circuit
  * breaker (unless `breaker` is `false`), concurrency limiter (unless `concurrency` is `false`),
- * attempt timeout. The retry layer is always there, so that a request can turn retries on for
- * itself.
+ * attempt timeout. The retry layer (which also hedges) is always there, so that a request can
+ * turn retries or hedging on for itself.
  */
 export function defaultStack(
   options: ClientOptions,
   timeouts: ResolvedTimeouts,
   retry: ResolvedRetryPolicy | false,
+  hedge: ResolvedHedgePolicy | false,
   breaker: Breaker | undefined,
   concurrency: ResolvedConcurrency | false,
   random: Random,
@@ -37,7 +39,7 @@ export function defaultStack(
     )
     stack.push(createThrottleLayer(settings, random, options.onShed))
   }
-  stack.push(createRetryLayer(retry, random, options.onRetry))
+  stack.push(createRetryLayer(retry, random, options.onRetry, hedge))
   if (breaker !== undefined) stack.push(breaker.middleware)
   if (concurrency !== false) {
     stack.push(createConcurrencyLayer(concurrency, options.onLimitChange, options.onShed))

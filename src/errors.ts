@@ -22,6 +22,8 @@ export const ErrorCodes = {
   REDIRECT: 'NQ_REDIRECT',
   INVALID_RESPONSE: 'NQ_INVALID_RESPONSE',
   DECOMPRESSION: 'NQ_DECOMPRESSION',
+  SUPERSEDED: 'NQ_SUPERSEDED',
+  HEDGE_DECLINED: 'NQ_HEDGE_DECLINED',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -167,6 +169,30 @@ export class AbortedError extends NetiquetteError {
   constructor(message: string, options?: NetiquetteErrorOptions) {
     super(ErrorCodes.ABORTED, message, options)
     this.name = 'AbortError'
+  }
+}
+
+/**
+ * The attempt was cancelled because another attempt of the same call (a hedge, or the attempt
+ * it hedged) answered first. It is the reason such an attempt's record shows
+ * (`error: 'NQ_SUPERSEDED'`); it never reaches a caller, whose call got the winner's response.
+ * Classified `cancelled`: no policy counts it against the origin.
+ */
+export class SupersededError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.SUPERSEDED, message, options)
+  }
+}
+
+/**
+ * A policy below the retry layer refused a hedge it would have had to queue or probe with (the
+ * origin's concurrency limit is reached, its circuit is not closed): a hedge must not add load to
+ * a struggling origin. Nothing was sent. The call goes on with the attempt it hedged; a caller
+ * never sees this error under the default stack. Local.
+ */
+export class HedgeDeclinedError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.HEDGE_DECLINED, message, options, true)
   }
 }
 

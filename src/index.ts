@@ -27,6 +27,8 @@ export {
   QueueTimeoutError,
   RedirectError,
   ThrottledError,
+  SupersededError,
+  HedgeDeclinedError,
 } from './errors.ts'
 export type {
   CircuitRejectingState,
@@ -59,6 +61,7 @@ export type {
   AttemptHook,
   AttemptStartMessage,
   BudgetRefusedEvent,
+  HedgeEvent,
   CallEndMessage,
   CallStartMessage,
   RetryEvent,
@@ -116,6 +119,9 @@ export {
 } from './retry/retry-after.ts'
 export type { RetryHint } from './retry/retry-after.ts'
 export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS } from './retry/idempotency.ts'
+export { DEFAULT_HEDGE, MAX_HEDGES } from './retry/hedge-options.ts'
+export type { HedgeOptions, HedgePercentile, ResolvedHedgePolicy } from './retry/hedge-options.ts'
+export type { HedgeStats } from './retry/hedge-state.ts'
 export { isReplayableBody } from './core/request-body.ts'
 export type { Random } from './core/random.ts'
 export { RetryBudget, DEFAULT_RETRY_BUDGET } from './budget/retry-budget.ts'

@@ -1,3 +1,4 @@
+import { failedAttempt } from '../core/attempt.ts'
 import type { Clock } from '../core/clock.ts'
 import { channels, emit, reportShed, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
@@ -5,7 +6,12 @@ import type { OriginState } from '../core/origin-state.ts'
 import { classifyError, classifyStatus, isNack, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
-import { CircuitOpenError, InvalidOptionError, type CircuitRejectingState } from '../errors.ts'
+import {
+  CircuitOpenError,
+  HedgeDeclinedError,
+  InvalidOptionError,
+  type CircuitRejectingState,
+} from '../errors.ts'
 import { serverRetryHint } from '../retry/retry-after.ts'
 import {
   resolveBreakerOptions,
@@ -141,6 +147,14 @@ export class Breaker {
       const { clock, originState } = request
       const circuit = this.circuitFor(originState, clock)
       let permit = circuit.closedPermit()
+      if (permit === REJECTED && request.hedgeAttempt === true) {
+        // A hedge is an optimisation: it never takes a probe's place or knocks on an open circuit.
+        return Promise.reject(
+          new HedgeDeclinedError(
+            `the circuit of ${request.origin} is ${circuit.state(clock.now())}`,
+          ),
+        )
+      }
       if (permit === REJECTED) permit = circuit.acquire(clock.now())
       if (permit === REJECTED) {
         originState.counters.circuitRejected++
@@ -173,8 +187,7 @@ export class Breaker {
           return response
         },
         (error: unknown) => {
-          const { attempts } = request
-          const attempt = attempts.length > before ? attempts.at(-1) : undefined
+          const attempt = failedAttempt(error, request.attempts, before)
           circuit.release(clock.now(), permit, verdictOf(error, request, attempt))
           throw error
         },

@@ -140,12 +140,30 @@ export class RetryBudget {
 
   /** Whether a retry would be allowed at `now`, without taking it. */
   canRetry(now: number): boolean {
+    return this.#canSpend(now, 1)
+  }
+
+  /**
+   * Asks for one hedge at `now`: as {@link RetryBudget.tryRetry}, but only while retries and
+   * hedges have spent at most half of what the window allows, so that retries, which recover
+   * failures, always keep the other half, and an origin whose retries fail stops being hedged.
+   * Allowed, it is pending until {@link RetryBudget.retryEnded}; a hedge that was sent is
+   * charged whatever its outcome, since one of the two copies was work for nothing. Refusals
+   * are not counted in `refused`, which counts retries.
+   */
+  tryHedge(now: number): boolean {
+    if (!this.#canSpend(now, 0.5)) return false
+    this.#pending++
+    return true
+  }
+
+  #canSpend(now: number, share: number): boolean {
     const cap = Math.max(this.#options.minRetryConcurrency, this.#attemptsInFlight)
     // Pending retries (waiting out a backoff, or sent) count, as in Envoy, which holds a retry's
     // place from when it is scheduled: a retry granted while sleeping is on the wire moments later.
-    if (this.#pending >= cap) return false
+    if (this.#pending >= cap * share) return false
     const spent = this.#window.total(now, FAILED_RETRIES) + this.#pending
-    return spent + 1 <= this.#options.ratio * this.#window.total(now, CALLS) + this.#floor
+    return spent + 1 <= share * (this.#options.ratio * this.#window.total(now, CALLS) + this.#floor)
   }
 
   /**

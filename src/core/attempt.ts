@@ -7,8 +7,11 @@ export interface AttemptDecision {
    * - `return`: the response was handed to the caller.
    * - `retry`: another attempt follows after `delay` ms.
    * - `fail`: the call failed with this attempt's error (or an error a policy raised).
+   * - `superseded`: another attempt of the call, running at the same time (a hedge, or the
+   *   attempt it hedged), decided the call instead: this one lost the race and was cancelled
+   *   (`hedge-lost`), or failed while the other was still running (`hedge-pending`).
    */
-  action: 'return' | 'retry' | 'fail'
+  action: 'return' | 'retry' | 'fail' | 'superseded'
   /** Human-readable reason, e.g. `status 503 is retryable` or `method POST is not idempotent`. */
   reason: string
   /** With `retry`: the wait before the next attempt, in ms. */
@@ -31,6 +34,10 @@ export interface AttemptDecision {
  * - `deadline`: the wait plus a minimal attempt does not fit in the time left.
  * - `budget`: the retry budget refused: retries to this origin have used their share.
  * - `aborted`: the call was aborted (caller, deadline, client destroyed) during the wait.
+ * - `hedge-lost`: another attempt running at the same time answered first; this one was
+ *   cancelled (its socket closed).
+ * - `hedge-pending`: this attempt failed while another of the call was still running, so the
+ *   call waited for that one rather than fail or retry.
  */
 export type RetryDecisionCode =
   | 'retryable'
@@ -42,6 +49,8 @@ export type RetryDecisionCode =
   | 'deadline'
   | 'budget'
   | 'aborted'
+  | 'hedge-lost'
+  | 'hedge-pending'
 
 /**
  * One attempt of a call: what was sent, what came back and what was decided after it. Every
@@ -60,6 +69,11 @@ export interface AttemptRecord {
   path: string
   /** Offset of the attempt's start from the call's start, in ms. */
   start: number
+  /**
+   * True for a hedge: an extra attempt sent while an earlier attempt of the call was still
+   * running, because that one was slow (`hedge` option).
+   */
+  hedge: boolean
   /**
    * Time from the attempt's start until it ended: for an error, when it failed; for a
    * response that was discarded or handed over, when its body finished or was closed.
@@ -102,6 +116,7 @@ export function createAttemptRecord(
   origin: string,
   path: string,
   start: number,
+  hedge = false,
 ): AttemptRecord {
   return {
     number,
@@ -109,6 +124,7 @@ export function createAttemptRecord(
     origin,
     path,
     start,
+    hedge,
     duration: undefined,
     timeToHeaders: undefined,
     reused: undefined,
@@ -130,7 +146,38 @@ export function startAttempt(request: CallRequest): AttemptRecord {
     request.origin,
     request.path,
     request.clock.now() - request.startTime,
+    request.hedgeAttempt === true,
   )
   attempts.push(record)
   return record
+}
+
+// The record of the attempt each error ended, for layers that see only the error. An error object
+// is fresh per failed attempt (undici's, or the transport's own); an abort reason shared by
+// several attempts of a call maps to the last of them, which only matters for a call that is over.
+const attemptOfError = new WeakMap<object, AttemptRecord>()
+
+/** Notes that `error` ended `record`'s attempt (the transport calls this before it rejects). */
+export function noteAttemptError(error: unknown, record: AttemptRecord): void {
+  if (typeof error === 'object' && error !== null) attemptOfError.set(error, record)
+}
+
+/**
+ * The record of the attempt that failed with `error`, among the records a layer's own `next()`
+ * may have started (from index `before` of `attempts`). While only one attempt of a call runs at
+ * a time that is the last record; with hedges several run at once, and the error says which.
+ * `undefined` when the attempt failed before it was recorded (a local rejection).
+ */
+export function failedAttempt(
+  error: unknown,
+  attempts: readonly AttemptRecord[],
+  before: number,
+): AttemptRecord | undefined {
+  if (typeof error === 'object' && error !== null) {
+    const noted = attemptOfError.get(error)
+    if (noted !== undefined && noted.number > before && attempts[noted.number - 1] === noted) {
+      return noted
+    }
+  }
+  return attempts.length > before ? attempts.at(-1) : undefined
 }

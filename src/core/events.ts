@@ -20,6 +20,7 @@ import type { NetiquetteError } from '../errors.ts'
  * | `netiquette:attempt:end` | {@link AttemptEndMessage} | an attempt got its headers, or failed |
  * | `netiquette:retry` | {@link RetryEvent} | the retry policy will send another attempt |
  * | `netiquette:budget:refused` | {@link BudgetRefusedEvent} | the retry budget refused a retry |
+ * | `netiquette:hedge` | {@link HedgeEvent} | a hedge was sent, refused, or won |
  * | `netiquette:shed` | {@link ShedEvent} | a policy rejected an attempt locally; nothing was sent |
  * | `netiquette:circuit:state` | {@link CircuitStateChange} | a circuit changed state |
  * | `netiquette:limit:change` | {@link LimitChangeEvent} | an origin's concurrency limit changed |
@@ -46,6 +47,8 @@ export const channels = {
   retry: diagnosticsChannel.channel('netiquette:retry'),
   /** The retry budget refused a retry the policy wanted: {@link BudgetRefusedEvent}. */
   budgetRefused: diagnosticsChannel.channel('netiquette:budget:refused'),
+  /** A hedge was sent, was due and refused, or answered first: {@link HedgeEvent}. */
+  hedge: diagnosticsChannel.channel('netiquette:hedge'),
   /** An attempt was rejected locally (queue, circuit, throttle): {@link ShedEvent}. */
   shed: diagnosticsChannel.channel('netiquette:shed'),
   /** A circuit changed state: `CircuitStateChange`. */
@@ -121,6 +124,28 @@ export interface BudgetRefusedEvent {
   attempt: AttemptRecord
   /** Why it would have been retried, and the budget's figures. */
   reason: string
+}
+
+/** Payload of `netiquette:hedge`. */
+export interface HedgeEvent {
+  origin: string
+  method: string
+  path: string
+  /**
+   * - `sent`: a hedge went out (its record is the last of `attempts` once it starts);
+   * - `refused`: a hedge was due and was not sent, for `reason` (the hedge share, the retry
+   *   budget, the deadline, or a policy that would have queued it);
+   * - `won`: a hedge answered first and the call took its response.
+   */
+  action: 'sent' | 'refused' | 'won'
+  /** When it happened, in ms from the call's start. */
+  at: number
+  /** The wait after which the hedge was due, in ms. */
+  delay: number
+  /** With `refused`, why. */
+  reason?: string
+  /** The call's attempt records. */
+  attempts: readonly AttemptRecord[]
 }
 
 /**

@@ -38,8 +38,9 @@ export function explain(responseOrError: unknown): string {
   if (first === undefined) {
     return `call ${result} before any attempt was sent`
   }
-  const last = attempts[attempts.length - 1] as AttemptRecord
-  const total = last.start + (last.duration ?? last.timeToHeaders ?? 0)
+  // Hedges overlap: the call took until the attempt that ended last.
+  let total = 0
+  for (const a of attempts) total = Math.max(total, a.start + (a.duration ?? a.timeToHeaders ?? 0))
   const lines = [
     `${first.method} ${first.origin}${withoutQuery(first.path)} ${result} after ${plural(attempts.length, 'attempt')} in ${ms(total)}`,
   ]
@@ -54,7 +55,7 @@ function describeAttempt(a: AttemptRecord): string {
   if (a.duration !== undefined) timing.push(`total ${ms(a.duration)}`)
   if (a.reused !== undefined) timing.push(a.reused ? 'reused socket' : 'new socket')
   const result = a.statusCode !== undefined ? String(a.statusCode) : (a.error ?? 'pending')
-  let line = `#${a.number} at +${ms(a.start)}: ${result}`
+  let line = `#${a.number} at +${ms(a.start)}${a.hedge ? ' (hedge)' : ''}: ${result}`
   if (a.outcome !== undefined && a.outcome !== 'success') line += ` [${a.outcome}]`
   if (timing.length > 0) line += ` (${timing.join(', ')})`
   const d = a.decision

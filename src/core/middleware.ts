@@ -6,6 +6,7 @@ import type { Clock } from './clock.ts'
 import type { OriginState } from './origin-state.ts'
 import type { ResponseBody } from './response-body.ts'
 import type { ResolvedRetryPolicy } from '../retry/retry-options.ts'
+import type { ResolvedHedgePolicy } from '../retry/hedge-options.ts'
 import { InvalidOptionError } from '../errors.ts'
 
 /**
@@ -141,6 +142,18 @@ export interface CallRequest {
    * the retry layer's own policy applies.
    */
   readonly retry: ResolvedRetryPolicy | false | undefined
+  /**
+   * The call's own hedging policy (the request's `hedge` option merged over the client's), or
+   * `false` when the request turned hedging off; `undefined` when the request said nothing and
+   * the retry layer's own policy applies.
+   */
+  readonly hedge?: ResolvedHedgePolicy | false | undefined
+  /**
+   * True on the copy of the request a hedge is sent with (an extra attempt while an earlier one
+   * of the call is still running). A layer that would queue or probe with it refuses it with
+   * `HedgeDeclinedError` instead: a hedge must never add load to a struggling origin.
+   */
+  readonly hedgeAttempt?: boolean
   readonly clock: Clock
   /** State the policies keep for this origin. */
   readonly originState: OriginState

@@ -12,7 +12,8 @@ import { InvalidOptionError } from '../errors.ts'
  *   failure, but a 429 or 503 only when nothing else gets through (`docs/breaker.md`).
  * - `local`: rejected on this side without contacting the origin (circuit open, queue full,
  *   throttled, client closed). Never counted as an upstream failure.
- * - `cancelled`: the caller gave up. Never counted against the origin.
+ * - `cancelled`: the caller gave up, or the call cancelled an attempt another one had overtaken
+ *   (hedging). Never counted against the origin.
  */
 export type OutcomeKind = 'success' | 'failure' | 'overload' | 'local' | 'cancelled'
 
@@ -61,7 +62,8 @@ export function classifyError(error: unknown, callerAborted: boolean): OutcomeKi
   if (callerAborted) return 'cancelled'
   if (error instanceof NetiquetteError) {
     if (error.local) return 'local'
-    if (error.code === 'NQ_ABORTED') return 'cancelled'
+    // A hedge's loser was stopped by its own call, not by the origin.
+    if (error.code === 'NQ_ABORTED' || error.code === 'NQ_SUPERSEDED') return 'cancelled'
   }
   return OVERLOAD_CODES.has(errorCode(error)) ? 'overload' : 'failure'
 }

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import { startAttempt, type AttemptRecord } from './attempt.ts'
+import { noteAttemptError, startAttempt, type AttemptRecord } from './attempt.ts'
 import { callerAbortError, withAttempts } from './call-error.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
@@ -197,6 +197,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       if (this.#onAttempt !== undefined) {
         callHook(this.#onAttempt, 'onAttempt', { attempt: record, error })
       }
+      noteAttemptError(error, record)
       reject(error)
       return
     }

@@ -21,6 +21,7 @@ const OWN_REQUEST_OPTIONS = new Set([
   'deadline',
   'attemptTimeout',
   'retry',
+  'hedge',
   'idempotencyKey',
 ])
 const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])

@@ -18,6 +18,7 @@ import {
 } from '../errors.ts'
 import type { RequestOptions } from '../client-options.ts'
 import type { RetryOptions } from '../retry/retry-options.ts'
+import type { HedgeOptions } from '../retry/hedge-options.ts'
 import { deniedAddress, type RedirectPolicy } from './redirect-policy.ts'
 import { toWebBody } from './web-body.ts'
 import { ACCEPT_ENCODING, decodeBody, decodersFor, type DecompressPolicy } from './decode-body.ts'
@@ -35,6 +36,8 @@ export interface FetchInit extends RequestInit {
   attemptTimeout?: number
   /** As {@link RequestOptions.retry}. */
   retry?: RetryOptions | false
+  /** As {@link RequestOptions.hedge}. */
+  hedge?: HedgeOptions | boolean
   /** As {@link RequestOptions.idempotencyKey}. */
   idempotencyKey?: boolean | string
 }
@@ -118,6 +121,7 @@ export async function fetchThrough(
           : new Date(started + (init.deadline ?? target.defaultDeadline())),
       attemptTimeout: init.attemptTimeout,
       retry: init.retry,
+      hedge: init.hedge,
       idempotencyKey: init.idempotencyKey,
     }
     let response: ClientResponse

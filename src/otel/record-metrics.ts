@@ -4,6 +4,7 @@ import type { CircuitStateChange } from '../breaker/breaker-layer.ts'
 import type {
   AttemptEndMessage,
   BudgetRefusedEvent,
+  HedgeEvent,
   RetryEvent,
   ShedEvent,
 } from '../core/events.ts'
@@ -33,6 +34,7 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  * | `netiquette.attempt.duration` (s) | histogram: time to response headers, or to the error | `netiquette.origin`, `http.request.method`, `netiquette.attempt.number`, `netiquette.attempt.outcome`, `http.response.status_code` or `error.type` |
  * | `netiquette.retries` | counter | `netiquette.origin`, `netiquette.retry.reason` (the status or error code retried), `netiquette.retry.delay_source` |
  * | `netiquette.retries.refused` | counter: retries the budget refused | `netiquette.origin` |
+ * | `netiquette.hedges` | counter: hedges sent, refused (due and not sent) and won | `netiquette.origin`, `netiquette.hedge.action` (`sent`, `refused`, `won`) |
  * | `netiquette.shed` | counter: attempts rejected locally | `netiquette.origin`, `netiquette.shed.cause` |
  * | `netiquette.circuit.state` | gauge: 1 for the current state, 0 for the one left | `netiquette.origin`, `netiquette.circuit.state` |
  * | `netiquette.concurrency.limit` | gauge | `netiquette.origin` |
@@ -67,6 +69,10 @@ export function recordMetrics(options: RecordMetricsOptions = {}): () => void {
   const refused = meter.createCounter('netiquette.retries.refused', {
     description: 'Retries the retry policy wanted and the retry budget refused',
     unit: '{retry}',
+  })
+  const hedges = meter.createCounter('netiquette.hedges', {
+    description: 'Hedged requests: sent, refused (due and not sent) and won (answered first)',
+    unit: '{hedge}',
   })
   const shed = meter.createCounter('netiquette.shed', {
     description: 'Attempts rejected locally (queue full or timed out, circuit open, throttled)',
@@ -116,6 +122,13 @@ export function recordMetrics(options: RecordMetricsOptions = {}): () => void {
       'netiquette:budget:refused',
       (message) => {
         refused.add(1, { 'netiquette.origin': (message as BudgetRefusedEvent).origin })
+      },
+    ],
+    [
+      'netiquette:hedge',
+      (message) => {
+        const { origin, action } = message as HedgeEvent
+        hedges.add(1, { 'netiquette.origin': origin, 'netiquette.hedge.action': action })
       },
     ],
     [

@@ -63,6 +63,8 @@ interface AttemptTrace {
  *   `url.full` (without its query, which often carries tokens), `http.response.status_code` or
  *   `error.type`, and `http.request.resend_count` from the second attempt on. Its event
  *   `netiquette.decision` says what was decided after it (`action`, `code`, `reason`, `delay`).
+ *   A hedge has `netiquette.attempt.hedge: true` and overlaps the attempt it hedged; the loser,
+ *   cancelled (`error.type: NQ_SUPERSEDED`), is not marked as an error.
  * - **Waits as spans**: `netiquette.queue` for the time an attempt waited for a place in its
  *   origin's concurrency queue, `netiquette.retry.wait` for the backoff before a retry.
  *
@@ -124,6 +126,7 @@ export function recordTraces(options: RecordTracesOptions = {}): () => void {
     }
     const attributes = urlAttributes(call.method, call.origin, call.path)
     if (attempt.number > 1) attributes['http.request.resend_count'] = attempt.number - 1
+    if (attempt.hedge) attributes['netiquette.attempt.hedge'] = true
     const span = tracer.startSpan(
       call.method,
       { kind: SpanKind.CLIENT, attributes, startTime: now },
@@ -145,7 +148,9 @@ export function recordTraces(options: RecordTracesOptions = {}): () => void {
         .end(start)
     }
     span.setAttributes(semanticAttributes(attempt))
-    if (attempt.statusCode === undefined || attempt.statusCode >= 400) {
+    // A hedge's loser was cancelled by its own call: not an error of the request.
+    const superseded = attempt.error === 'NQ_SUPERSEDED'
+    if (!superseded && (attempt.statusCode === undefined || attempt.statusCode >= 400)) {
       span.setStatus({
         code: SpanStatusCode.ERROR,
         message: attempt.statusCode === undefined ? errorCode(error) : undefined,

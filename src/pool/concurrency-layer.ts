@@ -1,9 +1,15 @@
+import { failedAttempt } from '../core/attempt.ts'
 import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, errorCode, neverLeftClient } from '../core/outcome.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
-import { InvalidOptionError, QueueFullError, QueueTimeoutError } from '../errors.ts'
+import {
+  HedgeDeclinedError,
+  InvalidOptionError,
+  QueueFullError,
+  QueueTimeoutError,
+} from '../errors.ts'
 import {
   resolveConcurrencyOptions,
   type ConcurrencyOptions,
@@ -69,6 +75,14 @@ export function createConcurrencyLayer(
   return function concurrency(request, next) {
     const limiter = limiterFor(request)
     if (limiter.tryAcquire()) return run(limiter, request, next)
+    if (request.hedgeAttempt === true) {
+      // A hedge that would wait for a place would add load where there is no room for it.
+      return Promise.reject(
+        new HedgeDeclinedError(
+          `${request.origin} has ${limiter.inFlight} attempts in flight, at its concurrency limit of ${limiter.limit}`,
+        ),
+      )
+    }
     const { clock, deadline, minAttemptTime } = request
     const untilDeadline = deadline - minAttemptTime - clock.now()
     const wait = Math.min(options.maxQueueWait, untilDeadline)
@@ -170,8 +184,7 @@ function sampleOf(
 ) {
   const kind = classifyError(error, request.callerSignal?.aborted === true)
   if (kind === 'cancelled' || kind === 'local') return undefined
-  const { attempts } = request
-  if (neverLeftClient(error, attempts.length > before ? attempts.at(-1) : undefined)) {
+  if (neverLeftClient(error, failedAttempt(error, request.attempts, before))) {
     return undefined
   }
   const now = request.clock.now()

@@ -1,14 +1,20 @@
-import type { AttemptRecord } from '../core/attempt.ts'
+import { failedAttempt, type AttemptRecord } from '../core/attempt.ts'
 import { discardResponse } from '../core/discard.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { channels, emit, type RetryHook } from '../core/events.ts'
-import { classifyError, classifyStatus } from '../core/outcome.ts'
+import { errorCode } from '../core/outcome.ts'
+import { isReplayableBody } from '../core/request-body.ts'
 import { RetryBudget } from '../budget/retry-budget.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { DeadlineExceededError, InvalidOptionError } from '../errors.ts'
 import { deadlineError } from '../timeouts/deadline-layer.ts'
 import { planRetry, type RetryPlan } from './retry-plan.ts'
+import { chargeable } from './chargeable.ts'
+import { hedgedRound } from './hedged-round.ts'
+import { resolveHedgePolicy, type HedgeOptions, type ResolvedHedgePolicy } from './hedge-options.ts'
+import { HEDGE_STATE, HedgeState } from './hedge-state.ts'
+import { replaySafety } from './idempotency.ts'
 import {
   DEFAULT_RETRY,
   resolveRetryPolicy,
@@ -25,6 +31,11 @@ export interface RetryLayerOptions extends RetryOptions {
   random?: Random
   /** Called, synchronously, each time another attempt is about to be sent. @defaultValue none */
   onRetry?: RetryHook
+  /**
+   * Hedged requests: `true` for the defaults, options, or `false`. See {@link HedgeOptions}.
+   * @defaultValue `false`: a hedge is extra load, which the caller chooses
+   */
+  hedge?: HedgeOptions | boolean
 }
 
 /**
@@ -34,13 +45,14 @@ export interface RetryLayerOptions extends RetryOptions {
  */
 export function retryLayer(options: RetryLayerOptions = {}): Middleware {
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
-  const { random, onRetry, ...policy } = options as RetryLayerOptions
+  const { random, onRetry, hedge, ...policy } = options as RetryLayerOptions
   if (random !== undefined && typeof random !== 'function') {
     throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
   }
   optionalFunction('onRetry', onRetry)
   const resolved = resolveRetryPolicy('', policy, DEFAULT_RETRY)
-  return createRetryLayer(resolved, random ?? Math.random, onRetry)
+  const hedging = resolveHedgePolicy('hedge', hedge, false)
+  return createRetryLayer(resolved, random ?? Math.random, onRetry, hedging)
 }
 
 /**
@@ -50,20 +62,53 @@ export function retryLayer(options: RetryLayerOptions = {}): Middleware {
  * attempt's record. A response it will not hand over is discarded (its socket goes back to the
  * pool); the wait is a sleep on the call's clock that ends as soon as the call is aborted. An
  * aborted call or a passed deadline is final: nothing after it is retried.
+ *
+ * With a hedging policy (`hedgeBase`, or the request's own), a call that is safe to send twice
+ * runs each attempt as a {@link hedgedRound}: hedges go out while it is slow, and the round's
+ * outcome is judged as a single attempt's would be.
  */
 export function createRetryLayer(
   base: ResolvedRetryPolicy | false,
   random: Random,
   onRetry?: RetryHook,
+  hedgeBase: ResolvedHedgePolicy | false = false,
 ): Middleware {
   // Not async itself: the loop is, and one async frame per call is enough.
   return function retry(request, next) {
     const policy = request.retry === undefined ? base : request.retry
     if (policy === false) return next(request)
     const budget = budgetFor(policy, request)
-    budget?.recordCall(request.clock.now())
-    return retryLoop(request, next, policy, random, budget, onRetry)
+    const now = request.clock.now()
+    budget?.recordCall(now)
+    const hedge = request.hedge === undefined ? hedgeBase : request.hedge
+    const hedging = hedge === false ? undefined : hedgingFor(hedge, request, now)
+    return retryLoop(request, next, policy, random, budget, onRetry, hedging)
   }
+}
+
+/** A call's hedging: its policy, its origin's state, and the hedges it has left. */
+interface CallHedging {
+  readonly hedge: ResolvedHedgePolicy
+  readonly state: HedgeState
+  /** Safe to send twice: idempotent or keyed, with a body that can be sent again. */
+  readonly eligible: boolean
+  readonly left: { hedges: number }
+}
+
+function hedgingFor(hedge: ResolvedHedgePolicy, request: CallRequest, now: number): CallHedging {
+  const state = request.originState.slot(HEDGE_STATE, () => new HedgeState())
+  state.recordCall(now)
+  const eligible =
+    replaySafety(request.method, request.headers, request.undiciOptions.dispatch?.idempotent) !==
+      undefined && isReplayableBody(request.body)
+  return { hedge, state, eligible, left: { hedges: hedge.maxHedges } }
+}
+
+/** The wait before a hedge of this round, or `undefined` when the round sends none. */
+function hedgeDelay(hedging: CallHedging | undefined, now: number): number | undefined {
+  if (hedging === undefined || !hedging.eligible || hedging.left.hedges <= 0) return undefined
+  const { hedge, state } = hedging
+  return hedge.delay ?? state.delay(now, hedge.quantile as number)
 }
 
 async function retryLoop(
@@ -73,6 +118,7 @@ async function retryLoop(
   random: Random,
   budget: RetryBudget | undefined,
   onRetry: RetryHook | undefined,
+  hedging: CallHedging | undefined,
 ): Promise<CallResponse> {
   const { attempts, clock, cancellation } = request
   let retries = 0
@@ -84,17 +130,29 @@ async function retryLoop(
     const before = attempts.length
     let response: CallResponse | undefined
     let error: unknown
-    budget?.attemptStarted(granted)
-    try {
-      response = await next(request)
-    } catch (caught) {
-      error = caught
-    }
-    if (budget !== undefined) {
-      budget.attemptEnded(granted)
-      if (granted) {
-        budget.retryEnded(clock.now(), chargeable(response, error, attempts.length > before))
+    let attempt: AttemptRecord | undefined
+    const delay = hedgeDelay(hedging, clock.now())
+    if (delay !== undefined) {
+      const { hedge, state, left } = hedging as CallHedging
+      const settings = { policy, hedge, state, budget, granted, delay, left }
+      ;({ response, error, attempt } = await hedgedRound(request, next, settings))
+    } else {
+      const start = clock.now()
+      budget?.attemptStarted(granted)
+      try {
+        response = await next(request)
+      } catch (caught) {
+        error = caught
       }
+      if (budget !== undefined) {
+        budget.attemptEnded(granted)
+        if (granted) {
+          budget.retryEnded(clock.now(), chargeable(response, error, attempts.length > before))
+        }
+      }
+      attempt = response?.attempt ?? failedAttempt(error, attempts, before)
+      if (hedging !== undefined)
+        recordForHedging(hedging.state, policy, start, response, error, attempt, clock.now())
     }
     granted = false
     // The common case, a response that is not retried, costs one lookup.
@@ -105,7 +163,6 @@ async function retryLoop(
     ) {
       return response
     }
-    const attempt = response?.attempt ?? (attempts.length > before ? attempts.at(-1) : undefined)
     // Final whatever the policy says: nothing was sent to judge, or the deadline has passed.
     if (attempt === undefined || error instanceof DeadlineExceededError) throw error
     if (cancellation.aborted) {
@@ -200,19 +257,29 @@ function budgetFor(policy: ResolvedRetryPolicy, request: CallRequest): RetryBudg
 }
 
 /**
- * Whether a retry's attempt counts against the budget: it reached the origin and failed. A
- * success, a caller's abort and a rejection on this side (nothing sent) cost nothing.
+ * Feeds an attempt that was not part of a hedged round to its origin's hedging latency: an
+ * answer's time to headers, or an attempt timeout's full wait (fast failures are left out).
  */
-function chargeable(
+function recordForHedging(
+  state: HedgeState,
+  policy: ResolvedRetryPolicy,
+  start: number,
   response: CallResponse | undefined,
   error: unknown,
-  attempted: boolean,
-): boolean {
-  if (response !== undefined) return classifyStatus(response.statusCode) !== 'success'
-  if (!attempted) return false
-  const kind = classifyError(error, false)
-  return kind !== 'local' && kind !== 'cancelled'
+  attempt: AttemptRecord | undefined,
+  now: number,
+): void {
+  if (response !== undefined) {
+    const ttfb = response.attempt.timeToHeaders
+    if (ttfb !== undefined && !policy.statuses.has(response.statusCode)) {
+      state.recordLatency(now, ttfb)
+    }
+  } else if (attempt !== undefined && TIMEOUT_CODES.has(errorCode(error))) {
+    state.recordLatency(now, now - start)
+  }
 }
+
+const TIMEOUT_CODES = new Set(['NQ_ATTEMPT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT'])
 
 /** Records why the call goes no further and hands over the last response or error. */
 function stop(

@@ -61,6 +61,32 @@ describe('VirtualClock', () => {
     expect(clock.pendingTimers).toBe(0)
   })
 
+  it('fires thousands of timers in (time, creation) order, skipping the cleared ones', async () => {
+    const clock = new VirtualClock()
+    let seed = 7
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647
+    const fired: { at: number; id: number }[] = []
+    const handles = Array.from({ length: 5_000 }, (_, id) => {
+      const ms = Math.floor(random() * 100)
+      return { id, ms, handle: clock.setTimer(() => fired.push({ at: clock.now(), id }), ms) }
+    })
+    const cleared = new Set<number>()
+    for (const { id, handle } of handles) {
+      if (id % 3 === 0) {
+        clock.clearTimer(handle)
+        cleared.add(id)
+      }
+    }
+    expect(clock.pendingTimers).toBe(5_000 - cleared.size)
+    await clock.advance(100)
+    const expected = handles
+      .filter(({ id }) => !cleared.has(id))
+      .sort((a, b) => a.ms - b.ms || a.id - b.id)
+      .map(({ id, ms }) => ({ at: ms, id }))
+    expect(fired).toEqual(expected)
+    expect(clock.pendingTimers).toBe(0)
+  })
+
   it('keeps wall time in step with monotonic time', async () => {
     const clock = new VirtualClock(0, 1_000_000)
     await clock.advance(500)

@@ -58,6 +58,22 @@ function parentOf(span: ReadableSpan): string | undefined {
   return span.parentSpanContext?.spanId
 }
 
+/** Runs `body` with recordMetrics on an in-memory exporter; returns the metrics it recorded. */
+async function withMetrics(body: () => Promise<void>) {
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })
+  const meterProvider = new MeterProvider({ readers: [reader] })
+  const stopMetrics = recordMetrics({ meterProvider })
+  try {
+    await body()
+    await reader.forceFlush()
+    return exporter.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
+  } finally {
+    stopMetrics()
+    await meterProvider.shutdown()
+  }
+}
+
 describe('recordTraces', () => {
   it('a span per call under the active span, a child per attempt, the retry wait and each decision', async () => {
     server.route('/flaky', [503, { status: 200, body: 'ok' }])
@@ -137,6 +153,28 @@ describe('recordTraces', () => {
     expect(waited).toBeGreaterThan(50) // it waited for /slow to finish
   })
 
+  it('a hedge: an overlapping attempt span marked as one, the loser not an error, and counted', async () => {
+    const metrics = await withMetrics(async () => {
+      server.route('/tail', (_request, index) => (index === 0 ? { stall: 'before-headers' } : 200))
+      client = createClient({ origin: server.url, hedge: { delay: 50, maxExtraLoad: 1 } })
+      await (await client.request('/tail')).body.text()
+    })
+    const attempts = (await finished()).filter((s) => s.name === 'GET' && parentOf(s) !== undefined)
+    expect(attempts).toHaveLength(2)
+    const hedge = attempts.find((s) => s.attributes['netiquette.attempt.hedge'] === true)
+    const loser = attempts.find((s) => s !== hedge)
+    expect(hedge?.attributes['http.request.resend_count']).toBe(1)
+    expect(loser?.attributes['netiquette.attempt.hedge']).toBeUndefined()
+    expect(loser?.status.code).not.toBe(SpanStatusCode.ERROR)
+    const counter = metrics.find((m) => m.descriptor.name === 'netiquette.hedges')
+    expect(counter?.dataPoints.map((p) => ({ ...p.attributes, value: p.value }))).toEqual(
+      expect.arrayContaining([
+        { 'netiquette.origin': server.url, 'netiquette.hedge.action': 'sent', value: 1 },
+        { 'netiquette.origin': server.url, 'netiquette.hedge.action': 'won', value: 1 },
+      ]),
+    )
+  })
+
   it('records nothing once stopped', async () => {
     stop()
     client = createClient({ origin: server.url })
@@ -148,22 +186,13 @@ describe('recordTraces', () => {
 
 describe('recordMetrics: the semantic conventions', () => {
   it('records http.client.request.duration per attempt with its attributes', async () => {
-    const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
-    const reader = new PeriodicExportingMetricReader({
-      exporter: metrics,
-      exportIntervalMillis: 3_600_000,
-    })
-    const meterProvider = new MeterProvider({ readers: [reader] })
-    const stopMetrics = recordMetrics({ meterProvider })
-    try {
+    const metrics = await withMetrics(async () => {
       server.route('/flaky', [503, 200])
       client = createClient({ origin: server.url, retry: { baseDelay: 1, maxDelay: 5 } })
       await (await client.request('/flaky')).body.text()
-      await reader.forceFlush()
-      const metric = metrics
-        .getMetrics()
-        .flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))
-        .find((m) => m.descriptor.name === 'http.client.request.duration')
+    })
+    {
+      const metric = metrics.find((m) => m.descriptor.name === 'http.client.request.duration')
       expect(metric?.descriptor.unit).toBe('s')
       const port = Number(new URL(server.url).port)
       expect(metric?.dataPoints.map((p) => p.attributes)).toEqual(
@@ -185,9 +214,6 @@ describe('recordMetrics: the semantic conventions', () => {
           },
         ]),
       )
-    } finally {
-      stopMetrics()
-      await meterProvider.shutdown()
     }
   })
 })

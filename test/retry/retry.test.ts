@@ -3,30 +3,10 @@ import {
   AbortedError,
   DeadlineExceededError,
   createClient,
-  type ClientOptions,
   type Middleware,
 } from '../../src/index.ts'
 import { VirtualClock, seededRandom } from '../../src/testing/index.ts'
-import {
-  track,
-  virtualOrigin,
-  type SeenAttempt,
-  type VirtualReply,
-} from '../support/virtual-origin.ts'
-
-/** A client on virtual time: the default stack (deadline, retry, attempt timeout) over a virtual origin. */
-function virtualClient(reply: (attempt: number) => VirtualReply, options: ClientOptions = {}) {
-  const clock = new VirtualClock()
-  const seen: SeenAttempt[] = []
-  const client = createClient({
-    origin: 'http://virtual.test',
-    clock,
-    random: seededRandom(1),
-    ...options,
-    middleware: (defaults) => [...defaults, virtualOrigin(reply, seen)],
-  })
-  return { clock, client, seen }
-}
+import { track, virtualClient, virtualOrigin, type SeenAttempt } from '../support/virtual-origin.ts'
 
 const statuses =
   (...list: number[]) =>

@@ -1,7 +1,14 @@
-import { startAttempt } from '../../src/core/attempt.ts'
+import { noteAttemptError, startAttempt } from '../../src/core/attempt.ts'
 import { ResponseBody, kComplete } from '../../src/core/response-body.ts'
-import type { AttemptRecord, CallRequest, CallResponse, Middleware } from '../../src/index.ts'
-import type { VirtualClock } from '../../src/testing/index.ts'
+import {
+  createClient,
+  type AttemptRecord,
+  type CallRequest,
+  type CallResponse,
+  type ClientOptions,
+  type Middleware,
+} from '../../src/index.ts'
+import { VirtualClock, seededRandom } from '../../src/testing/index.ts'
 
 /** What the virtual origin does with one attempt. */
 export interface VirtualReply {
@@ -38,6 +45,7 @@ export function virtualOrigin(
     } catch (error) {
       record.duration = clock.now() - request.startTime - record.start
       record.error = (error as { code?: string }).code
+      noteAttemptError(error, record)
       throw error
     }
     record.timeToHeaders = latency
@@ -112,4 +120,24 @@ export function track<T>(clock: VirtualClock, promise: Promise<T>) {
     },
   )
   return state
+}
+
+/**
+ * A client on virtual time: the client's default stack over a {@link virtualOrigin} at
+ * `http://virtual.test`, seeded randomness, and `options` on top.
+ */
+export function virtualClient(
+  reply: (attempt: number) => VirtualReply,
+  options: ClientOptions = {},
+) {
+  const clock = new VirtualClock()
+  const seen: SeenAttempt[] = []
+  const client = createClient({
+    origin: 'http://virtual.test',
+    clock,
+    random: seededRandom(1),
+    ...options,
+    middleware: (defaults) => [...defaults, virtualOrigin(reply, seen)],
+  })
+  return { clock, client, seen }
 }
