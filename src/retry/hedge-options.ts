@@ -21,10 +21,13 @@ export interface HedgeOptions {
   /**
    * When a hedge is sent: `ms` after the attempt it hedges started, or a percentile of that
    * origin's attempt latency over the last 30 s such as `'p95'` (re-read every 3 s; no hedge
-   * until the origin has answered enough attempts to know it: 20, or two past the percentile).
+   * until the origin has answered enough attempts to know it: 20, and 40 for `'p97.5'`, 100 for
+   * `'p99'`).
    * A percentile follows the origin as it speeds up or slows down; a fixed delay does not.
-   * @defaultValue the percentile `100 × (1 − maxExtraLoad)`, `'p95'`: Finagle's
-   *   BackupRequestFilter fires there, so that about `maxExtraLoad` of calls are hedged
+   * @defaultValue the percentile `100 × (1 − maxExtraLoad / 2)`, `'p97.5'`: about half the
+   *   share hedges may use, so that the share is rarely spent when a truly slow attempt needs a
+   *   hedge (Finagle fires at `1 − maxExtraLoad` with a floor of 10 extra per second on top; at
+   *   the share itself, a 1-in-100,000 pause found it spent half the time in bench/hedging.ts)
    */
   delay?: number | HedgePercentile
   /**
@@ -36,8 +39,9 @@ export interface HedgeOptions {
    * The most extra load hedges may add to an origin, as a share of its calls over 10 s: 0.05 is
    * one hedge per 20 calls. On top of it, hedges share the retry budget with retries and may use
    * only half of it, so an origin that fails stops being hedged. With a percentile `delay`, no
-   * more than the share of attempts slower than it either (5% for `'p95'`): hedging more would
-   * cut short the very attempts that show how slow the origin is. Above 0, at most
+   * more than twice the share of attempts slower than it either (10% for `'p95'`): hedging
+   * nearly all of them would cut short the very attempts that show how slow the origin is. Above
+   * 0, at most
    * {@link MAX_HEDGES} (every call sending that many hedges).
    * @defaultValue 0.05, Finagle's example and its percentile's complement
    */
@@ -57,7 +61,7 @@ export interface ResolvedHedgePolicy {
 /** The defaults of {@link HedgeOptions}, with their reasons in its TSDoc. */
 export const DEFAULT_HEDGE: ResolvedHedgePolicy = Object.freeze({
   delay: undefined,
-  quantile: 0.95,
+  quantile: 0.975,
   maxHedges: 1,
   maxExtraLoad: 0.05,
 })
@@ -117,7 +121,7 @@ export function resolveHedgePolicy(
     ;({ delay, quantile } = parseDelay(at('delay'), o.delay))
   } else if (o.maxExtraLoad !== undefined && from.delay === undefined) {
     // The percentile follows the share of calls hedges may add, as Finagle's does.
-    quantile = Math.max(0.5, 1 - maxExtraLoad)
+    quantile = Math.max(0.5, 1 - maxExtraLoad / 2)
   }
   return Object.freeze({ delay, quantile, maxHedges, maxExtraLoad })
 }

@@ -65,7 +65,8 @@ export class HedgeState {
   /**
    * The delay at `quantile` of the latencies of the last 30 s, read again every 3 s (and as soon
    * as enough samples arrive while none is known). `undefined` until the window holds
-   * `max(20, 2 / (1 − quantile))` samples: a p99 from 20 samples would be their slowest.
+   * `max(20, 1 / (1 − quantile))` samples: enough that the percentile is not simply the slowest
+   * of a handful (a p99 needs 100).
    */
   delay(now: number, quantile: number): number | undefined {
     this.#refresh(now, quantile)
@@ -100,7 +101,7 @@ export class HedgeState {
 
   #refresh(now: number, quantile: number): void {
     const stale = now - this.#refreshedAt >= REFRESH_INTERVAL || quantile !== this.#quantile
-    const needed = Math.max(20, Math.ceil(2 / (1 - quantile)))
+    const needed = Math.max(20, Math.ceil(1 / (1 - quantile) - 1e-9))
     // Before the first delay is known, read as soon as enough samples have come in.
     if (!stale && !(this.#delay === undefined && this.#counted + this.#samples >= needed)) return
     this.#refreshedAt = now

@@ -335,12 +335,14 @@ class Round {
 }
 
 /**
- * The share of calls hedges may add: `maxExtraLoad`, and with a percentile delay no more than the
- * share of attempts slower than it. Were more hedged, the slow attempts they cut short would hide
- * how slow the origin is, and a delay that started too low could never rise again.
+ * The share of calls hedges may add: `maxExtraLoad`, and with a percentile delay no more than
+ * twice the share of attempts slower than it. Were nearly all of those hedged, the slow attempts
+ * they cut short would hide how slow the origin is, and a delay that started too low (read from
+ * the first few samples) would creep up by a hedge's latency every 3 s instead of jumping to the
+ * truth.
  */
 export function hedgeShare(hedge: ResolvedHedgePolicy): number {
   return hedge.quantile === undefined || hedge.delay !== undefined
     ? hedge.maxExtraLoad
-    : Math.min(hedge.maxExtraLoad, 1 - hedge.quantile)
+    : Math.min(hedge.maxExtraLoad, 2 * (1 - hedge.quantile))
 }

@@ -78,10 +78,9 @@ export function createRetryLayer(
     const policy = request.retry === undefined ? base : request.retry
     if (policy === false) return next(request)
     const budget = budgetFor(policy, request)
-    const now = request.clock.now()
-    budget?.recordCall(now)
+    budget?.recordCall(request.clock.now())
     const hedge = request.hedge === undefined ? hedgeBase : request.hedge
-    const hedging = hedge === false ? undefined : hedgingFor(hedge, request, now)
+    const hedging = hedge === false ? undefined : hedgingFor(hedge, request)
     return retryLoop(request, next, policy, random, budget, onRetry, hedging)
   }
 }
@@ -95,9 +94,9 @@ interface CallHedging {
   readonly left: { hedges: number }
 }
 
-function hedgingFor(hedge: ResolvedHedgePolicy, request: CallRequest, now: number): CallHedging {
+function hedgingFor(hedge: ResolvedHedgePolicy, request: CallRequest): CallHedging {
   const state = request.originState.slot(HEDGE_STATE, () => new HedgeState())
-  state.recordCall(now)
+  state.recordCall(request.clock.now())
   const eligible =
     replaySafety(request.method, request.headers, request.undiciOptions.dispatch?.idempotent) !==
       undefined && isReplayableBody(request.body)
@@ -131,13 +130,14 @@ async function retryLoop(
     let response: CallResponse | undefined
     let error: unknown
     let attempt: AttemptRecord | undefined
-    const delay = hedgeDelay(hedging, clock.now())
+    // Hedging off (the default) costs a comparison: no clock reading, no round.
+    const delay = hedging === undefined ? undefined : hedgeDelay(hedging, clock.now())
     if (delay !== undefined) {
       const { hedge, state, left } = hedging as CallHedging
       const settings = { policy, hedge, state, budget, granted, delay, left }
       ;({ response, error, attempt } = await hedgedRound(request, next, settings))
     } else {
-      const start = clock.now()
+      const start = hedging === undefined ? 0 : clock.now()
       budget?.attemptStarted(granted)
       try {
         response = await next(request)

@@ -12,23 +12,26 @@ describe('HedgeState', () => {
     expect(state.typical()).toBeLessThan(50 * 1.07)
   })
 
-  it('knows no delay before max(20, 2 / (1 - q)) samples, and reads one as soon as they are in', () => {
+  it('knows no delay before max(20, 1 / (1 - q)) samples, and reads one as soon as they are in', () => {
     const state = new HedgeState()
     for (let i = 0; i < 39; i++) state.recordLatency(0, 10)
-    expect(state.delay(0, 0.95)).toBeUndefined()
+    expect(state.delay(0, 0.975)).toBeUndefined()
     state.recordLatency(0, 10)
-    // 2 / 0.05 = 40 samples: known at once, not 3 s later.
-    expect(state.delay(1, 0.95)).toBeCloseTo(10, -1)
+    // 1 / 0.025 = 40 samples: known at once, not 3 s later.
+    expect(state.delay(1, 0.975)).toBeCloseTo(10, -1)
     const p99 = new HedgeState()
-    for (let i = 0; i < 199; i++) p99.recordLatency(0, 10)
+    for (let i = 0; i < 99; i++) p99.recordLatency(0, 10)
     expect(p99.delay(0, 0.99)).toBeUndefined()
     p99.recordLatency(0, 10)
     expect(p99.delay(0, 0.99)).toBeDefined()
+    const p95 = new HedgeState()
+    for (let i = 0; i < 20; i++) p95.recordLatency(0, 10)
+    expect(p95.delay(0, 0.95)).toBeDefined()
   })
 
   it('reads the percentile again every 3 s, and forgets latencies after 30 s', () => {
     const state = new HedgeState()
-    for (let i = 0; i < 40; i++) state.recordLatency(0, 10)
+    for (let i = 0; i < 20; i++) state.recordLatency(0, 10)
     const fast = state.delay(0, 0.95) ?? NaN
     for (let i = 0; i < 400; i++) state.recordLatency(1_000, 100)
     // Cached until 3 s after the last reading.
