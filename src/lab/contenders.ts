@@ -54,6 +54,8 @@ export interface ContenderSettings {
   attemptTimeout: number
   /** Seed of netiquette's jitter. */
   seed: number
+  /** netiquette hedges (`hedge: true`), for the scenario that shows hedging. @defaultValue false */
+  hedge?: boolean
 }
 
 /** One sentence per contender on how it is set up, for the tables and the report. */
@@ -140,6 +142,7 @@ function netiquette(origin: string, settings: ContenderSettings): Contender {
     deadline: settings.deadline,
     attemptTimeout: settings.attemptTimeout,
     random: seededRandom(settings.seed),
+    hedge: settings.hedge === true,
   })
   return {
     name: 'netiquette',

@@ -50,4 +50,12 @@ export const HEADLINES: Readonly<Record<ScenarioName, Headline>> = Object.freeze
     claim: "netiquette's p99 latency is below the naive wrapper's, which waits out every trickle",
     holds: (by) => by.netiquette.p99 < by.naive.p99,
   },
+  'long-tail': {
+    claim:
+      "for the calls due in the fault, hedging keeps netiquette's p99 latency below a quarter " +
+      "of both contenders', which wait out every slow response, for at most 1.1 requests per call",
+    holds: (by) =>
+      by.netiquette.fault.p99 < 0.25 * Math.min(by.naive.fault.p99, by['undici-retry'].fault.p99) &&
+      by.netiquette.fault.amplification <= 1.1,
+  },
 })

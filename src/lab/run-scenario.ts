@@ -132,7 +132,10 @@ export async function runScenario(
       })
       servers.push(server)
       lanes.push({
-        contender: createContender(name, server.url, options.contender),
+        contender: createContender(name, server.url, {
+          ...options.contender,
+          hedge: scenario.hedge === true,
+        }),
         run,
         inFlight: 0,
       })

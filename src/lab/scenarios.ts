@@ -11,6 +11,7 @@ export const SCENARIO_NAMES = [
   'overload',
   'latency-spike',
   'slow-body',
+  'long-tail',
 ] as const
 
 /** One of {@link SCENARIO_NAMES}. */
@@ -54,6 +55,11 @@ export interface Scenario {
   createAnswer?(shape: RunShape): (arrival: Arrival, shape: RunShape) => Fault
   /** What changes on the server when the fault starts and ends (overload: its capacity). */
   onFault?(server: FaultServer, phase: 'start' | 'end', shape: RunShape): void
+  /**
+   * netiquette's contender hedges in this scenario (`hedge: true`), to show what hedging adds to
+   * its defaults, which leave it off.
+   */
+  hedge?: boolean
 }
 
 /** The fault lasts from 20% to 60% of the run: a steady start, the fault, then recovery. */
@@ -227,6 +233,25 @@ const slowBody: Scenario = {
       : HEALTHY,
 }
 
+/** Long tail: the share of attempts that are slow, throughout the fault. */
+export const LONG_TAIL_SHARE = 0.02
+
+const longTail: Scenario = {
+  name: 'long-tail',
+  title: 'Long tail',
+  mechanism:
+    'During the fault two attempts in a hundred take 1 to 1.5 s; the rest answer in 5 to 15 ms. ' +
+    'Retries cannot help, since nothing fails, and an attempt timeout gives up only after half ' +
+    'the deadline. netiquette here hedges (`hedge: true`): an attempt slower than the p97.5 of ' +
+    'recent ones is sent again, and the first answer wins, for a few percent more requests.',
+  server: () => ({}),
+  answer: (arrival, shape) =>
+    arrival.inFault && attemptDraw(shape.seed, arrival.call, arrival.attempt) < LONG_TAIL_SHARE
+      ? { status: 200, body: { size: 512 }, latency: { min: 1_000, max: 1_500 } }
+      : HEALTHY,
+  hedge: true,
+}
+
 /** Every scenario, by name. */
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze({
   outage,
@@ -237,4 +262,5 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze
   overload,
   'latency-spike': latencySpike,
   'slow-body': slowBody,
+  'long-tail': longTail,
 })

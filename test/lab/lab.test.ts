@@ -56,7 +56,7 @@ beforeAll(async () => {
   // machine with two busy loops, the contenders' own calls fell behind their arrivals.
   short = await lab(
     '--scenario',
-    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body',
+    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body,long-tail',
     '--duration',
     '4',
     '--out',
@@ -98,6 +98,7 @@ describe('the failure lab', () => {
       'connection-cap',
       'latency-spike',
       'slow-body',
+      'long-tail',
     ])
     for (const s of [...short.scenarios, ...overload.scenarios]) {
       expect(SCENARIO_NAMES).toContain(s.name)
@@ -212,6 +213,19 @@ describe('the failure lab', () => {
     }
   })
 
+  it('long tail: hedging cuts the p99 of the calls due in the fault, for a few percent more requests', () => {
+    const s = scenario(short, 'long-tail')
+    expect(s.headline.holds).toBe(true)
+    const ours = contender(s, 'netiquette')
+    // The slow answers take at least 1 s; a hedge answers in tens of ms (hundreds, when busy).
+    expect(ours.fault.p99).toBeLessThan(300)
+    expect(ours.fault.amplification).toBeGreaterThan(1)
+    for (const name of ['naive', 'undici-retry']) {
+      expect(contender(s, name).fault.p99).toBeGreaterThan(1_000)
+      expect(contender(s, name).fault.amplification).toBe(1)
+    }
+  })
+
   it.skipIf(browserMissing)(
     'writes a report that headless Chromium renders offline, with every chart drawn',
     async () => {
@@ -272,6 +286,7 @@ describe('the failure lab', () => {
           'connection-cap',
           'latency-spike',
           'slow-body',
+          'long-tail',
         ])
         for (const section of drawn) {
           expect(section.headline).toMatch(/^✓ held/)
