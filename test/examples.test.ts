@@ -3,6 +3,7 @@ import { main as deadlines } from '../examples/deadlines.ts'
 import { main as tour } from '../examples/tour.ts'
 import { main as globalFetch } from '../examples/global-fetch.ts'
 import { main as decompression } from '../examples/decompression.ts'
+import { main as hedging } from '../examples/hedging.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
 describe('examples', () => {
@@ -59,5 +60,22 @@ describe('decompression.ts', () => {
     expect(text).toMatch(
       /\/bomb: refused: Decompressed response size \(\d+\) exceeded maxSize \(8388608\)/,
     )
+  })
+})
+
+describe('hedging.ts', () => {
+  it('shows the paused read waited out without hedging, and answered by a hedge with it', async () => {
+    const text = (await hedging(() => {})).join('\n')
+    const slowest = (name: string) =>
+      Number(new RegExp(`${name}: 10 reads in \\d+ ms, the slowest (\\d+) ms`).exec(text)?.[1])
+    expect(slowest('without hedging')).toBeGreaterThanOrEqual(2_000)
+    // A hedge after 50 ms answers in a few; a busy machine gets the benefit of the doubt.
+    expect(slowest('with hedging')).toBeLessThan(1_500)
+    expect(text).toMatch(/with hedging: .* 11 requests sent/)
+    expect(text).toMatch(/#2 at \+\d+ ms \(hedge\): 200/)
+    expect(text).toMatch(
+      /#1 at .*NQ_SUPERSEDED.*-> superseded: attempt 2 \(a hedge\) answered first/,
+    )
+    expect(text).toContain('hedges sent 1, won 1, refused 0')
   })
 })
