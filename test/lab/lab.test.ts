@@ -31,6 +31,7 @@ interface Element {
 let dir: string
 let short: Output
 let overload: Output
+let longTail: Output
 
 async function lab(...argv: string[]): Promise<Output> {
   let out = ''
@@ -56,7 +57,7 @@ beforeAll(async () => {
   // machine with two busy loops, the contenders' own calls fell behind their arrivals.
   short = await lab(
     '--scenario',
-    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body,long-tail',
+    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body',
     '--duration',
     '4',
     '--out',
@@ -72,6 +73,9 @@ beforeAll(async () => {
     '--out',
     'overload.html',
   )
+  // Hedging needs a warm client: its share is a share of the calls so far, and in a 4 s run the
+  // fault starts 0.8 s in, when a few early hedges can have spent it.
+  longTail = await lab('--scenario', 'long-tail', '--duration', '8', '--out', 'long-tail.html')
 }, 180_000)
 
 afterAll(async () => {
@@ -98,9 +102,8 @@ describe('the failure lab', () => {
       'connection-cap',
       'latency-spike',
       'slow-body',
-      'long-tail',
     ])
-    for (const s of [...short.scenarios, ...overload.scenarios]) {
+    for (const s of [...short.scenarios, ...overload.scenarios, ...longTail.scenarios]) {
       expect(SCENARIO_NAMES).toContain(s.name)
       expect(s).toMatchObject({
         title: expect.any(String),
@@ -214,7 +217,7 @@ describe('the failure lab', () => {
   })
 
   it('long tail: hedging cuts the p99 of the calls due in the fault, for a few percent more requests', () => {
-    const s = scenario(short, 'long-tail')
+    const s = scenario(longTail, 'long-tail')
     expect(s.headline.holds).toBe(true)
     const ours = contender(s, 'netiquette')
     // The slow answers take at least 1 s; a hedge answers in tens of ms (hundreds, when busy).
@@ -222,7 +225,9 @@ describe('the failure lab', () => {
     expect(ours.fault.amplification).toBeGreaterThan(1)
     for (const name of ['naive', 'undici-retry']) {
       expect(contender(s, name).fault.p99).toBeGreaterThan(1_000)
-      expect(contender(s, name).fault.amplification).toBe(1)
+      // No retries: about one request per call (requests and calls are counted by when they
+      // fall, so a window's edges move it by a few tenths of a percent).
+      expect(contender(s, name).fault.amplification).toBeLessThan(1.01)
     }
   })
 
@@ -286,7 +291,6 @@ describe('the failure lab', () => {
           'connection-cap',
           'latency-spike',
           'slow-body',
-          'long-tail',
         ])
         for (const section of drawn) {
           expect(section.headline).toMatch(/^✓ held/)
