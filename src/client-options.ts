@@ -14,6 +14,7 @@ import type { DecompressOptions } from './faces/decode-body.ts'
 import type { RedirectOptions } from './faces/redirect-policy.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
 import type { HedgeOptions } from './retry/hedge-options.ts'
+import type { EndpointsOptions } from './endpoints/endpoints-options.ts'
 import type { PropagationOptions } from './timeouts/timeout-options.ts'
 
 /** Options of {@link createClient}. Validated once, when the client is created. */
@@ -94,6 +95,20 @@ export interface ClientOptions {
    *   (gRPC, Envoy and Finagle also hedge only where configured)
    */
   hedge?: HedgeOptions | boolean
+  /**
+   * Balance each origin's attempts over all the addresses its hostname resolves to (a headless
+   * Kubernetes service, DNS round robin, several load balancers): the power of two choices over
+   * peak-EWMA latency weighted by attempts in flight, so that a slow address gets little traffic
+   * within a few requests, and ejection of failing addresses for a while. Retries and hedges go
+   * to another address than the call's earlier attempts when there is one. `true` for the
+   * defaults, or {@link EndpointsOptions} (a `resolve` function, the lookup's TTL, ejection
+   * rules). Each address gets its own connection pool in the client's Agent; TLS is still
+   * verified against the hostname. Not with `agent.proxy` (the proxy resolves names). See
+   * `docs/endpoints.md`.
+   * @defaultValue `false`: undici connects to the first address the OS returns, as without
+   *   netiquette; balancing changes which servers see the traffic, which the user should choose
+   */
+  endpoints?: EndpointsOptions | boolean
   /**
    * Client-side adaptive throttling per origin (Google SRE book): when an origin keeps asking
    * for less (429, 503) or timing out, reject a share of calls locally with `ThrottledError`

@@ -4,6 +4,8 @@ import type { OriginMap } from './core/origin-map.ts'
 import type { OriginState } from './core/origin-state.ts'
 import type { Limiters } from './pool/limiters.ts'
 import { HEDGE_STATE, type HedgeState, type HedgeStats } from './retry/hedge-state.ts'
+import type { EndpointStats } from './endpoints/endpoint.ts'
+import { ENDPOINT_SET, type EndpointSet } from './endpoints/endpoint-set.ts'
 
 /** What `client.stats()` returns: one entry per origin the client holds state for. */
 export interface ClientStats {
@@ -53,6 +55,12 @@ export interface OriginStats {
   latency: { count: number; p50: number | undefined; p99: number | undefined }
   /** Hedges sent, won and refused, and the percentile delay now; `undefined` until a call hedges. */
   hedges: HedgeStats | undefined
+  /**
+   * Each address of the origin and the balancer's view of it (latency estimate, attempts in
+   * flight, failures, ejection), with `endpoints`; `undefined` without it, for an IP-literal
+   * origin, or before the first lookup.
+   */
+  endpoints: EndpointStats[] | undefined
 }
 
 /** @internal The snapshot behind `client.stats()`. */
@@ -85,6 +93,7 @@ export function clientStats(
       circuit: circuits?.get(origin).state,
       latency: state.latency(now),
       hedges: hedgeStats(state.peekSlot<HedgeState>(HEDGE_STATE)),
+      endpoints: endpointStats(state.peekSlot<EndpointSet | null>(ENDPOINT_SET), now),
     })
   }
   return { origins: list }
@@ -93,4 +102,12 @@ export function clientStats(
 function hedgeStats(state: HedgeState | undefined): HedgeStats | undefined {
   if (state === undefined) return undefined
   return { sent: state.sent, won: state.won, refused: state.refused, delay: state.currentDelay }
+}
+
+function endpointStats(
+  set: EndpointSet | null | undefined,
+  now: number,
+): EndpointStats[] | undefined {
+  if (set === null || set === undefined || set.endpoints.length === 0) return undefined
+  return set.stats(now)
 }

@@ -57,6 +57,7 @@ import {
   type ResolvedRetryPolicy,
 } from './retry/retry-options.ts'
 import { resolveHedgePolicy, type ResolvedHedgePolicy } from './retry/hedge-options.ts'
+import { resolveEndpointsOptions } from './endpoints/endpoints-options.ts'
 
 const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
 
@@ -76,6 +77,7 @@ const KNOWN_OPTIONS = [
   'random',
   'retry',
   'hedge',
+  'endpoints',
   'throttle',
   'breaker',
   'onCircuitStateChange',
@@ -152,6 +154,14 @@ export class Client {
     this.#redirect = resolveRedirectPolicy('redirect', options.redirect)
     this.#decompress = resolveDecompress(options.decompress)
     const concurrency = resolveConcurrencyOptions('concurrency', options.concurrency)
+    const endpoints = resolveEndpointsOptions('endpoints', options.endpoints)
+    if (endpoints !== false && options.agent?.proxy !== undefined) {
+      throw new InvalidOptionError(
+        'endpoints',
+        options.endpoints,
+        'false when agent.proxy is set: the proxy resolves the hostname and picks the address',
+      )
+    }
     for (const name of HOOKS) optionalFunction(name, options[name])
 
     if (options.dispatcher !== undefined) {
@@ -239,6 +249,7 @@ export class Client {
       breaker,
       concurrency,
       random,
+      endpoints,
     )
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),

@@ -13,12 +13,14 @@ import { createAttemptTimeoutLayer } from './timeouts/attempt-timeout-layer.ts'
 import { deadlineLayer } from './timeouts/deadline-layer.ts'
 import type { ResolvedTimeouts } from './timeouts/timeout-options.ts'
 import type { ClientOptions } from './client-options.ts'
+import { createEndpointsLayer } from './endpoints/endpoints-layer.ts'
+import type { ResolvedEndpoints } from './endpoints/endpoints-options.ts'
 
 /**
  * The client's default policies, outermost first (the order and its reasons are in
  * `docs/architecture.md`): deadline, adaptive throttle (unless `throttle` is `false`), retry, circuit
  * breaker (unless `breaker` is `false`), concurrency limiter (unless `concurrency` is `false`),
- * attempt timeout. The retry layer (which also hedges) is always there, so that a request can
+ * attempt timeout, and the choice of an address (with `endpoints`). The retry layer (which also hedges) is always there, so that a request can
  * turn retries or hedging on for itself.
  */
 export function defaultStack(
@@ -29,6 +31,7 @@ export function defaultStack(
   breaker: Breaker | undefined,
   concurrency: ResolvedConcurrency | false,
   random: Random,
+  endpoints: ResolvedEndpoints | false = false,
 ): readonly Middleware[] {
   const stack: Middleware[] = [deadlineLayer()]
   const { throttle } = options
@@ -45,6 +48,7 @@ export function defaultStack(
     stack.push(createConcurrencyLayer(concurrency, options.onLimitChange, options.onShed))
   }
   stack.push(createAttemptTimeoutLayer(timeouts.header, timeouts.margin))
+  if (endpoints !== false) stack.push(createEndpointsLayer(endpoints, random))
   return Object.freeze(stack)
 }
 

@@ -24,6 +24,7 @@ export const ErrorCodes = {
   DECOMPRESSION: 'NQ_DECOMPRESSION',
   SUPERSEDED: 'NQ_SUPERSEDED',
   HEDGE_DECLINED: 'NQ_HEDGE_DECLINED',
+  ENDPOINT_RESOLUTION: 'NQ_ENDPOINT_RESOLUTION',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -193,6 +194,22 @@ export class SupersededError extends NetiquetteError {
 export class HedgeDeclinedError extends NetiquetteError {
   constructor(message: string, options?: NetiquetteErrorOptions) {
     super(ErrorCodes.HEDGE_DECLINED, message, options, true)
+  }
+}
+
+/**
+ * The `endpoints.resolve` function failed or returned no usable address (an empty list, or
+ * something that is not an IP address) for an origin whose addresses are not known yet. Nothing
+ * was sent, so the retry policy retries it like a DNS failure; the resolver's own error is the
+ * `cause`. (The default resolver's errors, `ENOTFOUND` and `EAI_AGAIN`, pass unchanged, as
+ * without `endpoints`.)
+ */
+export class EndpointResolutionError extends NetiquetteError {
+  /** The hostname that was being resolved. */
+  readonly hostname: string
+  constructor(hostname: string, message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.ENDPOINT_RESOLUTION, message, options)
+    this.hostname = hostname
   }
 }
 

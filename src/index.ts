@@ -29,6 +29,7 @@ export {
   ThrottledError,
   SupersededError,
   HedgeDeclinedError,
+  EndpointResolutionError,
 } from './errors.ts'
 export type {
   CircuitRejectingState,
@@ -41,6 +42,7 @@ export { systemClock } from './core/clock.ts'
 export type { Clock, TimerHandle } from './core/clock.ts'
 export { compose } from './core/middleware.ts'
 export type {
+  AttemptEndpoint,
   CallRequest,
   CallResponse,
   CallUndiciOptions,
@@ -122,6 +124,16 @@ export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS } from './retry/idempotency.
 export { DEFAULT_HEDGE, MAX_HEDGES } from './retry/hedge-options.ts'
 export type { HedgeOptions, HedgePercentile, ResolvedHedgePolicy } from './retry/hedge-options.ts'
 export type { HedgeStats } from './retry/hedge-state.ts'
+export { DEFAULT_EJECTION, DEFAULT_ENDPOINTS } from './endpoints/endpoints-options.ts'
+export type {
+  EjectionOptions,
+  EndpointsOptions,
+  ResolveAddresses,
+  ResolvedEjection,
+  ResolvedEndpoints,
+} from './endpoints/endpoints-options.ts'
+export type { EndpointStats } from './endpoints/endpoint.ts'
+export type { EndpointEvent } from './endpoints/endpoint-set.ts'
 export { isReplayableBody } from './core/request-body.ts'
 export type { Random } from './core/random.ts'
 export { RetryBudget, DEFAULT_RETRY_BUDGET } from './budget/retry-budget.ts'

@@ -1,5 +1,6 @@
 import type { CallRequest } from './middleware.ts'
-import type { OutcomeKind } from './outcome.ts'
+import { channels } from './events.ts'
+import { classifyError, errorCode, type OutcomeKind } from './outcome.ts'
 
 /** What a policy decided after an attempt, and why. */
 export interface AttemptDecision {
@@ -67,6 +68,11 @@ export interface AttemptRecord {
   origin: string
   /** Path and query of the request. */
   path: string
+  /**
+   * The IP address the attempt was sent to, when the client balances over the origin's
+   * addresses (`endpoints` option); `undefined` otherwise (the dispatcher chose one).
+   */
+  address: string | undefined
   /** Offset of the attempt's start from the call's start, in ms. */
   start: number
   /**
@@ -117,12 +123,14 @@ export function createAttemptRecord(
   path: string,
   start: number,
   hedge = false,
+  address?: string,
 ): AttemptRecord {
   return {
     number,
     method,
     origin,
     path,
+    address,
     start,
     hedge,
     duration: undefined,
@@ -147,8 +155,29 @@ export function startAttempt(request: CallRequest): AttemptRecord {
     request.path,
     request.clock.now() - request.startTime,
     request.hedgeAttempt === true,
+    request.endpoint?.address,
   )
   attempts.push(record)
+  return record
+}
+
+/**
+ * Records an attempt that failed before it could be dispatched (its origin's addresses could not
+ * be looked up): `sent: false`, with its error and outcome, published on
+ * `netiquette:attempt:end`, so that the policies above judge it as they judge a DNS failure in
+ * undici (never sent: retried whatever the method). Returns the record.
+ */
+export function recordUnsentAttempt(request: CallRequest, error: unknown): AttemptRecord {
+  const record = startAttempt(request)
+  request.originState.counters.attempts++
+  record.sent = false
+  record.duration = 0
+  record.error = errorCode(error)
+  record.outcome = classifyError(error, request.callerSignal?.aborted === true)
+  if (channels.attemptEnd.hasSubscribers) {
+    channels.attemptEnd.publish({ attempt: record, error, attempts: request.attempts })
+  }
+  noteAttemptError(error, record)
   return record
 }
 

@@ -24,6 +24,7 @@ import type { NetiquetteError } from '../errors.ts'
  * | `netiquette:shed` | {@link ShedEvent} | a policy rejected an attempt locally; nothing was sent |
  * | `netiquette:circuit:state` | {@link CircuitStateChange} | a circuit changed state |
  * | `netiquette:limit:change` | {@link LimitChangeEvent} | an origin's concurrency limit changed |
+ * | `netiquette:endpoint` | `EndpointEvent` | an address was added, removed, ejected or readmitted (`endpoints`) |
  *
  * @example
  * ```ts
@@ -55,6 +56,8 @@ export const channels = {
   circuitState: diagnosticsChannel.channel('netiquette:circuit:state'),
   /** An origin's concurrency limit changed: `LimitChangeEvent`. */
   limitChange: diagnosticsChannel.channel('netiquette:limit:change'),
+  /** An origin's address was added, removed, ejected or readmitted: `EndpointEvent`. */
+  endpoint: diagnosticsChannel.channel('netiquette:endpoint'),
 } as const
 
 /** Payload of `netiquette:call:start`. */

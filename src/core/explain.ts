@@ -55,7 +55,8 @@ function describeAttempt(a: AttemptRecord): string {
   if (a.duration !== undefined) timing.push(`total ${ms(a.duration)}`)
   if (a.reused !== undefined) timing.push(a.reused ? 'reused socket' : 'new socket')
   const result = a.statusCode !== undefined ? String(a.statusCode) : (a.error ?? 'pending')
-  let line = `#${a.number} at +${ms(a.start)}${a.hedge ? ' (hedge)' : ''}: ${result}`
+  const where = a.address === undefined ? '' : ` to ${a.address}`
+  let line = `#${a.number} at +${ms(a.start)}${a.hedge ? ' (hedge)' : ''}${where}: ${result}`
   if (a.outcome !== undefined && a.outcome !== 'success') line += ` [${a.outcome}]`
   if (timing.length > 0) line += ` (${timing.join(', ')})`
   const d = a.decision

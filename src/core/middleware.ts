@@ -92,6 +92,18 @@ export interface CallUndiciOptions {
   readonly highWaterMark: number | undefined
 }
 
+/** One address of an origin, as an attempt is sent to it (see `CallRequest.endpoint`). */
+export interface AttemptEndpoint {
+  /** The IP address. */
+  readonly address: string
+  /** `scheme://address:port`: where the attempt is dispatched. */
+  readonly origin: string
+  /** The origin's `host[:port]`, sent as the Host header. */
+  readonly host: string
+  /** The origin's hostname: the TLS server name (SNI) and the name the certificate must carry. */
+  readonly servername: string
+}
+
 /**
  * One call as the middleware stack sees it. The same object goes to every attempt; a middleware
  * that needs to change something for the layers below (an attempt's own signal, a header) passes a
@@ -154,6 +166,12 @@ export interface CallRequest {
    * `HedgeDeclinedError` instead: a hedge must never add load to a struggling origin.
    */
   readonly hedgeAttempt?: boolean
+  /**
+   * Where this attempt connects, when the client balances over the origin's addresses (the
+   * `endpoints` option): the transport dispatches to `endpoint.origin` and sends `host` as the
+   * Host header and `servername` for TLS. `undefined`: the dispatcher resolves the origin itself.
+   */
+  readonly endpoint?: AttemptEndpoint | undefined
   readonly clock: Clock
   /** State the policies keep for this origin. */
   readonly originState: OriginState

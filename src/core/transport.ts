@@ -3,7 +3,7 @@ import { noteAttemptError, startAttempt, type AttemptRecord } from './attempt.ts
 import { callerAbortError, withAttempts } from './call-error.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
-import { wireHeaders } from './headers.ts'
+import { wireHeaders, type HeaderRecord } from './headers.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
 import { kQueuedAbort } from './queued-abort.ts'
@@ -37,11 +37,15 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
 
     return new Promise<CallResponse>((resolve, reject) => {
       const handler = new AttemptHandler(request, record, resolve, reject, onAttempt)
+      const { endpoint } = request
       const options: Dispatcher.DispatchOptions = {
-        origin: request.origin,
+        origin: endpoint === undefined ? request.origin : endpoint.origin,
         path: request.path,
         method: request.method,
-        headers: wireHeaders(request.headers),
+        headers:
+          endpoint === undefined
+            ? wireHeaders(request.headers)
+            : withHost(wireHeaders(request.headers), endpoint.host),
         // undici's types name fewer body kinds than it accepts (iterables work at run time).
         body: body as Dispatcher.DispatchOptions['body'],
         // undici's retry interceptor, composed below the stack, would send each of our attempts
@@ -49,6 +53,10 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
         // interceptor's. (A RetryAgent ignores them; the client refuses one.)
         retryOptions: NO_UNDICI_RETRIES,
       } as Dispatcher.DispatchOptions
+      // Connected to an address: TLS still names (and verifies) the origin's host.
+      if (endpoint !== undefined) {
+        ;(options as unknown as Record<string, unknown>).servername = endpoint.servername
+      }
       // While the attempt waits in undici's queue for a connection, an abort takes it out.
       if (kQueuedAbort !== undefined) {
         ;(options as unknown as Record<symbol, unknown>)[kQueuedAbort] = handler.onQueued
@@ -276,6 +284,12 @@ const NO_UNDICI_RETRIES = Object.freeze({
 })
 
 function noop(): void {}
+
+/** `headers` with `host` added, unless the caller set one (a copy: the call's are shared). */
+function withHost(headers: HeaderRecord, host: string): HeaderRecord {
+  for (const name in headers) if (name.toLowerCase() === 'host') return headers
+  return { ...headers, host }
+}
 
 function asError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason))

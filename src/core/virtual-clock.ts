@@ -97,6 +97,8 @@ export class VirtualClock implements Clock {
    */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms
+    // Work already under way (a promise chain about to set a timer) runs before time moves.
+    await settle()
     for (;;) {
       const next = this.#earliest()
       if (next === undefined || next.at > target) break

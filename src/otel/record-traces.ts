@@ -64,7 +64,8 @@ interface AttemptTrace {
  *   `error.type`, and `http.request.resend_count` from the second attempt on. Its event
  *   `netiquette.decision` says what was decided after it (`action`, `code`, `reason`, `delay`).
  *   A hedge has `netiquette.attempt.hedge: true` and overlaps the attempt it hedged; the loser,
- *   cancelled (`error.type: NQ_SUPERSEDED`), is not marked as an error.
+ *   cancelled (`error.type: NQ_SUPERSEDED`), is not marked as an error. With `endpoints`, the
+ *   address the attempt connected to is `network.peer.address`.
  * - **Waits as spans**: `netiquette.queue` for the time an attempt waited for a place in its
  *   origin's concurrency queue, `netiquette.retry.wait` for the backoff before a retry.
  *
@@ -127,6 +128,7 @@ export function recordTraces(options: RecordTracesOptions = {}): () => void {
     const attributes = urlAttributes(call.method, call.origin, call.path)
     if (attempt.number > 1) attributes['http.request.resend_count'] = attempt.number - 1
     if (attempt.hedge) attributes['netiquette.attempt.hedge'] = true
+    if (attempt.address !== undefined) attributes['network.peer.address'] = attempt.address
     const span = tracer.startSpan(
       call.method,
       { kind: SpanKind.CLIENT, attributes, startTime: now },

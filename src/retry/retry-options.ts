@@ -159,7 +159,10 @@ export interface ResolvedRetryPolicy {
   readonly budget: ResolvedBudget
 }
 
-/** Connection errors retried by default: undici's list, plus DNS retry, timeouts of ours. */
+/**
+ * Connection errors retried by default: undici's list, plus DNS retry, timeouts of ours and a
+ * failed `endpoints.resolve` (nothing was sent).
+ */
 export const DEFAULT_RETRY_ERROR_CODES: readonly string[] = Object.freeze([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -175,6 +178,7 @@ export const DEFAULT_RETRY_ERROR_CODES: readonly string[] = Object.freeze([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'NQ_ATTEMPT_TIMEOUT',
+  'NQ_ENDPOINT_RESOLUTION',
 ])
 
 /** The defaults of {@link RetryOptions}, with their reasons in its TSDoc. */

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createServer as createListener, type AddressInfo, type Socket } from 'node:net'
+import { createServer as createListener, isIP, type AddressInfo, type Socket } from 'node:net'
 import { InvalidOptionError } from '../errors.ts'
 import { seededRandom, type Random } from '../core/random.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from '../core/validate.ts'
@@ -107,11 +107,19 @@ export interface FaultServerOptions {
    * @defaultValue unlimited
    */
   maxConnections?: number
+  /**
+   * The loopback address to listen on: several servers on 127.0.0.1, 127.0.0.2, ... with the
+   * same `port` stand for the addresses of one hostname (on Linux every 127.x.y.z is local).
+   * @defaultValue `'127.0.0.1'`
+   */
+  host?: string
+  /** The port to listen on. @defaultValue 0: a free port */
+  port?: number
 }
 
 /** A scripted loopback HTTP server for tests, demos and benchmarks. */
 export interface FaultServer {
-  /** `http://127.0.0.1:PORT` */
+  /** `http://HOST:PORT`, e.g. `http://127.0.0.1:40123` */
   readonly url: string
   readonly port: number
   /** Counters since start (or the last `resetStats()`). */
@@ -154,10 +162,12 @@ const KNOWN_OPTIONS = [
   'keepAliveTimeout',
   'maxRecorded',
   'fallback',
+  'host',
+  'port',
 ]
 
 /**
- * Starts a fault server on 127.0.0.1 at a free port.
+ * Starts a fault server on 127.0.0.1 (or `host`) at a free port (or `port`).
  *
  * @example
  * ```ts
@@ -178,6 +188,10 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   const maxRecorded = intInRange('maxRecorded', options.maxRecorded, 0, 1e7, 10_000)
   const keepAliveTimeout = positiveMs('keepAliveTimeout', options.keepAliveTimeout, 5_000)
   let maxConnections = intInRange('maxConnections', options.maxConnections, 1, 1e6, Infinity)
+  const host = options.host ?? '127.0.0.1'
+  if (typeof host !== 'string' || isIP(host) !== 4) {
+    throw new InvalidOptionError('host', host, 'an IPv4 address such as "127.0.0.2"')
+  }
   const random = seededRandom(options.seed ?? 1)
   const fallback: Route = { script: options.fallback ?? 200, index: 0 }
 
@@ -240,7 +254,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   // The port is a listener of its own that hands sockets to the HTTP server, so that it can be
   // closed (connects refused) while the connections it accepted go on.
   const listener = createListener((socket) => server.emit('connection', socket))
-  let port = 0
+  let port = intInRange('port', options.port, 0, 65_535, 0)
   let down = false
   const restarts = new Set<() => void>()
   let listening = false
@@ -257,7 +271,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
         if (want) {
           await new Promise<void>((resolve, reject) => {
             listener.once('error', reject)
-            listener.listen(port, '127.0.0.1', () => {
+            listener.listen(port, host, () => {
               listener.off('error', reject)
               resolve()
             })
@@ -375,7 +389,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   port = (listener.address() as AddressInfo).port
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
     get stats() {
       return { ...stats }

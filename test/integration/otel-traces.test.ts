@@ -175,6 +175,20 @@ describe('recordTraces', () => {
     )
   })
 
+  it('with endpoints, names the address an attempt connected to as network.peer.address', async () => {
+    client = createClient({
+      origin: `http://svc.test:${server.port}`,
+      endpoints: { resolve: () => ['127.0.0.1'] },
+    })
+    await (await client.request('/')).body.text()
+    const attempts = (await finished()).filter((s) => s.name === 'GET' && parentOf(s) !== undefined)
+    expect(attempts).toHaveLength(1)
+    expect(attempts[0]?.attributes).toMatchObject({
+      'network.peer.address': '127.0.0.1',
+      'server.address': 'svc.test',
+    })
+  })
+
   it('records nothing once stopped', async () => {
     stop()
     client = createClient({ origin: server.url })

@@ -1,5 +1,5 @@
-import diagnosticsChannel from 'node:diagnostics_channel'
 import { Readable } from 'node:stream'
+import { recordChannel } from '../support/channel-events.ts'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   InvalidOptionError,
@@ -25,10 +25,8 @@ afterEach(() => {
 })
 
 function hedgeEvents(): HedgeEvent[] {
-  const events: HedgeEvent[] = []
-  const listener = (message: unknown) => events.push(message as HedgeEvent)
-  diagnosticsChannel.subscribe('netiquette:hedge', listener)
-  unsubscribe.push(() => diagnosticsChannel.unsubscribe('netiquette:hedge', listener))
+  const { events, stop } = recordChannel<HedgeEvent>('netiquette:hedge')
+  unsubscribe.push(stop)
   return events
 }
 

@@ -6,13 +6,19 @@ import { promisify } from 'node:util'
 
 const run = promisify(execFile)
 
-/** A self-signed certificate (its own CA) and its key, for 127.0.0.1, made by Debian's openssl. */
+/**
+ * A self-signed certificate (its own CA) and its key, made by Debian's openssl, for 127.0.0.1 or
+ * the subject alternative names given (`'DNS:svc.test'`).
+ */
 export interface Certificate {
   cert: Buffer
   key: Buffer
 }
 
-export async function selfSignedCertificate(name: string): Promise<Certificate> {
+export async function selfSignedCertificate(
+  name: string,
+  altNames = 'IP:127.0.0.1',
+): Promise<Certificate> {
   const dir = await mkdtemp(join(tmpdir(), 'nq-cert-'))
   try {
     await run('openssl', [
@@ -25,7 +31,7 @@ export async function selfSignedCertificate(name: string): Promise<Certificate> 
       `/CN=${name}`,
       // Node checks an IP host against the certificate's IP SANs, not its CN.
       '-addext',
-      'subjectAltName=IP:127.0.0.1',
+      `subjectAltName=${altNames}`,
       '-days',
       '1',
       '-keyout',

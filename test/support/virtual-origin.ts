@@ -31,7 +31,7 @@ export interface SeenAttempt {
  * The network cannot run on virtual time; integration tests cover the real transport.
  */
 export function virtualOrigin(
-  reply: (attempt: number) => VirtualReply,
+  reply: (attempt: number, request: CallRequest) => VirtualReply,
   seen: SeenAttempt[] = [],
 ): Middleware {
   return async (request) => {
@@ -39,7 +39,7 @@ export function virtualOrigin(
     if (cancellation.aborted) throw cancellation.reason
     const record = startAttempt(request)
     seen.push({ at: clock.now(), headers: request.headers })
-    const { status, latency, headers = {} } = reply(record.number)
+    const { status, latency, headers = {} } = reply(record.number, request)
     try {
       await clock.sleep(latency, cancellation.signal)
     } catch (error) {
@@ -127,7 +127,7 @@ export function track<T>(clock: VirtualClock, promise: Promise<T>) {
  * `http://virtual.test`, seeded randomness, and `options` on top.
  */
 export function virtualClient(
-  reply: (attempt: number) => VirtualReply,
+  reply: (attempt: number, request: CallRequest) => VirtualReply,
   options: ClientOptions = {},
 ) {
   const clock = new VirtualClock()
