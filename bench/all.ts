@@ -1,5 +1,5 @@
 // `npm run bench`: the overhead benchmark (arguments go to it), then the resilience, overload,
-// partial-failure and hedging figures (`--json` goes to all).
+// partial-failure, hedging and endpoints figures (`--json` goes to all).
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -10,6 +10,7 @@ const runs: [string, string[]][] = [
   ['overload.ts', args.includes('--json') ? ['--json'] : []],
   ['partial-failure.ts', args.includes('--json') ? ['--json'] : []],
   ['hedging.ts', args.includes('--json') ? ['--json'] : []],
+  ['endpoints.ts', args.includes('--json') ? ['--json'] : []],
 ]
 for (const [script, scriptArgs] of runs) {
   const path = fileURLToPath(new URL(script, import.meta.url))

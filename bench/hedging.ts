@@ -17,10 +17,9 @@
 //   node bench/hedging.ts --json
 import { parseArgs } from 'node:util'
 import { noteAttemptError, startAttempt } from '../src/core/attempt.ts'
-import { simulatedResponse } from './simulated-response.ts'
+import { simulatedOrigin, simulatedResponse } from './simulated-response.ts'
 import {
   createClient,
-  type CallRequest,
   type CallResponse,
   type HedgeOptions,
   type Middleware,
@@ -92,40 +91,6 @@ export function drawLatency(random: Random, model: Required<LatencyModel>): numb
   return model.median * Math.exp(model.sigma * z)
 }
 
-/**
- * The bottom of the stack on virtual time: records the attempt as the transport does, answers
- * 200 after `latency(request)` ms, and stops at once (as a destroyed socket would) when the
- * attempt is cancelled. A timer and an abort handler, no AbortSignal: millions of attempts run.
- */
-function simulatedOrigin(
-  latency: (request: CallRequest) => number,
-  counts: { attempts: number },
-): Middleware {
-  return (request) => {
-    const { clock, cancellation } = request
-    if (cancellation.aborted) return Promise.reject(cancellation.reason as Error)
-    const record = startAttempt(request)
-    record.sent = true
-    counts.attempts++
-    const ms = latency(request)
-    return new Promise<CallResponse>((resolve, reject) => {
-      const timer = clock.setTimer(() => {
-        off()
-        record.timeToHeaders = ms
-        record.duration = ms
-        resolve(simulatedResponse(request, record, 200))
-      }, ms)
-      const off = cancellation.onAbort((reason) => {
-        clock.clearTimer(timer)
-        record.duration = clock.now() - request.startTime - record.start
-        record.error = (reason as { code?: string }).code ?? 'aborted'
-        noteAttemptError(reason, record)
-        reject(reason as Error)
-      })
-    })
-  }
-}
-
 function percentile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number
 }
@@ -145,7 +110,10 @@ export async function runFanOut(scenario: FanOutScenario): Promise<FanOutResult>
     maxOrigins: servers,
     middleware: (defaults) => [
       ...defaults,
-      simulatedOrigin(() => drawLatency(draws, model), counts),
+      simulatedOrigin(() => {
+        counts.attempts++
+        return drawLatency(draws, model)
+      }),
     ],
   })
   const urls = Array.from({ length: keys }, (_, k) => `http://server-${k % servers}.test/key/${k}`)
