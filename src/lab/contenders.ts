@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Agent, fetch as undiciFetch, interceptors, request, type Dispatcher } from 'undici'
+import {
+  Agent,
+  BalancedPool,
+  fetch as undiciFetch,
+  interceptors,
+  request,
+  type Dispatcher,
+} from 'undici'
 import { createClient } from '../client.ts'
 import type { CircuitState } from '../breaker/circuit.ts'
 import { seededRandom } from '../core/random.ts'
@@ -76,20 +83,29 @@ export const NAIVE_DELAY = 200
 /** Naive wrapper: retries after the first try. */
 export const NAIVE_RETRIES = 3
 
-/** Creates one contender. */
+/**
+ * Creates one contender for an origin at `origins`: one URL, or several addresses of one
+ * origin (127.0.0.1, 127.0.0.2, ... on one port), which the others reach through undici's
+ * `BalancedPool` and netiquette through `endpoints`.
+ */
 export function createContender(
   name: ContenderName,
-  origin: string,
+  origins: readonly string[],
   settings: ContenderSettings,
 ): Contender {
-  if (name === 'naive') return naiveWrapper(origin)
-  if (name === 'undici-retry') return undiciRetry(origin)
-  return netiquette(origin, settings)
+  const origin = origins[0] as string
+  if (name === 'naive') return naiveWrapper(origin, pool(origins))
+  if (name === 'undici-retry') return undiciRetry(origin, pool(origins))
+  return netiquette(origins, settings)
+}
+
+/** What Node offers for several addresses: undici's round-robin BalancedPool; else an Agent. */
+function pool(origins: readonly string[]): Dispatcher {
+  return origins.length > 1 ? new BalancedPool([...origins]) : new Agent()
 }
 
 /** The fetch wrapper many services carry: retries everything, waits forever. */
-function naiveWrapper(origin: string): Contender {
-  const agent = new Agent()
+function naiveWrapper(origin: string, agent: Dispatcher): Contender {
   return {
     name: 'naive',
     async call(path, signal) {
@@ -117,8 +133,7 @@ function naiveWrapper(origin: string): Contender {
 }
 
 /** undici's own answer: its retry interceptor, as composed in its docs. */
-function undiciRetry(origin: string): Contender {
-  const agent = new Agent()
+function undiciRetry(origin: string, agent: Dispatcher): Contender {
   const dispatcher: Dispatcher = agent.compose(interceptors.retry())
   return {
     name: 'undici-retry',
@@ -136,9 +151,13 @@ function undiciRetry(origin: string): Contender {
   }
 }
 
-function netiquette(origin: string, settings: ContenderSettings): Contender {
+function netiquette(origins: readonly string[], settings: ContenderSettings): Contender {
+  const addresses = origins.map((o) => new URL(o).hostname)
+  const port = new URL(origins[0] as string).port
   const client = createClient({
-    origin,
+    // Several addresses: one name (the lab's own, resolved by `resolve`) in front of them.
+    origin: origins.length > 1 ? `http://origin.lab:${port}` : origins[0],
+    endpoints: origins.length > 1 ? { resolve: () => addresses } : false,
     deadline: settings.deadline,
     attemptTimeout: settings.attemptTimeout,
     random: seededRandom(settings.seed),

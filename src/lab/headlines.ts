@@ -58,4 +58,11 @@ export const HEADLINES: Readonly<Record<ScenarioName, Headline>> = Object.freeze
       by.netiquette.fault.p99 < 0.25 * Math.min(by.naive.fault.p99, by['undici-retry'].fault.p99) &&
       by.netiquette.fault.amplification <= 1.1,
   },
+  'bad-endpoint': {
+    claim:
+      "for the calls due in the fault, netiquette's p99 latency is below half of both " +
+      "contenders', whose round robin sends a third of the calls to the slow address",
+    holds: (by) =>
+      by.netiquette.fault.p99 < 0.5 * Math.min(by.naive.fault.p99, by['undici-retry'].fault.p99),
+  },
 })

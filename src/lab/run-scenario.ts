@@ -1,5 +1,9 @@
 import { performance } from 'node:perf_hooks'
-import { createFaultServer, type FaultServer } from '../testing/fault-server.ts'
+import {
+  createFaultServer,
+  type FaultServer,
+  type FaultServerOptions,
+} from '../testing/fault-server.ts'
 import { seededRandom } from '../core/random.ts'
 import { poissonArrivals } from './arrivals.ts'
 import {
@@ -71,6 +75,28 @@ async function settledWithin(promise: Promise<void>, ms: number): Promise<boolea
   }
 }
 
+/**
+ * The fault server for address `endpoint` of an origin: the first on 127.0.0.1 at a free port,
+ * the others on 127.0.0.2, ... at the port of the one before.
+ */
+async function createEndpointServer(
+  endpoint: number,
+  previous: FaultServer | undefined,
+  options: FaultServerOptions,
+): Promise<FaultServer> {
+  if (endpoint === 0) return createFaultServer(options)
+  const host = `127.0.0.${endpoint + 1}`
+  try {
+    return await createFaultServer({ ...options, host, port: previous?.port })
+  } catch (error) {
+    throw new Error(
+      `this scenario needs the loopback address ${host} (every 127.x.y.z is local on Linux; on ` +
+        `macOS add it with \`sudo ifconfig lo0 alias ${host}\`): ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
+}
+
 /** What {@link runScenario} reports while it runs. */
 export interface ScenarioProgress {
   /** ms since the start. */
@@ -116,23 +142,28 @@ export async function runScenario(
       const seen = new Map<number, number>()
       // Each origin its own state (a rate limiter's bucket), the same script.
       const answer = scenario.createAnswer?.(shape) ?? scenario.answer
-      const server = await createFaultServer({
-        ...scenario.server(shape),
-        seed: shape.seed,
-        maxRecorded: 0,
-        fallback: (request) => {
-          const t = elapsed()
-          run.attempts.push(t)
-          const call = Number(request.path.slice('/call/'.length))
-          const attempt = seen.get(call) ?? 0
-          seen.set(call, attempt + 1)
-          const inFault = t >= fault.start && t < fault.end
-          return answer({ t, call, attempt, inFault }, shape)
-        },
-      })
-      servers.push(server)
+      const origins: string[] = []
+      // One server per address of the origin, on 127.0.0.1, 127.0.0.2, ... and one port.
+      for (let endpoint = 0; endpoint < (scenario.endpoints ?? 1); endpoint++) {
+        const server = await createEndpointServer(endpoint, servers[servers.length - 1], {
+          ...scenario.server(shape),
+          seed: shape.seed,
+          maxRecorded: 0,
+          fallback: (request) => {
+            const t = elapsed()
+            run.attempts.push(t)
+            const call = Number(request.path.slice('/call/'.length))
+            const attempt = seen.get(call) ?? 0
+            seen.set(call, attempt + 1)
+            const inFault = t >= fault.start && t < fault.end
+            return answer({ t, call, attempt, inFault, endpoint }, shape)
+          },
+        })
+        servers.push(server)
+        origins.push(server.url)
+      }
       lanes.push({
-        contender: createContender(name, server.url, {
+        contender: createContender(name, origins, {
           ...options.contender,
           hedge: scenario.hedge === true,
         }),

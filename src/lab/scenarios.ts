@@ -12,6 +12,7 @@ export const SCENARIO_NAMES = [
   'latency-spike',
   'slow-body',
   'long-tail',
+  'bad-endpoint',
 ] as const
 
 /** One of {@link SCENARIO_NAMES}. */
@@ -36,6 +37,11 @@ export interface Arrival {
   attempt: number
   /** Whether `t` falls in the fault window. */
   inFault: boolean
+  /**
+   * Which of the origin's addresses it reached (0 for 127.0.0.1, 1 for 127.0.0.2, ...); always 0
+   * for a scenario with one address.
+   */
+  endpoint: number
 }
 
 /** A failure scenario: how the origin behaves over time, the same for every contender. */
@@ -60,6 +66,12 @@ export interface Scenario {
    * its defaults, which leave it off.
    */
   hedge?: boolean
+  /**
+   * The origin has this many addresses, 127.0.0.1 up, one fault server each on one port: the
+   * naive wrapper and undici's retry interceptor go through undici's `BalancedPool` over them,
+   * netiquette through its `endpoints` option. @defaultValue 1
+   */
+  endpoints?: number
 }
 
 /** The fault lasts from 20% to 60% of the run: a steady start, the fault, then recovery. */
@@ -252,6 +264,28 @@ const longTail: Scenario = {
   hedge: true,
 }
 
+/** One bad endpoint: the origin's addresses, and how slow the bad one answers in the fault. */
+export const BAD_ENDPOINT = { addresses: 3, bad: 2, latency: { min: 1_000, max: 1_500 } } as const
+
+const badEndpoint: Scenario = {
+  name: 'bad-endpoint',
+  title: 'One bad endpoint',
+  mechanism:
+    'The origin has three addresses (127.0.0.1-3, one name). During the fault one of them ' +
+    'answers in 1 to 1.5 s (a noisy neighbour, a failing disk); the other two stay fast. The ' +
+    "naive wrapper and undici's retry interceptor go through undici's BalancedPool, round " +
+    'robin over the three, so a third of their calls wait. netiquette balances with ' +
+    "`endpoints: true`: the power of two choices over each address's recent latency and load " +
+    'sends the bad one almost nothing after its first slow answers, and an attempt that still ' +
+    'lands there is retried on another address after the attempt timeout.',
+  server: () => ({}),
+  answer: (arrival) =>
+    arrival.inFault && arrival.endpoint === BAD_ENDPOINT.bad
+      ? { status: 200, body: { size: 512 }, latency: BAD_ENDPOINT.latency }
+      : HEALTHY,
+  endpoints: BAD_ENDPOINT.addresses,
+}
+
 /** Every scenario, by name. */
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze({
   outage,
@@ -263,4 +297,5 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze
   'latency-spike': latencySpike,
   'slow-body': slowBody,
   'long-tail': longTail,
+  'bad-endpoint': badEndpoint,
 })

@@ -57,7 +57,7 @@ beforeAll(async () => {
   // machine with two busy loops, the contenders' own calls fell behind their arrivals.
   short = await lab(
     '--scenario',
-    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body',
+    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body,bad-endpoint',
     '--duration',
     '4',
     '--out',
@@ -102,6 +102,7 @@ describe('the failure lab', () => {
       'connection-cap',
       'latency-spike',
       'slow-body',
+      'bad-endpoint',
     ])
     for (const s of [...short.scenarios, ...overload.scenarios, ...longTail.scenarios]) {
       expect(SCENARIO_NAMES).toContain(s.name)
@@ -291,6 +292,7 @@ describe('the failure lab', () => {
           'connection-cap',
           'latency-spike',
           'slow-body',
+          'bad-endpoint',
         ])
         for (const section of drawn) {
           expect(section.headline).toMatch(/^✓ held/)
