@@ -120,6 +120,26 @@ const variants: Variant[] = [
   // The same client with the default policies removed: the gap to 'netiquette' is what the
   // policies (deadline, retry with its budget, breaker, concurrency limiter, attempt timeout) cost.
   netiquetteVariant('netiquette, no policies', { middleware: () => [] }),
+  // The default stack plus `endpoints` over one address, behind a name: what choosing an address
+  // per attempt costs (a lookup is cached, so this is the choice, the measuring and the Host).
+  {
+    name: 'netiquette, endpoints',
+    make: (origin, connections) => {
+      const named = origin.replace('127.0.0.1', 'bench.local')
+      const client = createClient({
+        origin: named,
+        agent: { connections },
+        endpoints: { resolve: () => ['127.0.0.1'] },
+      })
+      return {
+        send: async (url) => {
+          const res = await client.request(url.replace(origin, named))
+          await res.body.arrayBuffer()
+        },
+        close: () => client.close(),
+      }
+    },
+  },
   {
     name: 'undici fetch',
     make: (_origin, connections) => {

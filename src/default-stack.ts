@@ -48,7 +48,7 @@ export function defaultStack(
     stack.push(createConcurrencyLayer(concurrency, options.onLimitChange, options.onShed))
   }
   stack.push(createAttemptTimeoutLayer(timeouts.header, timeouts.margin))
-  if (endpoints !== false) stack.push(createEndpointsLayer(endpoints, random))
+  if (endpoints !== false) stack.push(createEndpointsLayer(endpoints, random, options.onAttempt))
   return Object.freeze(stack)
 }
 

@@ -1,5 +1,6 @@
 import type { CallRequest } from './middleware.ts'
-import { channels } from './events.ts'
+import { channels, type AttemptHook } from './events.ts'
+import { callHook } from './hooks.ts'
 import { classifyError, errorCode, type OutcomeKind } from './outcome.ts'
 
 /** What a policy decided after an attempt, and why. */
@@ -164,10 +165,15 @@ export function startAttempt(request: CallRequest): AttemptRecord {
 /**
  * Records an attempt that failed before it could be dispatched (its origin's addresses could not
  * be looked up): `sent: false`, with its error and outcome, published on
- * `netiquette:attempt:end`, so that the policies above judge it as they judge a DNS failure in
- * undici (never sent: retried whatever the method). Returns the record.
+ * `netiquette:attempt:end` and handed to the `onAttempt` hook, so that the policies above judge
+ * it as they judge a DNS failure in undici (never sent: retried whatever the method). Returns the
+ * record.
  */
-export function recordUnsentAttempt(request: CallRequest, error: unknown): AttemptRecord {
+export function recordUnsentAttempt(
+  request: CallRequest,
+  error: unknown,
+  onAttempt?: AttemptHook,
+): AttemptRecord {
   const record = startAttempt(request)
   request.originState.counters.attempts++
   record.sent = false
@@ -177,6 +183,7 @@ export function recordUnsentAttempt(request: CallRequest, error: unknown): Attem
   if (channels.attemptEnd.hasSubscribers) {
     channels.attemptEnd.publish({ attempt: record, error, attempts: request.attempts })
   }
+  if (onAttempt !== undefined) callHook(onAttempt, 'onAttempt', { attempt: record, error })
   noteAttemptError(error, record)
   return record
 }

@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { recordUnsentAttempt } from '../core/attempt.ts'
 import type { Cancellation } from '../core/cancellation.ts'
-import { channels } from '../core/events.ts'
+import { channels, type AttemptHook } from '../core/events.ts'
 import type { Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
@@ -21,7 +21,11 @@ const RETRY_LOOKUP = 1_000
  * and hedge as an attempt. The transport connects to the chosen address and sends the origin's
  * host as Host and as the TLS server name. Origins whose host is an IP address pass through.
  */
-export function createEndpointsLayer(options: ResolvedEndpoints, random: Random): Middleware {
+export function createEndpointsLayer(
+  options: ResolvedEndpoints,
+  random: Random,
+  onAttempt?: AttemptHook,
+): Middleware {
   const resolve = options.resolve
   return async function endpoints(request, next) {
     const { clock, originState, cancellation } = request
@@ -36,7 +40,7 @@ export function createEndpointsLayer(options: ResolvedEndpoints, random: Random)
         const error = await untilAborted(pending, cancellation)
         if (set.endpoints.length === 0) {
           // An attempt that could not be sent, recorded as undici records a failed DNS lookup.
-          recordUnsentAttempt(request, error)
+          recordUnsentAttempt(request, error, onAttempt)
           throw error
         }
       }
