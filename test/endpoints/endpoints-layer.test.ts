@@ -147,7 +147,9 @@ describe('endpoints on virtual time, through the default stack', () => {
 
   it('fails a call whose lookup fails with EndpointResolutionError, retried as never sent', async () => {
     let n = 0
+    const seen: { error?: string; sent?: boolean }[] = []
     const { clock, client } = virtualClient(byAddress(), {
+      onAttempt: ({ attempt }) => seen.push({ error: attempt.error, sent: attempt.sent }),
       endpoints: {
         resolve: () => {
           n++
@@ -161,6 +163,17 @@ describe('endpoints on virtual time, through the default stack', () => {
     // Two failed lookups, then an answer: a POST is retried too, since nothing was sent.
     expect(n).toBe(3)
     expect(call.value?.statusCode).toBe(200)
+    expect(call.value?.attempts.map((a) => [a.error, a.sent])).toEqual([
+      ['NQ_ENDPOINT_RESOLUTION', false],
+      ['NQ_ENDPOINT_RESOLUTION', false],
+      [undefined, undefined],
+    ])
+    // The hook sees the attempts that could not be sent (the virtual origin, which does not set
+    // `sent`, calls no hook).
+    expect(seen).toEqual([
+      { error: 'NQ_ENDPOINT_RESOLUTION', sent: false },
+      { error: 'NQ_ENDPOINT_RESOLUTION', sent: false },
+    ])
 
     const broken = virtualClient(byAddress(), {
       endpoints: { resolve: () => ['not-an-ip'] },
