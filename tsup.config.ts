@@ -6,6 +6,7 @@ const libraries = {
   index: 'src/index.ts',
   'testing/index': 'src/testing/index.ts',
   'otel/index': 'src/otel/index.ts',
+  'redis/index': 'src/redis/index.ts',
 }
 
 /**

@@ -1,6 +1,7 @@
 // Loads the built package both ways, as a consumer would: require() and import().
 const cjs = require('netiquette')
 const cjsTesting = require('netiquette/testing')
+const cjsRedis = require('netiquette/redis')
 
 async function main() {
   const esm = await import('netiquette')
@@ -11,6 +12,7 @@ async function main() {
       'require("netiquette/testing").createFaultServer',
       typeof cjsTesting.createFaultServer === 'function',
     ],
+    ['require("netiquette/redis").redisStore', typeof cjsRedis.redisStore === 'function'],
     ['import("netiquette").createClient', typeof esm.createClient === 'function'],
     // One module instance both ways, not a CommonJS copy beside the ES module.
     ['require and import give the same Client', cjs.Client === esm.Client],

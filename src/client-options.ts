@@ -15,6 +15,7 @@ import type { RedirectOptions } from './faces/redirect-policy.ts'
 import type { RetryOptions } from './retry/retry-options.ts'
 import type { HedgeOptions } from './retry/hedge-options.ts'
 import type { EndpointsOptions } from './endpoints/endpoints-options.ts'
+import type { RateLimitOptions } from './budget/rate-limit-options.ts'
 import type { PropagationOptions } from './timeouts/timeout-options.ts'
 
 /** Options of {@link createClient}. Validated once, when the client is created. */
@@ -109,6 +110,17 @@ export interface ClientOptions {
    *   netiquette; balancing changes which servers see the traffic, which the user should choose
    */
   endpoints?: EndpointsOptions | boolean
+  /**
+   * Rate limits: a quota of requests per time for each origin (or each key `rateLimit.key`
+   * derives from the request, such as the API key's tenant), kept in this process or shared by
+   * every instance through Redis (`store: redisStore(redis)` from `netiquette/redis`). An attempt
+   * over the quota waits for its slot when that fits in the call's deadline, or fails at once
+   * with `RateLimitedError`. A 429 lowers the key's rate, which recovers gradually; its
+   * `Retry-After` pauses the key for everyone sharing the store. `true` learns the rate from 429s
+   * alone, per origin. See {@link RateLimitOptions} and `docs/rate-limits.md`.
+   * @defaultValue `false`: a quota is the API's, and only the user knows it
+   */
+  rateLimit?: RateLimitOptions | boolean
   /**
    * Client-side adaptive throttling per origin (Google SRE book): when an origin keeps asking
    * for less (429, 503) or timing out, reject a share of calls locally with `ThrottledError`

@@ -6,11 +6,18 @@ import type { Limiters } from './pool/limiters.ts'
 import { HEDGE_STATE, type HedgeState, type HedgeStats } from './retry/hedge-state.ts'
 import type { EndpointStats } from './endpoints/endpoint.ts'
 import { ENDPOINT_SET, type EndpointSet } from './endpoints/endpoint-set.ts'
+import type { RateLimits } from './budget/rate-limits.ts'
+import type { RateLimitStats } from './budget/rate-key.ts'
 
 /** What `client.stats()` returns: one entry per origin the client holds state for. */
 export interface ClientStats {
   /** Least recently used origin first. */
   origins: OriginStats[]
+  /**
+   * One entry per rate-limit key this client has used (least recently used first), with the
+   * rate allowed now, what was learned, waits and refusals; empty without `rateLimit`.
+   */
+  rateLimits: RateLimitStats[]
 }
 
 /**
@@ -37,6 +44,8 @@ export interface OriginStats {
     queueTimeout: number
     circuitOpen: number
     throttled: number
+    /** Refused by the rate limit: no slot before the deadline (`RateLimitedError`). */
+    rateLimited: number
   }
   /** The concurrency limit now; `undefined` without a limiter (or before the first attempt). */
   limit: number | undefined
@@ -69,6 +78,7 @@ export function clientStats(
   now: number,
   circuits: Circuits | undefined,
   limiters: Limiters | undefined,
+  rateLimits?: RateLimits,
 ): ClientStats {
   const list: OriginStats[] = []
   for (const [origin, state] of origins.entries()) {
@@ -86,6 +96,7 @@ export function clientStats(
         queueTimeout: limiter?.shedTimeout ?? 0,
         circuitOpen: counters.circuitRejected,
         throttled: counters.throttled,
+        rateLimited: counters.rateLimited,
       },
       limit: limiter?.limit,
       attemptsInFlight: limiter?.inFlight,
@@ -96,7 +107,7 @@ export function clientStats(
       endpoints: endpointStats(state.peekSlot<EndpointSet | null>(ENDPOINT_SET), now),
     })
   }
-  return { origins: list }
+  return { origins: list, rateLimits: rateLimits?.stats(now) ?? [] }
 }
 
 function hedgeStats(state: HedgeState | undefined): HedgeStats | undefined {

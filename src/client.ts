@@ -58,6 +58,8 @@ import {
 } from './retry/retry-options.ts'
 import { resolveHedgePolicy, type ResolvedHedgePolicy } from './retry/hedge-options.ts'
 import { resolveEndpointsOptions } from './endpoints/endpoints-options.ts'
+import { resolveRateLimitOptions } from './budget/rate-limit-options.ts'
+import { RateLimits } from './budget/rate-limits.ts'
 
 const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
 
@@ -78,6 +80,7 @@ const KNOWN_OPTIONS = [
   'retry',
   'hedge',
   'endpoints',
+  'rateLimit',
   'throttle',
   'breaker',
   'onCircuitStateChange',
@@ -108,6 +111,7 @@ export class Client {
   readonly #handler: Handler
   readonly #circuits: Circuits | undefined
   readonly #limiters: Limiters | undefined
+  readonly #rateLimits: RateLimits | undefined
   readonly #origins: OriginMap<OriginState>
   readonly #redirect: RedirectPolicy
   readonly #decompress: DecompressPolicy | false
@@ -162,6 +166,8 @@ export class Client {
         'false when agent.proxy is set: the proxy resolves the hostname and picks the address',
       )
     }
+    const rateLimit = resolveRateLimitOptions('rateLimit', options.rateLimit)
+    if (rateLimit !== false) this.#rateLimits = new RateLimits(rateLimit)
     for (const name of HOOKS) optionalFunction(name, options[name])
 
     if (options.dispatcher !== undefined) {
@@ -250,6 +256,7 @@ export class Client {
       concurrency,
       random,
       endpoints,
+      this.#rateLimits,
     )
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
@@ -293,7 +300,13 @@ export class Client {
    * ```
    */
   stats(): ClientStats {
-    return clientStats(this.#origins, this.#clock.now(), this.#circuits, this.#limiters)
+    return clientStats(
+      this.#origins,
+      this.#clock.now(),
+      this.#circuits,
+      this.#limiters,
+      this.#rateLimits,
+    )
   }
 
   /** True once `close()` or `destroy()` has been called. */

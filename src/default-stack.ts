@@ -14,12 +14,14 @@ import { deadlineLayer } from './timeouts/deadline-layer.ts'
 import type { ResolvedTimeouts } from './timeouts/timeout-options.ts'
 import type { ClientOptions } from './client-options.ts'
 import { createEndpointsLayer } from './endpoints/endpoints-layer.ts'
+import { createRateLimitLayer } from './budget/rate-limit-layer.ts'
+import type { RateLimits } from './budget/rate-limits.ts'
 import type { ResolvedEndpoints } from './endpoints/endpoints-options.ts'
 
 /**
  * The client's default policies, outermost first (the order and its reasons are in
  * `docs/architecture.md`): deadline, adaptive throttle (unless `throttle` is `false`), retry, circuit
- * breaker (unless `breaker` is `false`), concurrency limiter (unless `concurrency` is `false`),
+ * breaker (unless `breaker` is `false`), rate limit (with `rateLimit`), concurrency limiter (unless `concurrency` is `false`),
  * attempt timeout, and the choice of an address (with `endpoints`). The retry layer (which also hedges) is always there, so that a request can
  * turn retries or hedging on for itself.
  */
@@ -32,6 +34,7 @@ export function defaultStack(
   concurrency: ResolvedConcurrency | false,
   random: Random,
   endpoints: ResolvedEndpoints | false = false,
+  rateLimits?: RateLimits,
 ): readonly Middleware[] {
   const stack: Middleware[] = [deadlineLayer()]
   const { throttle } = options
@@ -44,6 +47,7 @@ export function defaultStack(
   }
   stack.push(createRetryLayer(retry, random, options.onRetry, hedge))
   if (breaker !== undefined) stack.push(breaker.middleware)
+  if (rateLimits !== undefined) stack.push(createRateLimitLayer(rateLimits, options.onShed))
   if (concurrency !== false) {
     stack.push(createConcurrencyLayer(concurrency, options.onLimitChange, options.onShed))
   }

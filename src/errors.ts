@@ -25,6 +25,7 @@ export const ErrorCodes = {
   SUPERSEDED: 'NQ_SUPERSEDED',
   HEDGE_DECLINED: 'NQ_HEDGE_DECLINED',
   ENDPOINT_RESOLUTION: 'NQ_ENDPOINT_RESOLUTION',
+  RATE_LIMITED: 'NQ_RATE_LIMITED',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -122,6 +123,26 @@ export class CircuitOpenError extends NetiquetteError {
     this.origin = options?.origin
     this.state = options?.state
     this.retryAt = options?.retryAt
+  }
+}
+
+/**
+ * The rate limit (`rateLimit` option) has no slot for the attempt before the call's deadline:
+ * nothing was sent. Local: no policy counts it as an upstream failure, and it is not retried
+ * (the wait was already weighed against the deadline).
+ */
+export class RateLimitedError extends NetiquetteError {
+  /** The origin the attempt was for. */
+  readonly origin: string | undefined
+  /** ms until the key's next slot frees, from when the attempt was refused. */
+  readonly retryAfter: number | undefined
+  constructor(
+    message: string,
+    options?: NetiquetteErrorOptions & { origin?: string; retryAfter?: number },
+  ) {
+    super(ErrorCodes.RATE_LIMITED, message, options, true)
+    this.origin = options?.origin
+    this.retryAfter = options?.retryAfter
   }
 }
 

@@ -4,6 +4,8 @@ import { main as tour } from '../examples/tour.ts'
 import { main as globalFetch } from '../examples/global-fetch.ts'
 import { main as decompression } from '../examples/decompression.ts'
 import { main as hedging } from '../examples/hedging.ts'
+import { main as sharedQuota } from '../examples/shared-quota.ts'
+import { haveRedis, startRedis } from './support/redis-server.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
 describe('examples', () => {
@@ -78,4 +80,25 @@ describe('hedging.ts', () => {
     )
     expect(text).toContain('hedges sent 1, won 1, refused 0')
   })
+})
+
+describe.runIf(haveRedis || process.env.CI !== undefined)('shared-quota.ts', () => {
+  it('shares one quota between worker processes through a real redis-server', async () => {
+    const redis = await startRedis()
+    try {
+      const { perSecond } = await sharedQuota(() => {}, {
+        processes: 2,
+        seconds: 2,
+        rate: 20,
+        burst: 2,
+        offered: 40,
+        redisPort: redis.port,
+      })
+      // 2 × 40/s offered, 20/s shared: each second sees about 20 (the first, the burst too).
+      for (const count of perSecond) expect(count).toBeLessThanOrEqual(20 + 2 + 2)
+      expect(perSecond[1]).toBeGreaterThanOrEqual(15)
+    } finally {
+      await redis.stop()
+    }
+  }, 30_000)
 })

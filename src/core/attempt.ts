@@ -106,6 +106,11 @@ export interface AttemptRecord {
    * when it got a place at once.
    */
   queued: number | undefined
+  /**
+   * Time the attempt waited for its slot under the rate limit (`rateLimit` option) before
+   * `start`, in ms; `undefined` when its slot was free at once.
+   */
+  rateLimitWait: number | undefined
   /** The response status, when headers arrived. */
   statusCode: number | undefined
   /** The error's `code` (or name) when the attempt failed without a response. */
@@ -139,6 +144,7 @@ export function createAttemptRecord(
     reused: undefined,
     sent: undefined,
     queued: undefined,
+    rateLimitWait: undefined,
     statusCode: undefined,
     error: undefined,
     outcome: undefined,
@@ -158,6 +164,7 @@ export function startAttempt(request: CallRequest): AttemptRecord {
     request.hedgeAttempt === true,
     request.endpoint?.address,
   )
+  if (request.rateLimitWait !== undefined) record.rateLimitWait = request.rateLimitWait
   attempts.push(record)
   return record
 }

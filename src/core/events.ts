@@ -25,6 +25,7 @@ import type { NetiquetteError } from '../errors.ts'
  * | `netiquette:circuit:state` | {@link CircuitStateChange} | a circuit changed state |
  * | `netiquette:limit:change` | {@link LimitChangeEvent} | an origin's concurrency limit changed |
  * | `netiquette:endpoint` | `EndpointEvent` | an address was added, removed, ejected or readmitted (`endpoints`) |
+ * | `netiquette:rate-limit` | `RateLimitStoreEvent` | a shared rate-limit store fell back to its local limit, or recovered |
  *
  * @example
  * ```ts
@@ -58,6 +59,8 @@ export const channels = {
   limitChange: diagnosticsChannel.channel('netiquette:limit:change'),
   /** An origin's address was added, removed, ejected or readmitted: `EndpointEvent`. */
   endpoint: diagnosticsChannel.channel('netiquette:endpoint'),
+  /** A shared rate-limit store fell back to its local limit, or recovered: `RateLimitStoreEvent`. */
+  rateLimit: diagnosticsChannel.channel('netiquette:rate-limit'),
 } as const
 
 /** Payload of `netiquette:call:start`. */
@@ -159,7 +162,8 @@ export interface HedgeEvent {
  *   (`CircuitOpenError`);
  * - `throttled`: adaptive throttling rejected the call (`ThrottledError`).
  */
-export type ShedCause = 'queue-full' | 'queue-timeout' | 'circuit-open' | 'throttled'
+export type ShedCause =
+  'queue-full' | 'queue-timeout' | 'circuit-open' | 'throttled' | 'rate-limited'
 
 /** Payload of `netiquette:shed`, and the event `onShed` receives. Nothing was sent. */
 export interface ShedEvent {

@@ -50,6 +50,9 @@ export function explain(responseOrError: unknown): string {
 
 function describeAttempt(a: AttemptRecord): string {
   const timing: string[] = []
+  if (a.rateLimitWait !== undefined) {
+    timing.push(`waited ${ms(a.rateLimitWait)} for the rate limit`)
+  }
   if (a.queued !== undefined) timing.push(`queued ${ms(a.queued)}`)
   if (a.timeToHeaders !== undefined) timing.push(`headers ${ms(a.timeToHeaders)}`)
   if (a.duration !== undefined) timing.push(`total ${ms(a.duration)}`)

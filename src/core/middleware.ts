@@ -172,6 +172,12 @@ export interface CallRequest {
    * Host header and `servername` for TLS. `undefined`: the dispatcher resolves the origin itself.
    */
   readonly endpoint?: AttemptEndpoint | undefined
+  /**
+   * ms this attempt waited for its slot under the rate limit (`rateLimit` option), set on the
+   * copy of the request the rate limit passes on after a wait; the transport stamps it on the
+   * attempt's record.
+   */
+  readonly rateLimitWait?: number | undefined
   readonly clock: Clock
   /** State the policies keep for this origin. */
   readonly originState: OriginState

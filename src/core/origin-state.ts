@@ -14,6 +14,8 @@ export interface OriginCounters {
   throttled: number
   /** Attempts the circuit breaker rejected because the origin's circuit was not closed. */
   circuitRejected: number
+  /** Attempts the rate limit refused: their slot would have come after the deadline. */
+  rateLimited: number
 }
 
 /** Something held per origin that must release resources (timers) when the origin is evicted. */
@@ -36,6 +38,7 @@ export class OriginState {
     retriesRefused: 0,
     throttled: 0,
     circuitRejected: 0,
+    rateLimited: 0,
   }
   /** Calls started and not yet settled (a returned response settles once its body is in). */
   inFlight = 0

@@ -144,6 +144,18 @@ export function recordTraces(options: RecordTracesOptions = {}): () => void {
     const traced = call?.open.get(attempt)
     if (call === undefined || traced === undefined) return
     const { span, start } = traced
+    const queued = attempt.queued ?? 0
+    if (attempt.rateLimitWait !== undefined && attempt.rateLimitWait > 0) {
+      // The wait for a rate-limit slot came before the wait for a place in the queue.
+      tracer
+        .startSpan(
+          'netiquette.rate_limit',
+          { startTime: start - queued - attempt.rateLimitWait },
+          call.context,
+        )
+        .end(start - queued)
+      span.setAttribute('netiquette.rate_limit.wait', attempt.rateLimitWait)
+    }
     if (attempt.queued !== undefined && attempt.queued > 0) {
       tracer
         .startSpan('netiquette.queue', { startTime: start - attempt.queued }, call.context)

@@ -1,0 +1,177 @@
+import { reportShed, type ShedHook } from '../core/events.ts'
+import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
+import { serverRetryHint } from '../retry/retry-after.ts'
+import { HedgeDeclinedError, InvalidOptionError, RateLimitedError } from '../errors.ts'
+import type { GcraRule } from './gcra.ts'
+import type { RateKey } from './rate-key.ts'
+import type { RateLimits } from './rate-limits.ts'
+import type { RateReservation } from './rate-limit-store.ts'
+import { serverQuota } from './server-quota.ts'
+
+// The rule of a key nothing limits: the store is still asked, so a pause reaches every instance.
+const UNLIMITED: GcraRule = Object.freeze({ interval: 0, tolerance: 0 })
+// Times an attempt takes a new slot because its schedule changed while it waited (a pause, a cut).
+const MAX_READMISSIONS = 3
+
+/**
+ * The rate limit as a middleware: each attempt takes a slot in its key's schedule (GCRA, in the
+ * store), waiting for it when it fits before the call's deadline, or fails at once with
+ * `RateLimitedError`. Responses teach it: a 429 lowers the key's learned rate, its `Retry-After`
+ * pauses the key in the store (for every instance sharing it), and `RateLimit-Remaining` pacing
+ * spreads a nearly spent quota. Sits below the breaker (an open circuit costs no slot) and above
+ * the concurrency limiter (a waiting attempt holds no place), inside the retry layer, so retries
+ * and hedges count against the quota as the server counts them.
+ */
+export function createRateLimitLayer(limits: RateLimits, onShed?: ShedHook): Middleware {
+  const { settings } = limits
+  const { store } = settings
+  const keyOf = settings.key
+
+  function admit(
+    request: CallRequest,
+    next: Handler,
+    state: RateKey,
+    waited: number,
+    readmissions: number,
+  ): Promise<CallResponse> {
+    const { clock } = request
+    const now = clock.now()
+    const rule = limits.rule(state, now) ?? UNLIMITED
+    const maxWait =
+      request.hedgeAttempt === true
+        ? 0
+        : Math.max(0, request.deadline - request.minAttemptTime - now)
+    const reservation = store.reserve(state.key, rule, maxWait, now)
+    if (reservation instanceof Promise) {
+      return reservation.then((r) => granted(request, next, state, r, waited, readmissions))
+    }
+    return granted(request, next, state, reservation, waited, readmissions)
+  }
+
+  function granted(
+    request: CallRequest,
+    next: Handler,
+    state: RateKey,
+    reservation: RateReservation,
+    waited: number,
+    readmissions: number,
+  ): Promise<CallResponse> {
+    if (!reservation.allowed) return Promise.reject(refuse(request, state, reservation.wait))
+    if (reservation.wait <= 0) return send(request, next, state, waited)
+    const { clock } = request
+    const since = clock.now()
+    const cuts = state.cuts
+    state.waiting++
+    return clock.sleep(reservation.wait, request.cancellation.signal).then(
+      () => {
+        state.waiting--
+        const now = clock.now()
+        const total = waited + (now - since)
+        // The rate was cut while this attempt waited (its slot was given up), or a pause that
+        // began meanwhile covers its slot: it takes a new one.
+        const stale = state.cuts !== cuts || state.pausedUntil > now
+        if (stale && readmissions < MAX_READMISSIONS) {
+          return admit(request, next, state, total, readmissions + 1)
+        }
+        return send(request, next, state, total)
+      },
+      (error: unknown) => {
+        state.waiting--
+        throw error
+      },
+    )
+  }
+
+  function refuse(request: CallRequest, state: RateKey, wait: number): Error {
+    const left = Math.max(0, Math.round(request.deadline - request.clock.now()))
+    const kept =
+      request.minAttemptTime > 0 ? `, ${request.minAttemptTime} ms of it kept for the attempt` : ''
+    if (request.hedgeAttempt === true) {
+      return new HedgeDeclinedError(
+        `${request.origin}'s rate limit has no slot free now (next in ${Math.ceil(wait)} ms)`,
+      )
+    }
+    state.rejected++
+    request.originState.counters.rateLimited++
+    const error = new RateLimitedError(
+      `${request.origin}: the rate limit's next slot is in ${Math.ceil(wait)} ms, too late for the call's deadline (${left} ms left${kept})`,
+      { origin: request.origin, retryAfter: Math.ceil(wait) },
+    )
+    reportShed(request, 'rate-limited', error, onShed)
+    return error
+  }
+
+  function send(
+    request: CallRequest,
+    next: Handler,
+    state: RateKey,
+    waited: number,
+  ): Promise<CallResponse> {
+    const { clock } = request
+    if (waited > 0) {
+      state.waited++
+      state.waitedMs += waited
+      // The transport stamps the wait on the attempt's record.
+      request = { ...request, rateLimitWait: waited }
+    }
+    const sentAt = clock.now()
+    state.learned?.sent(sentAt)
+    return next(request).then((response) => {
+      learn(request, state, response, sentAt)
+      return response
+    })
+  }
+
+  function learn(request: CallRequest, state: RateKey, response: CallResponse, sentAt: number) {
+    const { clock } = request
+    const now = clock.now()
+    if (response.statusCode === 429) {
+      state.throttled++
+      const hint = serverRetryHint(429, response.headers, clock.wallNow(), settings.maxPause)
+      if (hint !== undefined && hint.delay > 0) pause(state, hint.delay, now)
+      if (state.learned?.throttled(now, sentAt) === true) {
+        state.cuts++
+        // The slots reserved at the old rate are given up (not those a pause holds back).
+        store.rewind?.(state.key, Math.max(now, state.pausedUntil))
+      }
+      return
+    }
+    if (state.learned === undefined) return
+    state.learned.accepted(now)
+    const quota = serverQuota(response.headers, clock.wallNow(), settings.maxPause)
+    if (quota !== undefined && state.serverQuota(now, quota.remaining, quota.reset, quota.limit)) {
+      pause(state, quota.reset, now)
+    }
+  }
+
+  function pause(state: RateKey, delay: number, now: number): void {
+    if (now + delay <= state.pausedUntil) return
+    state.pausedUntil = now + delay
+    // A store's failure to pause is its own to report; the local pause holds regardless.
+    void Promise.resolve(
+      store.pause(state.key, limits.rule(state, now) ?? UNLIMITED, delay, now),
+    ).catch(() => undefined)
+  }
+
+  return function rateLimit(request, next) {
+    let key: string | undefined = request.origin
+    if (keyOf !== undefined) {
+      try {
+        key = keyOf(request)
+      } catch (error) {
+        return Promise.reject(error as Error)
+      }
+      if (key === undefined) return next(request)
+      if (typeof key !== 'string') {
+        return Promise.reject(
+          new InvalidOptionError(
+            'rateLimit.key',
+            key,
+            'a function returning a string or undefined',
+          ),
+        )
+      }
+    }
+    return admit(request, next, limits.get(key), 0, 0)
+  }
+}
