@@ -134,7 +134,8 @@ export type {
   ResolvedEndpoints,
 } from './endpoints/endpoints-options.ts'
 export type { EndpointStats } from './endpoints/endpoint.ts'
-export { memoryStore, MemoryRateStore } from './budget/memory-rate-store.ts'
+export { memoryStore } from './budget/memory-rate-store.ts'
+export type { MemoryRateStore } from './budget/memory-rate-store.ts'
 export type { MemoryStoreOptions } from './budget/memory-rate-store.ts'
 export type { RateLimitOptions, ResolvedRateLimit } from './budget/rate-limit-options.ts'
 export type {
@@ -144,7 +145,6 @@ export type {
   RateReservation,
 } from './budget/rate-limit-store.ts'
 export type { RateLimitStats } from './budget/rate-key.ts'
-export { gcraPause, gcraReserve, gcraRule } from './budget/gcra.ts'
 export type { GcraReservation, GcraRule } from './budget/gcra.ts'
 export type { EndpointEvent } from './endpoints/endpoint-set.ts'
 export { isReplayableBody } from './core/request-body.ts'

@@ -2,9 +2,9 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { Redis } from 'ioredis'
 import { createClient as createNodeRedis } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { gcraRule } from '../../src/budget/gcra.ts'
 import {
   createClient,
-  gcraRule,
   memoryStore,
   type RateLimitStore,
   type RateLimitStoreEvent,
