@@ -19,6 +19,22 @@ export function whenBodyComplete(body: unknown, callback: () => void): void {
   else callback()
 }
 
+/** @internal Hands the body's chunks to a {@link BodyConsumer} instead of the stream. */
+export const kConsume = Symbol('netiquette.consume')
+/** @internal Asks the source for more after a {@link BodyConsumer} paused it. */
+export const kResumeSource = Symbol('netiquette.resumeSource')
+
+/**
+ * @internal A reader that takes a body's chunks directly, as they arrive, without the stream's
+ * buffer and events: the dispatcher face's handler. Errors still come as the stream's 'error'.
+ */
+export interface BodyConsumer {
+  /** A chunk of the body. Returns false to pause the source until `body[kResumeSource]()`. */
+  data(chunk: Buffer): boolean
+  /** The body has been received to its end. */
+  end(): void
+}
+
 /** How a {@link ResponseBody} talks to the request that feeds it. */
 export interface ResponseBodySource {
   /** Asks for more data after the consumer drained the buffer (undici's `controller.resume()`). */
@@ -49,6 +65,14 @@ export class ResponseBody extends Readable {
   // the stream's buffer and 'data' events, as undici's own body does: it saves several
   // microseconds per 64 KiB response.
   #sink: Sink | undefined
+  #consumer: BodyConsumer | undefined
+  // Chunks that arrived before anyone read the stream. They enter the stream's buffer only when a
+  // stream reader asks (`_read`): a helper or a consumer takes them as they are, and a small body
+  // that arrived whole costs no trip through the stream's machinery.
+  #early: Buffer[] | undefined
+  #earlyLength = 0
+  // True once the stream has been asked for data: from then on chunks go through it.
+  #streaming = false
 
   constructor(source: ResponseBodySource) {
     if (typeof source?.resume !== 'function' || typeof source.abort !== 'function') {
@@ -64,6 +88,23 @@ export class ResponseBody extends Readable {
   }
 
   override push(chunk: Buffer | null, encoding?: BufferEncoding): boolean {
+    const consumer = this.#consumer
+    if (consumer !== undefined) {
+      if (chunk !== null) return consumer.data(chunk)
+      this.#eof = true
+      this.#consumer = undefined
+      consumer.end()
+      return false
+    }
+    if (!this.#streaming && this.#sink === undefined) {
+      if (chunk === null) {
+        this.#eof = true
+        return false
+      }
+      ;(this.#early ??= []).push(chunk)
+      this.#earlyLength += chunk.length
+      return this.#earlyLength < this.readableHighWaterMark
+    }
     const sink = this.#sink
     if (chunk === null) {
       this.#eof = true
@@ -86,10 +127,55 @@ export class ResponseBody extends Readable {
   }
 
   override _read(): void {
+    if (!this.#streaming) {
+      this.#streaming = true
+      const early = this.#takeEarly()
+      if (early !== undefined) for (const chunk of early) super.push(chunk)
+      if (this.#eof) {
+        super.push(null)
+        return
+      }
+    }
+    this.#source.resume()
+  }
+
+  /** The chunks that arrived before anyone read the stream, now taken out of it. */
+  #takeEarly(): Buffer[] | undefined {
+    const early = this.#early
+    this.#early = undefined
+    this.#earlyLength = 0
+    return early
+  }
+
+  /**
+   * @internal Hands every chunk, from now on and any that arrived before, to `consumer` instead of
+   * the stream, and marks the body used. False (nothing done) when the body has been read, is
+   * being read or has failed: then read the stream.
+   */
+  [kConsume](consumer: BodyConsumer): boolean {
+    if (this.#streaming || this.#used || this.destroyed || Readable.isDisturbed(this)) return false
+    this.#used = true
+    const early = this.#takeEarly()
+    let more = true
+    if (early !== undefined) for (const chunk of early) more = consumer.data(chunk)
+    if (this.#eof) {
+      consumer.end()
+      return true
+    }
+    this.#consumer = consumer
+    if (more) this.#source.resume()
+    return true
+  }
+
+  /** @internal See {@link BodyConsumer.data}. */
+  [kResumeSource](): void {
     this.#source.resume()
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // A consumer hears of it through the stream's 'error'; nothing more is handed to it.
+    this.#consumer = undefined
+    this.#early = undefined
     if (!this.#complete) {
       this.#source.abort(error ?? bodyDestroyed())
     }
@@ -101,33 +187,27 @@ export class ResponseBody extends Readable {
     callback(error)
   }
 
+  // The helpers chain on the collection rather than being async functions: one promise per read
+  // instead of three nested ones (arrayBuffer awaiting bytes awaiting the collection).
+
   /** Reads the whole body as UTF-8 text. */
-  async text(): Promise<string> {
-    const { chunks, length } = await this.#collect()
-    if (chunks.length === 1) return (chunks[0] as Buffer).toString('utf8')
-    return Buffer.concat(chunks, length).toString('utf8')
+  text(): Promise<string> {
+    return this.#collect().then(textOf)
   }
 
   /** Reads the whole body and parses it as JSON. */
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text()) as unknown
+  json(): Promise<unknown> {
+    return this.#collect().then(jsonOf)
   }
 
   /** Reads the whole body into an ArrayBuffer of exactly its size. */
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    return (await this.bytes()).buffer as ArrayBuffer
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#collect().then(arrayBufferOf)
   }
 
   /** Reads the whole body into a Uint8Array that owns its memory (one copy, as undici). */
-  async bytes(): Promise<Uint8Array> {
-    const { chunks, length } = await this.#collect()
-    const bytes = new Uint8Array(length)
-    let offset = 0
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset)
-      offset += chunk.length
-    }
-    return bytes
+  bytes(): Promise<Uint8Array> {
+    return this.#collect().then(bytesOf)
   }
 
   /** Reads the whole body into a Blob typed with the response's content type. */
@@ -191,10 +271,28 @@ export class ResponseBody extends Readable {
       )
     }
     this.#used = true
+    if (!this.#streaming && this.#eof) {
+      // The whole body arrived before anyone read it: no stream read at all. The stream still
+      // ends ('end', 'close'), as a body read to its end does.
+      const length = this.#earlyLength
+      const chunks = this.#takeEarly() ?? []
+      this.#streaming = true
+      super.push(null)
+      this.resume()
+      return Promise.resolve({ chunks, length })
+    }
     return new Promise<Collected>((resolve, reject) => {
       const sink: Sink = { chunks: [], length: 0, resolve, reject }
       this.once('error', reject)
-      // Whatever arrived before the helper was called is in the stream's buffer: take it first.
+      // Whatever arrived before the helper was called: first the chunks nobody asked the stream
+      // for, then whatever is in the stream's buffer.
+      const early = this.#takeEarly()
+      if (early !== undefined) {
+        for (const chunk of early) {
+          sink.chunks.push(chunk)
+          sink.length += chunk.length
+        }
+      }
       for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read()) {
         sink.chunks.push(chunk)
         sink.length += chunk.length
@@ -209,6 +307,31 @@ export class ResponseBody extends Readable {
       this.#source.resume()
     })
   }
+}
+
+function textOf({ chunks, length }: Collected): string {
+  if (chunks.length === 1) return (chunks[0] as Buffer).toString('utf8')
+  return Buffer.concat(chunks, length).toString('utf8')
+}
+
+function jsonOf(collected: Collected): unknown {
+  return JSON.parse(textOf(collected)) as unknown
+}
+
+function bytesOf({ chunks, length }: Collected): Uint8Array {
+  // Over an ArrayBuffer made first: a small Uint8Array made alone lives in the heap, and asking
+  // for its `.buffer` (arrayBuffer()) then moves it out at several times the cost of the copy.
+  const bytes = new Uint8Array(new ArrayBuffer(length))
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.length
+  }
+  return bytes
+}
+
+function arrayBufferOf(collected: Collected): ArrayBuffer {
+  return bytesOf(collected).buffer as ArrayBuffer
 }
 
 interface Collected {

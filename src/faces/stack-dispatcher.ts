@@ -1,18 +1,24 @@
 import { Dispatcher } from 'undici'
 import { flattenHeaders } from '../core/headers.ts'
 import type { ClientResponse } from '../core/middleware.ts'
-import type { ResponseBody } from '../core/response-body.ts'
+import { ResponseBody, kConsume, kResumeSource, type BodyConsumer } from '../core/response-body.ts'
 import { InvalidOptionError, InvalidRequestError, describeValue } from '../errors.ts'
 import type { RequestOptions } from '../client-options.ts'
 import { adaptHandler } from './legacy-handler.ts'
 
 /** @internal What the dispatcher face needs from its client. */
 export interface DispatchTarget {
+  /** The client's `origin`: a dispatch to it is sent by its path, with no URL to parse. */
+  readonly origin: string | undefined
   /** Sends one call through the stack. */
   send(url: string, options: RequestOptions): Promise<ClientResponse>
   close(): Promise<void>
   destroy(reason?: Error): Promise<void>
 }
+
+// What a paused handler may have held for it before the socket is paused: the stream buffer's
+// default, as before the direct path.
+const HELD_BYTES = 64 * 1024
 
 // Dispatch options that mean the same to a call through the stack; the rest (allowH2,
 // maxRedirections, an interceptor's own) belong to layers this dispatcher replaces.
@@ -142,7 +148,15 @@ class StackDispatch implements Dispatcher.DispatchController {
   readonly #abort = new AbortController()
   #paused = false
   #reason: Error | null = null
-  #body: ResponseBody | undefined
+  #body: ClientResponse['body'] | undefined
+  // Set when the body's chunks come straight from the transport (see #respond).
+  #direct = false
+  // Direct mode: chunks that came while the handler was paused, up to a buffer's worth, and
+  // whether the source was told to stop (past it) and the body has ended behind them.
+  #held: Buffer[] | undefined
+  #heldBytes = 0
+  #sourcePaused = false
+  #endHeld = false
   #response: ClientResponse | undefined
   #done = false
 
@@ -186,12 +200,56 @@ class StackDispatch implements Dispatcher.DispatchController {
 
   pause(): void {
     this.#paused = true
-    this.#body?.pause()
+    if (!this.#direct) this.#body?.pause()
   }
 
   resume(): void {
+    if (!this.#paused) return
     this.#paused = false
-    this.#body?.resume()
+    const body = this.#body
+    if (body === undefined) return
+    if (!this.#direct) {
+      body.resume()
+      return
+    }
+    this.#release(body as ResponseBody)
+  }
+
+  /** Direct mode: hands over what was held while paused, then lets the source go on. */
+  #release(body: ResponseBody): void {
+    const held = this.#held
+    while (held !== undefined && held.length > 0 && !this.#paused) {
+      const chunk = held.shift() as Buffer
+      this.#heldBytes -= chunk.length
+      this.#deliver(chunk)
+    }
+    if (this.#paused) return
+    if (this.#endHeld) {
+      this.#endHeld = false
+      this.#end(this.#response as ClientResponse)
+      return
+    }
+    if (this.#sourcePaused) {
+      this.#sourcePaused = false
+      body[kResumeSource]()
+    }
+  }
+
+  /**
+   * Direct mode, a chunk from the transport: to the handler, or held while it is paused. As the
+   * stream's buffer did, a paused handler stops the socket only once a buffer's worth is held:
+   * pausing and resuming the socket at every chunk costs more than the data.
+   */
+  #take(chunk: Buffer): boolean {
+    if (!this.#paused && (this.#held === undefined || this.#held.length === 0)) {
+      this.#deliver(chunk)
+      return true
+    }
+    ;(this.#held ??= []).push(chunk)
+    this.#heldBytes += chunk.length
+    if (this.#heldBytes < HELD_BYTES) return true
+    this.#sourcePaused = true
+    return false
   }
 
   start(target: DispatchTarget, options: Dispatcher.DispatchOptions): void {
@@ -207,7 +265,7 @@ class StackDispatch implements Dispatcher.DispatchController {
     let url: string
     let request: RequestOptions
     try {
-      url = targetUrl(options)
+      url = targetUrl(options, target.origin)
       request = requestOptions(options, this.#abort.signal)
     } catch (error) {
       this.#fail(error as Error)
@@ -248,26 +306,44 @@ class StackDispatch implements Dispatcher.DispatchController {
       this.#fail(this.#reason)
       return
     }
-    body.on('end', () => {
-      if (this.#done) return
-      this.#done = true
-      try {
-        this.#handler.onResponseEnd?.(this, response.trailers)
-      } catch (error) {
-        // As undici's Request does when onComplete throws: the handler hears it as an error.
-        this.#report(error as Error)
+    // The body the transport made: its chunks go straight to the handler, without the stream's
+    // buffer, events and ticks (the handler's pause() holds the socket through the return value).
+    if (body instanceof ResponseBody) {
+      const consumer: BodyConsumer = {
+        data: (chunk) => this.#take(chunk),
+        end: () => {
+          if (this.#held !== undefined && this.#held.length > 0) this.#endHeld = true
+          else this.#end(response)
+        },
       }
-    })
-    body.on('data', (chunk: Buffer) => {
-      if (this.#done) return
-      try {
-        this.#handler.onResponseData?.(this, chunk)
-      } catch (error) {
-        this.abort(error as Error)
-      }
-    })
+      this.#direct = true
+      if (body[kConsume](consumer)) return
+      this.#direct = false
+    }
+    body.on('end', () => this.#end(response))
+    body.on('data', (chunk: Buffer) => this.#deliver(chunk))
     // 'data' set it flowing; a handler that paused in onResponseStart keeps it paused.
     if (this.#paused) body.pause()
+  }
+
+  #deliver(chunk: Buffer): void {
+    if (this.#done || this.#reason !== null) return
+    try {
+      this.#handler.onResponseData?.(this, chunk)
+    } catch (error) {
+      this.abort(error as Error)
+    }
+  }
+
+  #end(response: ClientResponse): void {
+    if (this.#done) return
+    this.#done = true
+    try {
+      this.#handler.onResponseEnd?.(this, response.trailers)
+    } catch (error) {
+      // As undici's Request does when onComplete throws: the handler hears it as an error.
+      this.#report(error as Error)
+    }
   }
 
   #fail(error: Error): void {
@@ -294,7 +370,7 @@ class StackDispatch implements Dispatcher.DispatchController {
   }
 }
 
-function targetUrl(options: Dispatcher.DispatchOptions): string {
+function targetUrl(options: Dispatcher.DispatchOptions, clientOrigin: string | undefined): string {
   // undici reports bad options to the handler rather than throwing: so does this.
   if (typeof options !== 'object' || options === null) {
     throw new InvalidRequestError(
@@ -318,7 +394,17 @@ function targetUrl(options: Dispatcher.DispatchOptions): string {
       `dispatch path ${describeValue(path)} does not start with "/"; expected a path on the dispatch's origin`,
     )
   }
-  return (typeof origin === 'string' ? origin.replace(/\/+$/, '') : origin.origin) + path
+  const base =
+    typeof origin !== 'string'
+      ? origin.origin
+      : origin.charCodeAt(origin.length - 1) === 0x2f /* / */
+        ? origin.replace(/\/+$/, '')
+        : origin
+  // On the client's own origin the path alone is the target (a `//` path still goes the long
+  // way: as a URL on the origin it is a path, as a path alone it would name a host).
+  const second = path.charCodeAt(1)
+  if (base === clientOrigin && second !== 0x2f && second !== 0x5c /* \ */) return path
+  return base + path
 }
 
 function requestOptions(options: Dispatcher.DispatchOptions, signal: AbortSignal): RequestOptions {

@@ -1,5 +1,6 @@
 import { finished, type Readable } from 'node:stream'
 import type { ReadableByteStreamController } from 'node:stream/web'
+import { ResponseBody, kConsume, kResumeSource } from '../core/response-body.ts'
 
 /** Bytes the web stream holds before it pauses the Node stream under it. */
 const HIGH_WATER_MARK = 64 * 1024
@@ -17,10 +18,36 @@ const HIGH_WATER_MARK = 64 * 1024
 export function toWebBody(body: Readable): ReadableStream<Uint8Array> {
   let done = false
   let stopFinished: (() => void) | undefined
+  // Set when the transport's chunks come straight here (the body the transport made, unread).
+  let direct = false
   return new ReadableStream(
     {
       type: 'bytes',
       start(controller: ReadableByteStreamController) {
+        if (body instanceof ResponseBody) {
+          direct = body[kConsume]({
+            data(chunk) {
+              if (done) return false
+              // An empty chunk (the stream path drops them) cannot be enqueued in a byte stream.
+              if (chunk.length === 0) return true
+              controller.enqueue(new Uint8Array(chunk))
+              return (controller.desiredSize ?? 0) > 0
+            },
+            end() {
+              if (done) return
+              done = true
+              controller.close()
+            },
+          })
+          if (direct) {
+            body.once('error', (error: Error) => {
+              if (done) return
+              done = true
+              controller.error(error)
+            })
+            return
+          }
+        }
         body.pause()
         body.on('data', (chunk: Buffer) => {
           if (done) return
@@ -37,7 +64,8 @@ export function toWebBody(body: Readable): ReadableStream<Uint8Array> {
         })
       },
       pull() {
-        body.resume()
+        if (direct) (body as ResponseBody)[kResumeSource]()
+        else body.resume()
       },
       cancel() {
         if (done) return

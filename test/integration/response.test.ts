@@ -3,6 +3,7 @@ import { Agent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AbortedError, InvalidOptionError, createClient, type Client } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
+import { createBlockingServer } from '../support/blocking-server.ts'
 import { eventually } from './helpers.ts'
 
 let server: FaultServer
@@ -41,6 +42,34 @@ describe('response bodies', () => {
     await eventually(() => res.attempts[0]?.duration !== undefined)
     expect(await res.body.text()).toBe('x'.repeat(1000))
     if (!res.body.closed) await once(res.body, 'close')
+    // Read by a helper without a trip through the stream, it still ended as a stream does.
+    expect(res.body.readableEnded).toBe(true)
+  })
+
+  it('streams a body that had fully arrived before anyone read it, in order', async () => {
+    server.route('/early', { body: 'abcdefghij'.repeat(5_000) })
+    const res = await client.request('/early')
+    await eventually(() => res.attempts[0]?.duration !== undefined)
+    res.body.setEncoding('latin1')
+    let text = ''
+    for await (const chunk of res.body) text += chunk as string
+    expect(text).toBe('abcdefghij'.repeat(5_000))
+    expect(res.body.readableEnded).toBe(true)
+  })
+
+  it('holds the server back while nobody reads a large body, then delivers all of it', async () => {
+    const origin = await createBlockingServer(32 * 1024 * 1024)
+    const open = createClient({ origin: origin.url })
+    try {
+      const res = await open.request('/')
+      await eventually(() => origin.blocked)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(origin.written).toBeLessThan(origin.total / 2)
+      expect((await res.body.bytes()).byteLength).toBe(origin.total)
+    } finally {
+      await open.destroy()
+      await origin.close()
+    }
   })
 
   it('reads a large body arriving in many chunks, byte for byte', async () => {
