@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { headersAt } from './core/attempt.ts'
 import { systemClock, type Clock } from './core/clock.ts'
 import { channels } from './core/events.ts'
 import { mergeHeaders, normalizeHeaders, type HeaderRecord } from './core/headers.ts'
@@ -370,6 +371,7 @@ export class Client {
    */
   get dispatcher(): StackDispatcher {
     this.#stackDispatcher ??= new StackDispatcher({
+      origin: this.#origin,
       send: (url, options) => this.#send(url, options, this.#headers),
       close: () => this.close(),
       destroy: (reason) => this.destroy(reason),
@@ -401,11 +403,39 @@ export class Client {
     )
   }
 
-  async #send(
+  /**
+   * One call: prepared (and validated) at once, so that a bad input rejects before anything is
+   * sent, then run through the stack. Not an async function: an async frame holds every local
+   * of the preparation for as long as the call is in flight (a kilobyte per call).
+   */
+  #send(
     url: string | URL,
     options: RequestOptions,
     defaultHeaders: HeaderRecord | undefined,
   ): Promise<ClientResponse> {
+    let call: PreparedCall
+    try {
+      call = this.#prepare(url, options, defaultHeaders)
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    let pending: Promise<CallResponse>
+    try {
+      pending = this.#handler(call.request)
+    } catch (error) {
+      pending = Promise.reject(error as Error)
+    }
+    return pending.then(
+      (response) => this.#delivered(call, response),
+      (error: unknown) => this.#failed(call, error),
+    )
+  }
+
+  #prepare(
+    url: string | URL,
+    options: RequestOptions,
+    defaultHeaders: HeaderRecord | undefined,
+  ): PreparedCall {
     if (this.#closed) {
       throw new ClientClosedError('the client is closed; create a new client to send requests')
     }
@@ -458,7 +488,7 @@ export class Client {
     const cancellation = new Cancellation()
     const unfollow = cancellation.follow(signal)
     this.#inFlight.add(cancellation)
-    const originState = this.#origins.get(origin)
+    const originState = this.#origins.get(origin, startTime)
     originState.counters.calls++
     originState.inFlight++
     const request: CallRequest = {
@@ -490,22 +520,25 @@ export class Client {
       })
     }
 
-    let response: CallResponse
-    try {
-      response = await this.#handler(request)
-    } catch (error) {
-      this.#settle(cancellation, unfollow, originState)
-      recordLatency(request)
-      const thrown = finalError(error, request)
-      if (channels.callEnd.hasSubscribers) publishEnd(request, undefined, thrown)
-      throw thrown
-    }
+    return { request, unfollow }
+  }
 
-    response.attempt.decision ??= { action: 'return', reason: 'response handed to the caller' }
-    recordLatency(request)
+  #failed({ request, unfollow }: PreparedCall, error: unknown): never {
+    this.#settle(request.cancellation, unfollow, request.originState)
+    recordLatency(request, request.clock.now())
+    const thrown = finalError(error, request)
+    if (channels.callEnd.hasSubscribers) publishEnd(request, undefined, thrown)
+    throw thrown
+  }
+
+  #delivered({ request, unfollow }: PreparedCall, response: CallResponse): CallResponse {
+    response.attempt.decision ??= RETURNED
+    recordLatency(request, headersAt(request, response.attempt))
     // The call lasts until its body has been received: a caller's abort must still reach it,
     // and only then may the caller's listener go.
-    whenBodyComplete(response.body, () => this.#settle(cancellation, unfollow, originState))
+    whenBodyComplete(response.body, () =>
+      this.#settle(request.cancellation, unfollow, request.originState),
+    )
     if (channels.callEnd.hasSubscribers) publishEnd(request, response, undefined)
     return response
   }
@@ -575,6 +608,12 @@ export function createClient(options: ClientOptions = {}): Client {
   return new Client(options)
 }
 
+/** A call ready to run: its request, and how to stop following the caller's signal. */
+interface PreparedCall {
+  readonly request: CallRequest
+  readonly unfollow: () => void
+}
+
 /** The error the caller sees: always an object with `attempts`, and typed. */
 function finalError(error: unknown, request: CallRequest): unknown {
   const { attempts, callerSignal } = request
@@ -592,11 +631,16 @@ function finalError(error: unknown, request: CallRequest): unknown {
 }
 
 /** Adds a call that sent something to its origin's latency window; local rejections say nothing. */
-function recordLatency(request: CallRequest): void {
+function recordLatency(request: CallRequest, now: number): void {
   if (request.attempts.length === 0) return
-  const now = request.clock.now()
   request.originState.recordLatency(now, now - request.startTime)
 }
+
+// The decision on a response handed to the caller: the same for every call, never mutated.
+const RETURNED = Object.freeze({
+  action: 'return',
+  reason: 'response handed to the caller',
+} as const)
 
 function publishEnd(
   request: CallRequest,

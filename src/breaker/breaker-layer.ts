@@ -1,4 +1,4 @@
-import { failedAttempt } from '../core/attempt.ts'
+import { failedAttempt, headersAt } from '../core/attempt.ts'
 import type { Clock } from '../core/clock.ts'
 import { channels, emit, reportShed, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
@@ -183,7 +183,7 @@ export class Breaker {
             : classifyStatus(status) === 'success'
               ? 'success'
               : 'failure'
-          circuit.release(clock.now(), permit, verdict, wait)
+          circuit.release(headersAt(request, response.attempt), permit, verdict, wait)
           return response
         },
         (error: unknown) => {

@@ -1,3 +1,4 @@
+import { headersAt } from '../core/attempt.ts'
 import { reportShed, type ShedHook } from '../core/events.ts'
 import type { CallResponse, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, neverLeftClient } from '../core/outcome.ts'
@@ -53,7 +54,9 @@ export function createThrottleLayer(
   return function throttle(request, next) {
     const { clock, originState } = request
     const state = originState.slot(key, () => new AdaptiveThrottle(options))
-    const p = state.rejectionProbability(clock.now())
+    // The call's start, not a fresh reading: the windows count in seconds, and a clock reading
+    // costs more than the difference is worth.
+    const p = state.rejectionProbability(request.startTime)
     if (p > 0 && random() < p) {
       originState.counters.throttled++
       const { requests, accepts } = state.counts(clock.now())
@@ -71,7 +74,8 @@ export function createThrottleLayer(
     }
     return pending.then(
       (response) => {
-        state.record(clock.now(), classifyStatus(response.statusCode) !== 'overload')
+        const at = headersAt(request, response.attempt)
+        state.record(at, classifyStatus(response.statusCode) !== 'overload')
         return response
       },
       (error: unknown) => {

@@ -1,4 +1,4 @@
-import { failedAttempt } from '../core/attempt.ts'
+import { failedAttempt, headersAt } from '../core/attempt.ts'
 import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, errorCode, neverLeftClient } from '../core/outcome.ts'
@@ -139,24 +139,23 @@ function run(
   queuedSince?: number,
 ): Promise<CallResponse> {
   const { clock } = request
-  const start = clock.now()
   const inFlight = limiter.inFlight
   const before = request.attempts.length
   let pending: Promise<CallResponse>
   try {
     pending = next(request)
   } catch (error) {
-    limiter.release(sampleOf(error, request, start, inFlight, before))
+    limiter.release(sampleOf(error, request, clock.now(), inFlight, before))
     return Promise.reject(error as Error)
   }
-  // The transport has started the attempt's record by now: stamp the wait for a place on it.
-  if (queuedSince !== undefined) {
-    const record = request.attempts[before]
-    if (record !== undefined) record.queued = start - queuedSince
-  }
+  // The transport has started the attempt's record by now (unless a layer below waits before
+  // it): its start is the attempt's, with no clock reading of our own.
+  const record = request.attempts[before]
+  const start = record === undefined ? clock.now() : request.startTime + record.start
+  if (queuedSince !== undefined && record !== undefined) record.queued = start - queuedSince
   return pending.then(
     (response) => {
-      const now = clock.now()
+      const now = headersAt(request, response.attempt)
       const dropped = classifyStatus(response.statusCode) === 'overload'
       const sample = { now, rtt: now - start, inFlight, dropped, nack: dropped }
       // The place is held until the body is in: the connection is busy until then.

@@ -78,11 +78,46 @@ export function createRetryLayer(
     const policy = request.retry === undefined ? base : request.retry
     if (policy === false) return next(request)
     const budget = budgetFor(policy, request)
-    budget?.recordCall(request.clock.now())
+    // The call's start (the budget's window counts in seconds): no clock reading of its own.
+    budget?.recordCall(request.startTime)
     const hedge = request.hedge === undefined ? hedgeBase : request.hedge
     const hedging = hedge === false ? undefined : hedgingFor(hedge, request)
-    return retryLoop(request, next, policy, random, budget, onRetry, hedging)
+    if (hedging !== undefined)
+      return retryLoop(request, next, policy, random, budget, onRetry, hedging)
+    // The first attempt outside the loop: a response nobody retries (nearly every call) then
+    // costs a `then`, not the loop's async frame.
+    budget?.attemptStarted(false)
+    const before = request.attempts.length
+    let pending: Promise<CallResponse>
+    try {
+      pending = next(request)
+    } catch (error) {
+      pending = Promise.reject(error as Error)
+    }
+    return pending.then(
+      (response) => {
+        budget?.attemptEnded(false)
+        if (!policy.statuses.has(response.statusCode) && policy.shouldRetry === undefined) {
+          return response
+        }
+        const first = { response, before }
+        return retryLoop(request, next, policy, random, budget, onRetry, undefined, first)
+      },
+      (error: unknown) => {
+        budget?.attemptEnded(false)
+        const first = { error, before }
+        return retryLoop(request, next, policy, random, budget, onRetry, undefined, first)
+      },
+    )
   }
+}
+
+/** How the first attempt of a call ended, when it ran before the loop (see createRetryLayer). */
+interface FirstOutcome {
+  readonly response?: CallResponse
+  readonly error?: unknown
+  /** The call's attempt records before it. */
+  readonly before: number
 }
 
 /** A call's hedging: its policy, its origin's state, and the hedges it has left. */
@@ -118,6 +153,7 @@ async function retryLoop(
   budget: RetryBudget | undefined,
   onRetry: RetryHook | undefined,
   hedging: CallHedging | undefined,
+  first?: FirstOutcome,
 ): Promise<CallResponse> {
   const { attempts, clock, cancellation } = request
   let retries = 0
@@ -132,7 +168,12 @@ async function retryLoop(
     let attempt: AttemptRecord | undefined
     // Hedging off (the default) costs a comparison: no clock reading, no round.
     const delay = hedging === undefined ? undefined : hedgeDelay(hedging, clock.now())
-    if (delay !== undefined) {
+    if (first !== undefined) {
+      // The first attempt, already run (and its budget bookkeeping done) by the layer.
+      ;({ response, error } = first)
+      attempt = response?.attempt ?? failedAttempt(error, attempts, first.before)
+      first = undefined
+    } else if (delay !== undefined) {
       const { hedge, state, left } = hedging as CallHedging
       const settings = { policy, hedge, state, budget, granted, delay, left }
       ;({ response, error, attempt } = await hedgedRound(request, next, settings))
