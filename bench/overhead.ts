@@ -14,23 +14,21 @@
 //   npm run bench                      # defaults: 10 rounds of 1.5 s per variant and workload
 //   npm run bench -- --rounds 20 --window 2000 --json
 //   npm run bench -- --only big        # one workload: tiny or big
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createHistogram } from 'node:perf_hooks'
 import {
-  Agent,
-  fetch,
-  getGlobalDispatcher,
-  request,
-  setGlobalDispatcher,
-  type Dispatcher,
-} from 'undici'
+  asGlobalFetchSees,
+  compareToBaseline,
+  describeMachine,
+  fmt,
+  median,
+  pinSelf,
+  runWindow,
+  startNginx,
+  startNodeServer,
+  type Sample,
+  type Send,
+} from './harness.ts'
+import { Agent, fetch, request } from 'undici'
 import { createClient, DEFAULT_AGENT_OPTIONS, type ClientOptions } from '../src/index.ts'
 
 const { values: args } = parseArgs({
@@ -68,7 +66,6 @@ const workloads: Workload[] = [
   },
 ]
 
-type Send = (url: string) => Promise<void>
 interface Variant {
   name: string
   make: (origin: string, connections: number) => { send: Send; close: () => Promise<void> }
@@ -198,136 +195,20 @@ const variants: Variant[] = [
   },
 ]
 
-/**
- * The dispatcher Node's global fetch uses after `setGlobalDispatcher(dispatcher)`: undici wraps
- * it for the older handler API of the undici bundled with Node.
- */
-function asGlobalFetchSees(dispatcher: Dispatcher): Dispatcher {
-  const previous = getGlobalDispatcher()
-  setGlobalDispatcher(dispatcher)
-  const seen = (globalThis as unknown as Record<symbol, Dispatcher>)[
-    Symbol.for('undici.globalDispatcher.1')
-  ] as Dispatcher
-  setGlobalDispatcher(previous)
-  return seen
-}
-
-interface Sample {
-  rps: number
-  cpuUsPerReq: number
-  p50: number
-  p99: number
-}
-
-async function runWindow(send: Send, url: string, inFlight: number, ms: number): Promise<Sample> {
-  const histogram = createHistogram()
-  let count = 0
-  let stop = false
-  const cpu0 = process.cpuUsage()
-  const t0 = performance.now()
-  const timer = setTimeout(() => (stop = true), ms)
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (!stop) {
-        const start = process.hrtime.bigint()
-        await send(url)
-        histogram.record(process.hrtime.bigint() - start)
-        count++
-      }
-    }),
-  )
-  clearTimeout(timer)
-  const elapsed = performance.now() - t0
-  const cpu = process.cpuUsage(cpu0)
-  return {
-    rps: (count * 1000) / elapsed,
-    cpuUsPerReq: (cpu.user + cpu.system) / count,
-    p50: histogram.percentile(50) / 1e6,
-    p99: histogram.percentile(99) / 1e6,
-  }
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
-}
-const fmt = (x: number, digits = 2) => x.toFixed(digits)
-
-interface Origin {
-  url: string
-  kind: string
-  stop: () => void
-}
-
-async function startNodeServer(pinned: boolean): Promise<Origin> {
-  const serverPath = fileURLToPath(new URL('./server.ts', import.meta.url))
-  const [command, argv] = pinned
-    ? ['taskset', ['-c', '1', process.execPath, serverPath]]
-    : [process.execPath, [serverPath]]
-  const child = spawn(command as string, argv as string[], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const [portLine] = (await once(child.stdout, 'data')) as [Buffer]
-  return {
-    url: `http://127.0.0.1:${String(portLine).trim()}`,
-    kind: 'node:http',
-    stop: () => stopChild(child),
-  }
-}
-
-async function startNginx(pinned: boolean): Promise<Origin | undefined> {
-  if (args.server === 'node' || !hasCommand('nginx')) {
-    if (args.server === 'nginx') throw new Error('--server nginx: nginx is not installed')
-    return undefined
-  }
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'netiquette-bench-'))
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((t) => `${t}_temp_path ${dir};`)
-    .join(' ')
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000000; keepalive_timeout 600s; ${temp}
-  server { listen 127.0.0.1:${port};
-    location / { default_type text/plain; return 200 'hello world!'; } } }`,
-  )
-  const nginxArgs = ['-c', join(dir, 'nginx.conf'), '-p', dir]
-  const child = pinned
-    ? spawn('taskset', ['-c', '1', 'nginx', ...nginxArgs], { stdio: 'ignore' })
-    : spawn('nginx', nginxArgs, { stdio: 'ignore' })
-  const url = `http://127.0.0.1:${port}`
-  // Wait until it answers (bounded): nginx gives no readiness signal on stdout.
-  const probe = new Agent()
-  for (let i = 0; ; i++) {
-    try {
-      await (await request(`${url}/tiny`, { dispatcher: probe })).body.text()
-      break
-    } catch (error) {
-      if (i >= 100) throw new Error('nginx did not start', { cause: error })
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
-  await probe.close()
-  return {
-    url,
-    kind: 'nginx',
-    stop: () => {
-      stopChild(child)
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
-
 async function main() {
   const pinned = pinSelf()
   const node = await startNodeServer(pinned)
-  const nginx = await startNginx(pinned)
+  const nginx = args.server === 'node' ? undefined : await startNginx(pinned)
+  if (args.server === 'nginx' && nginx === undefined) {
+    node.stop()
+    throw new Error('--server nginx: nginx is not installed')
+  }
   const results: Record<string, unknown> = {}
   try {
     if (!args.json) {
+      console.log(describeMachine())
       console.log(
-        `node ${process.version}, ${rounds} rounds x ${windowMs} ms per variant; ` +
+        `${rounds} rounds x ${windowMs} ms per variant; ` +
           (pinned ? 'client on core 0, server on core 1' : 'not pinned (no taskset or 1 core)'),
       )
     }
@@ -350,7 +231,11 @@ async function main() {
       }
       if (!args.json) process.stderr.write('\n')
       for (const v of live) await v.close()
-      results[workload.name] = { server: server.kind, rows: report(workload, server.kind, samples) }
+      results[workload.name] = {
+        server: server.kind,
+        rows: report(workload, server.kind, samples),
+        faces: faceRatios(samples),
+      }
     }
   } finally {
     node.stop()
@@ -359,52 +244,42 @@ async function main() {
   if (args.json) console.log(JSON.stringify(results, null, 2))
 }
 
-function stopChild(child: ChildProcess): void {
-  child.stdin?.end()
-  child.kill()
-}
-
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
+/**
+ * The fetch faces against their own baselines, per round: `client.fetch` / undici `fetch`, and
+ * the global fetch through `client.dispatcher` / the global fetch on a bare Agent.
+ */
+function faceRatios(samples: Map<string, Sample[]>) {
+  const ratio = (ours: string, theirs: string) => {
+    const a = samples.get(ours) as Sample[]
+    const b = samples.get(theirs) as Sample[]
+    const per = a.map((s, i) => s.rps / (b[i] as Sample).rps)
+    return { ratio: median(per), min: Math.min(...per), max: Math.max(...per) }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
+  const faces = {
+    'client.fetch / undici fetch': ratio('netiquette fetch', 'undici fetch'),
+    'global fetch via client.dispatcher / global fetch': ratio(
+      'global fetch, dispatcher',
+      'global fetch',
+    ),
+  }
+  if (!args.json) {
+    for (const [name, r] of Object.entries(faces)) {
+      console.log(`${name.padEnd(50)} ${fmt(r.ratio)} (${fmt(r.min)}-${fmt(r.max)})`)
+    }
+  }
+  return faces
 }
 
 function report(workload: Workload, serverKind: string, samples: Map<string, Sample[]>) {
   const bare = samples.get('undici.request') as Sample[]
-  const rows = [...samples].map(([name, list]) => {
-    const ratios = list.map((s, i) => s.rps / (bare[i] as Sample).rps)
-    const cpuRatios = list.map((s, i) => (bare[i] as Sample).cpuUsPerReq / s.cpuUsPerReq)
-    return {
-      variant: name,
-      rps: median(list.map((s) => s.rps)),
-      ratio: median(ratios),
-      ratioMin: Math.min(...ratios),
-      ratioMax: Math.max(...ratios),
-      cpuUsPerReq: median(list.map((s) => s.cpuUsPerReq)),
-      cpuRatio: median(cpuRatios),
-      p50: median(list.map((s) => s.p50)),
-      p99: median(list.map((s) => s.p99)),
-    }
-  })
+  const rows = [...samples].map(([name, list]) => ({
+    variant: name,
+    ...compareToBaseline(list, bare),
+  }))
   if (!args.json) {
     console.log(`\n${workload.name} (server: ${serverKind})`)
     console.log(
-      'variant                    req/s   x bare (min-max)      CPU us/req  x bare CPU   p50 ms  p99 ms',
+      'variant                    req/s   x bare (min-max)      CPU us/req  CPU x bare   p50 ms  p99 ms',
     )
     for (const r of rows) {
       console.log(
@@ -416,16 +291,6 @@ function report(workload: Workload, serverKind: string, samples: Map<string, Sam
     }
   }
   return rows
-}
-
-/** Pins this process to core 0 when taskset exists and there are 2+ cores. */
-function pinSelf(): boolean {
-  try {
-    execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
 }
 
 await main()

@@ -3,6 +3,7 @@
 //
 //   node --expose-gc bench/soak.ts                 # 50,000 mixed calls, 2,000 TLS failures
 //   node --expose-gc bench/soak.ts --calls 6000 --tls 600 --json
+//   node --expose-gc bench/soak.ts --calls 1000000 --steps 10 --tls 0   # heap every 100k calls
 //
 // Phases:
 // 1. Mixed calls, 64 at a time, through the default stack with a small fixed limit (so calls
@@ -28,10 +29,12 @@ export interface SoakResult {
   outcomes: Record<string, number>
   heapBaseline: number
   /**
-   * Growth of heapUsed after gc() over each fifth of the calls. A leak grows every step alike;
-   * what is left of the warm-up shows in the first step only.
+   * Growth of heapUsed after gc() over each step of the calls (a fifth of them by default). A
+   * leak grows every step alike; what is left of the warm-up shows in the first step only.
    */
   heapSteps: number[]
+  /** heapUsed after gc() at the end of each step. */
+  heapAfterStep: number[]
   /** Abort listeners on the shared signal once every call has settled. */
   signalListeners: number
   tlsFailures: number
@@ -248,9 +251,12 @@ export async function runDestroy(server: FaultServer): Promise<SoakResult['destr
 }
 
 /** Runs the soak. */
-export async function runSoak(options: { calls?: number; tls?: number } = {}): Promise<SoakResult> {
+export async function runSoak(
+  options: { calls?: number; tls?: number; steps?: number } = {},
+): Promise<SoakResult> {
   const calls = options.calls ?? 50_000
   const tls = options.tls ?? 2_000
+  const steps = options.steps ?? 5
   const warnings: string[] = []
   const escaped: string[] = []
   const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`)
@@ -275,9 +281,10 @@ export async function runSoak(options: { calls?: number; tls?: number } = {}): P
   const outcomes: Record<string, number> = {}
   const untyped: string[] = []
   const heapSteps: number[] = []
+  const heapAfterStep: number[] = []
   let heap = heapBaseline
-  for (let step = 0; step < 5; step++) {
-    const batch = await runMixed(client, Math.ceil(calls / 5), shared, random)
+  for (let step = 0; step < steps; step++) {
+    const batch = await runMixed(client, Math.ceil(calls / steps), shared, random)
     for (const [outcome, n] of Object.entries(batch.outcomes)) {
       outcomes[outcome] = (outcomes[outcome] ?? 0) + n
     }
@@ -285,12 +292,13 @@ export async function runSoak(options: { calls?: number; tls?: number } = {}): P
     await delay(50) // undici drops its signal listeners a tick after a body ends
     const now = await collect()
     heapSteps.push(now - heap)
+    heapAfterStep.push(now)
     heap = now
   }
   const signalListeners = getEventListeners(shared, 'abort').length
   await client.close()
   const leftAfterClose = await settledResources(before)
-  const tlsResult = await runTls(tls)
+  const tlsResult = tls > 0 ? await runTls(tls) : { failures: 0, growth: 0, nodeGrowth: 0 }
   const destroy = await runDestroy(server)
   await server.close()
   process.off('warning', onWarning)
@@ -301,6 +309,7 @@ export async function runSoak(options: { calls?: number; tls?: number } = {}): P
     outcomes,
     heapBaseline,
     heapSteps,
+    heapAfterStep,
     signalListeners,
     tlsFailures: tlsResult.failures,
     tlsHeapGrowth: tlsResult.growth,
@@ -315,12 +324,18 @@ export async function runSoak(options: { calls?: number; tls?: number } = {}): P
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { calls: { type: 'string' }, tls: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      calls: { type: 'string' },
+      tls: { type: 'string' },
+      steps: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   })
   const started = performance.now()
   const result = await runSoak({
     calls: values.calls === undefined ? undefined : Number(values.calls),
     tls: values.tls === undefined ? undefined : Number(values.tls),
+    steps: values.steps === undefined ? undefined : Number(values.steps),
   })
   if (values.json) {
     console.log(JSON.stringify(result))
@@ -331,8 +346,16 @@ if (import.meta.main) {
     )
     console.log(`  outcomes: ${JSON.stringify(result.outcomes)}`)
     console.log(
-      `  heap after gc: ${kib(result.heapBaseline)} baseline, growth per fifth of the calls: ${result.heapSteps.map(kib).join(', ')}`,
+      `  heap after gc: ${kib(result.heapBaseline)} baseline, growth per step of ${Math.ceil(result.calls / result.heapSteps.length)} calls: ${result.heapSteps.map(kib).join(', ')}`,
     )
+    // Flat means: after the first step (the warm-up's leftovers), within 1% of that step's heap.
+    const [first, ...later] = result.heapAfterStep
+    if (first !== undefined && later.length > 0) {
+      const drift = later.map((h) => (100 * (h - first)) / first)
+      console.log(
+        `  heap after each later step vs after the first: ${drift.map((d) => `${d >= 0 ? '+' : ''}${d.toFixed(2)}%`).join(', ')}`,
+      )
+    }
     console.log(`  listeners left on the shared signal: ${result.signalListeners}`)
     console.log(
       `  TLS: ${result.tlsFailures} failed handshakes, heap growth ${kib(result.tlsHeapGrowth)} (bare tls.connect: ${kib(result.tlsNodeHeapGrowth)})`,
