@@ -117,3 +117,46 @@ describe('timers', () => {
     expect(clock.pendingTimers).toBe(0)
   })
 })
+
+describe('VirtualClock.advance with a tick', () => {
+  it('fires every timer due within one tick before promise callbacks run, each at its own time', async () => {
+    const clock = new VirtualClock()
+    const seen: string[] = []
+    for (const at of [10, 10.4, 10.9, 12]) {
+      clock.setTimer(() => {
+        seen.push(`timer ${at} at ${clock.now()}`)
+        void Promise.resolve().then(() => seen.push(`then ${at} at ${clock.now()}`))
+      }, at)
+    }
+    await clock.advance(20, 1)
+    expect(seen).toEqual([
+      'timer 10 at 10',
+      'timer 10.4 at 10.4',
+      'timer 10.9 at 10.9',
+      // The callbacks of the three timers of [10, 11) run together, at the last one's time.
+      'then 10 at 10.9',
+      'then 10.4 at 10.9',
+      'then 10.9 at 10.9',
+      'timer 12 at 12',
+      'then 12 at 12',
+    ])
+    expect(clock.firedTimers).toBe(4)
+    expect(clock.now()).toBe(20)
+  })
+
+  it('never fires past the target, and never moves time backwards', async () => {
+    const clock = new VirtualClock()
+    const times: number[] = []
+    clock.setTimer(() => {
+      times.push(clock.now())
+      // Set from a callback at 5: due at 5.5, within the tick, fires in the next round.
+      void Promise.resolve().then(() => clock.setTimer(() => times.push(clock.now()), 0.5))
+    }, 5)
+    clock.setTimer(() => times.push(clock.now()), 9.5)
+    await clock.advance(9, 10)
+    expect(times).toEqual([5, 5.5])
+    expect(clock.now()).toBe(9)
+    await clock.advance(1, 10)
+    expect(times).toEqual([5, 5.5, 9.5])
+  })
+})
