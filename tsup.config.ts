@@ -7,6 +7,7 @@ const libraries = {
   'testing/index': 'src/testing/index.ts',
   'otel/index': 'src/otel/index.ts',
   'redis/index': 'src/redis/index.ts',
+  'fleet/index': 'src/fleet/index.ts',
 }
 
 /**

@@ -2,6 +2,7 @@
 const cjs = require('netiquette')
 const cjsTesting = require('netiquette/testing')
 const cjsRedis = require('netiquette/redis')
+const cjsFleet = require('netiquette/fleet')
 
 async function main() {
   const esm = await import('netiquette')
@@ -13,6 +14,7 @@ async function main() {
       typeof cjsTesting.createFaultServer === 'function',
     ],
     ['require("netiquette/redis").redisStore', typeof cjsRedis.redisStore === 'function'],
+    ['require("netiquette/fleet").runFleet', typeof cjsFleet.runFleet === 'function'],
     ['import("netiquette").createClient', typeof esm.createClient === 'function'],
     // One module instance both ways, not a CommonJS copy beside the ES module.
     ['require and import give the same Client', cjs.Client === esm.Client],

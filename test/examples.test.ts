@@ -5,6 +5,7 @@ import { main as globalFetch } from '../examples/global-fetch.ts'
 import { main as decompression } from '../examples/decompression.ts'
 import { main as hedging } from '../examples/hedging.ts'
 import { main as sharedQuota } from '../examples/shared-quota.ts'
+import { main as fleet } from '../examples/fleet.ts'
 import { haveRedis, startRedis } from './support/redis-server.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
@@ -101,4 +102,16 @@ describe.runIf(haveRedis || process.env.CI !== undefined)('shared-quota.ts', () 
       await redis.stop()
     }
   }, 30_000)
+})
+
+describe('fleet.ts', () => {
+  it('shows a wrapper stuck after a deploy and netiquette recovering', async () => {
+    const text = (await fleet(() => {})).join('\n')
+    expect(text).toMatch(
+      /our wrapper: still down 31 s after the deploy; in the last 10 s [34]\.\d attempts per call, [0-5]% of calls succeeded/,
+    )
+    expect(text).toMatch(
+      /netiquette: recovered [0-9] s after the deploy; in the last 10 s 1\.0 attempts per call, 100% of calls succeeded, 0% of the server's work/,
+    )
+  }, 120_000)
 })

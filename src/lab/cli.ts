@@ -8,6 +8,9 @@ import { renderReport } from './report.ts'
 import { OBJECTIVE, runLab, type LabProgress } from './run-lab.ts'
 import { SCENARIO_NAMES, type ScenarioName } from './scenarios.ts'
 import { formatScenarioTable } from './table.ts'
+import { runFleetStudy } from '../fleet/fleet-study.ts'
+import { formatFleetStudy } from '../fleet/fleet-table.ts'
+import { renderFleetReport } from '../fleet/fleet-report.ts'
 
 /** Where the command reads and writes; tests pass their own. */
 export interface CliIo {
@@ -31,12 +34,23 @@ Options:
   --out <file>        where the HTML report goes (default: lab-report.html)
   --json              print the results as JSON on stdout instead of tables
   -h, --help          show this help
+
+  --fleet             instead: the fleet simulator (docs/fleet.md). Many clients against one
+                      simulated server on virtual time: reproduces the metastable failure of
+                      Huang et al. (OSDI 2022), runs every client behaviour through it and draws
+                      phase diagrams of which capacity cuts each recovers from (about 2 minutes)
+  --scale <f>         with --fleet: fleet size relative to the paper's (load, capacity and
+                      clients), 0.01 to 1 (default: 0.1; 1 takes about ten times as long)
+  --clients <n>       with --fleet: clients at scale 1, 1 to 10000 (default: 1000)
+  (with --fleet, --out defaults to fleet-report.html; --seed and --json work as above)
 `
 
 /** A bad command line: the message is printed with the usage, and the exit code is 2. */
 class UsageError extends Error {}
 
 interface CliSettings {
+  /** With --fleet: the fleet study's settings instead of the lab's. */
+  fleet: { scale: number; clients: number } | undefined
   scenarios: ScenarioName[]
   duration: number
   rate: number
@@ -68,6 +82,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     return 2
   }
   const progress = progressLine(io.stderr)
+  if (settings.fleet !== undefined) return runFleetCommand(settings, settings.fleet, io)
   let current = -1
   const onProgress = (p: LabProgress) => {
     if (p.index !== current) {
@@ -105,6 +120,42 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
     io.stderr.write(`report: ${out}\n`)
   } else {
     io.stdout.write(`Report: ${out}\n`)
+    io.stdout.write(
+      'Next: netiquette-lab --fleet runs thousands of clients against one server and shows the\n' +
+        'retry storm that keeps it down after a trigger has gone (docs/fleet.md).\n',
+    )
+  }
+  return 0
+}
+
+/** `--fleet`: the fleet study, its tables (or JSON) and its report. */
+async function runFleetCommand(
+  settings: CliSettings,
+  fleet: { scale: number; clients: number },
+  io: CliIo,
+): Promise<number> {
+  const progress = progressLine(io.stderr)
+  let current = -1
+  const study = await runFleetStudy({
+    scale: fleet.scale,
+    clients: fleet.clients,
+    seed: settings.seed,
+    onProgress: (p) => {
+      if (p.index !== current) {
+        current = p.index
+        if (io.stderr.isTTY !== true)
+          io.stderr.write(`running ${p.label} (${p.index + 1}/${p.of})\n`)
+      }
+      progress.update(`[${p.index + 1}/${p.of}] ${p.label}: ${p.at / 1000}/${p.duration / 1000} s`)
+    },
+  })
+  progress.clear()
+  await writeFile(settings.out, renderFleetReport(study, io.now()))
+  if (settings.json) {
+    io.stdout.write(`${JSON.stringify({ ...study, report: settings.out })}\n`)
+    io.stderr.write(`report: ${settings.out}\n`)
+  } else {
+    io.stdout.write(`${formatFleetStudy(study)}\nReport: ${settings.out}\n`)
   }
   return 0
 }
@@ -122,6 +173,9 @@ function parseCommandLine(argv: readonly string[], cwd: string): CliSettings | u
         seed: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean' },
+        fleet: { type: 'boolean' },
+        scale: { type: 'string' },
+        clients: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -132,12 +186,32 @@ function parseCommandLine(argv: readonly string[], cwd: string): CliSettings | u
   }
   const { values } = parsed
   if (values.help === true) return undefined
+  const fleet = values.fleet === true
+  for (const [flag, value] of [
+    ['--scenario', values.scenario],
+    ['--duration', values.duration],
+    ['--rate', values.rate],
+  ] as const) {
+    if (fleet && value !== undefined) throw new UsageError(`${flag} is the lab's; not with --fleet`)
+  }
+  for (const [flag, value] of [
+    ['--scale', values.scale],
+    ['--clients', values.clients],
+  ] as const) {
+    if (!fleet && value !== undefined) throw new UsageError(`${flag} needs --fleet`)
+  }
   return {
+    fleet: fleet
+      ? {
+          scale: parseNumber('--scale', values.scale, 0.1, 0.01, 1, 'a number'),
+          clients: parseNumber('--clients', values.clients, 1000, 1, 10_000, 'an integer', true),
+        }
+      : undefined,
     scenarios: parseScenarios(values.scenario),
     duration: parseNumber('--duration', values.duration, 10, 2, 600, 'a number of seconds'),
     rate: parseNumber('--rate', values.rate, 100, 1, 1000, 'a number of calls per second'),
     seed: parseNumber('--seed', values.seed, 1, 0, 0xffff_ffff, 'an integer', true),
-    out: resolve(cwd, values.out ?? 'lab-report.html'),
+    out: resolve(cwd, values.out ?? (fleet ? 'fleet-report.html' : 'lab-report.html')),
     json: values.json === true,
   }
 }

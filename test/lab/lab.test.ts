@@ -1,20 +1,15 @@
 // The failure lab end to end: the command runs real scenarios against fault servers on
 // 127.0.0.1, prints JSON, and writes a report that a headless Chromium renders offline.
-import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../src/lab/cli.ts'
+import { browserMissing, launchBrowser } from '../support/browser.ts'
 import { CONTENDER_NAMES } from '../../src/lab/contenders.ts'
 import type { LabResults, ScenarioResult } from '../../src/lab/run-lab.ts'
 import { SCENARIO_NAMES } from '../../src/lab/scenarios.ts'
-
-// Debian's chromium; .ci/run installs it and sets CI, so there the browser test never skips.
-const BROWSER = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const browserMissing = !existsSync(BROWSER) && process.env.CI === undefined
 
 type Output = LabResults & { report: string }
 
@@ -241,18 +236,7 @@ describe('the failure lab', () => {
         html.match(/https?:\/\/[^"' )]+/g)?.filter((u) => u !== 'http://www.w3.org/2000/svg') ?? [],
       ).toEqual([])
 
-      const browser = await chromium.launch({
-        executablePath: BROWSER,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      })
+      const browser = await launchBrowser()
       try {
         const page = await browser.newPage()
         const requests: string[] = []
