@@ -71,7 +71,11 @@ export interface FleetOptions {
   servers?: number
   /** How attempts are spread over several servers. @defaultValue 'round-robin' */
   balancer?: Balancer
-  /** Capacity cuts. @defaultValue none */
+  /**
+   * Capacity cuts. Each sets its server's speed at its start and restores full speed at its end;
+   * where two overlap on one server, the later change wins.
+   * @defaultValue none
+   */
   triggers?: readonly FleetTrigger[]
   /** Seed of arrivals, client choice, service times and every client's jitter. @defaultValue 1 */
   seed?: number
