@@ -136,6 +136,7 @@ async function runFleetCommand(
 ): Promise<number> {
   const progress = progressLine(io.stderr)
   let current = -1
+  let group = ''
   const study = await runFleetStudy({
     scale: fleet.scale,
     clients: fleet.clients,
@@ -143,8 +144,13 @@ async function runFleetCommand(
     onProgress: (p) => {
       if (p.index !== current) {
         current = p.index
-        if (io.stderr.isTTY !== true)
-          io.stderr.write(`running ${p.label} (${p.index + 1}/${p.of})\n`)
+        // In a log, one line per phase diagram rather than one per cell (200 of them).
+        const diagram = /^phase: ([^,]+, [^,]+),/.exec(p.label)?.[1]
+        const line = diagram === undefined ? p.label : `phase diagram: ${diagram}`
+        if (io.stderr.isTTY !== true && line !== group) {
+          io.stderr.write(`running ${line} (${p.index + 1}/${p.of})\n`)
+        }
+        group = line
       }
       progress.update(`[${p.index + 1}/${p.of}] ${p.label}: ${p.at / 1000}/${p.duration / 1000} s`)
     },

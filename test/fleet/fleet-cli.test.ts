@@ -60,6 +60,10 @@ describe('netiquette-lab --fleet', () => {
       expect(captured.out).toContain(`Report: ${join(dir, 'fleet.html')}`)
       // Not a terminal: one line per run on stderr, no progress line escapes.
       expect(captured.err).toContain('running paper, 6,200/s, 80% x 10 s (1/')
+      expect(captured.err).toContain('running phase diagram: netiquette, 6200/s (')
+      expect(captured.err.split('\n').filter((line) => line.startsWith('running'))).toHaveLength(
+        4 + 4 + 10,
+      )
       expect(captured.err).not.toContain('\x1b[K')
       const html = await readFile(join(dir, 'fleet.html'), 'utf8')
       expect(html).toContain("<h2>The paper's table</h2>")
