@@ -1,5 +1,10 @@
-import { intInRange, isPlainObject, checkKnownKeys, numberInRange } from '../core/validate.ts'
-import { optionalFunction } from '../core/validate.ts'
+import {
+  checkKnownKeys,
+  intInRange,
+  isPlainObject,
+  numberInRange,
+  optionalFunction,
+} from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { BEHAVIOUR_NAMES, BEHAVIOURS, type BehaviourName } from './fleet-behaviours.ts'
 import { PAPER_SERVER, runFleet, type FleetRun } from './run-fleet.ts'
