@@ -21,6 +21,7 @@ export const BEHAVIOUR_NAMES = [
   'naive',
   'undici-retry',
   'netiquette',
+  'netiquette-hedged',
   'netiquette-paper-timeouts',
 ] as const
 
@@ -92,6 +93,13 @@ export const BEHAVIOURS: Readonly<Record<BehaviourName, FleetBehaviour>> = Objec
       "netiquette's defaults: 30 s deadline, 2 retries with full-jitter backoff inside a 10% " +
       'retry budget, circuit breaker, adaptive throttle, adaptive concurrency limit.',
     options: {},
+  },
+  'netiquette-hedged': {
+    name: 'netiquette-hedged',
+    setup:
+      "netiquette's defaults with hedging on (hedge: true): a second copy of a call still " +
+      'waiting past the p97.5 latency, within 5% extra load.',
+    options: { hedge: true },
   },
   'netiquette-paper-timeouts': {
     name: 'netiquette-paper-timeouts',

@@ -62,7 +62,7 @@ describe('netiquette-lab --fleet', () => {
       expect(captured.err).toContain('running paper, 6,200/s, 80% x 10 s (1/')
       expect(captured.err).toContain('running phase diagram: netiquette, 6200/s (')
       expect(captured.err.split('\n').filter((line) => line.startsWith('running'))).toHaveLength(
-        4 + 4 + 10,
+        4 + 5 + 12,
       )
       expect(captured.err).not.toContain('\x1b[K')
       const html = await readFile(join(dir, 'fleet.html'), 'utf8')
@@ -84,7 +84,7 @@ describe('netiquette-lab --fleet', () => {
       expect(parsed.version).toBe(1)
       expect(parsed.settings).toMatchObject({ seed: 2, clients: 10 })
       expect(parsed.paper).toHaveLength(4)
-      expect(parsed.phase).toHaveLength(10)
+      expect(parsed.phase).toHaveLength(12)
       expect(parsed.report).toBe(join(dir, 'fleet-report.html'))
     } finally {
       await rm(dir, { recursive: true, force: true })
@@ -115,9 +115,9 @@ async function checkInBrowser(file: string): Promise<void> {
     })
     expect(errors).toEqual([])
     expect(requests).toEqual([pathToFileURL(file).href])
-    expect(drawn.phases).toBe(10)
-    // Four runs of the paper's client and four other behaviours, three charts each.
-    expect(drawn.charts).toHaveLength(24)
+    expect(drawn.phases).toBe(12)
+    // Four runs of the paper's client and five other behaviours, three charts each.
+    expect(drawn.charts).toHaveLength(27)
     for (const chart of drawn.charts) expect(chart.lines, chart.id ?? '').toBeGreaterThan(0)
   } finally {
     await browser.close()
