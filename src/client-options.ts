@@ -159,14 +159,15 @@ export interface ClientOptions {
   onCircuitStateChange?: CircuitStateChangeHook
   /**
    * A concurrency limit per origin: at most `limit` attempts in flight, the rest waiting in a
-   * bounded queue (`maxQueue`, 1000) for at most `maxQueueWait` (1 s) and never past the
-   * deadline. A full queue sheds at once with `QueueFullError`, a wait that runs out fails with
+   * bounded queue (`maxQueue`, 10,000) within the deadline while the origin serves, and for at
+   * most `maxQueueWait` (1 s) once it sheds or stops freeing places. A full queue sheds at once with `QueueFullError`, a wait that runs out fails with
    * `QueueTimeoutError`, and an aborted call leaves the queue at once. The limit adapts (AIMD,
    * from 20 between 20 and 200; `algorithm: 'delay'` for an origin that queues rather than
    * sheds) unless it is fixed with `limit`. The Agent the client creates gets one connection per
    * place (`maxLimit`) unless `agent.connections` is set. `false` turns it off. See
    * {@link ConcurrencyOptions} and `docs/concurrency.md`.
-   * @defaultValue AIMD from 20 attempts in flight, between 20 and 200; a queue of 1000 for 1 s
+   * @defaultValue AIMD from 20 attempts in flight, between 20 and 200; a queue of 10,000, waits
+   *   cut to 1 s while the origin struggles
    */
   concurrency?: ConcurrencyOptions | boolean
   /**

@@ -84,13 +84,11 @@ export function createConcurrencyLayer(
       )
     }
     const { clock, deadline, minAttemptTime } = request
-    const untilDeadline = deadline - minAttemptTime - clock.now()
-    const wait = Math.min(options.maxQueueWait, untilDeadline)
-    const waitReason =
-      wait < options.maxQueueWait
-        ? `the call's deadline left ${Math.max(0, Math.round(wait))} ms to wait`
-        : `maxQueueWait ${options.maxQueueWait} ms`
     const queuedSince = clock.now()
+    // A healthy origin's queue is waited on within the deadline; the limiter cuts the wait to
+    // maxQueueWait while the origin struggles.
+    const wait = deadline - minAttemptTime - queuedSince
+    const waitReason = `the call's deadline left ${Math.max(0, Math.round(wait))} ms to wait`
     return limiter
       .acquire(wait, request.cancellation.signal, { origin: request.origin, waitReason })
       .then(
@@ -129,6 +127,7 @@ function createLimiter(
     options.lifoAfter,
     clock,
     report,
+    options.maxQueueWait,
   )
 }
 

@@ -65,17 +65,20 @@ export interface ConcurrencyOptions {
    */
   baselineWindow?: number
   /**
-   * Attempts that may wait for a place; one more is shed at once with `QueueFullError`. Envoy's
-   * `max_pending_requests` is 1024 per cluster (concurrency-limits' LIFO backlog holds 100, which
-   * sheds much of a cold burst before the limit has grown from 20). With the 1 s wait it stays
-   * small: at 20 in flight and 10 ms answers a full queue drains in half a second.
-   * @defaultValue 1000
+   * Attempts that may wait for a place; one more is shed at once with `QueueFullError`. A batch
+   * job's `Promise.all` of a few thousand calls to a healthy origin must not fail here (undici's
+   * own queue has no bound at all); each waiter is bounded by its deadline, and costs what a call
+   * in flight costs (about 10 KB), so a full queue holds about 100 MB. Envoy's
+   * `max_pending_requests` is 1024 per cluster, for a proxy's many callers.
+   * @defaultValue 10000
    */
   maxQueue?: number
   /**
-   * The longest an attempt waits for a place, in ms, and never past the call's deadline (less
-   * `minAttemptTime`); then it fails with `QueueTimeoutError`. concurrency-limits' backlog
-   * timeout is 1 s.
+   * The longest an attempt waits for a place while its origin struggles, in ms: it has shed (a
+   * 429 or 503, a timeout, a reset) within the last 10 s, or no place has come free for this
+   * long. Then it fails with `QueueTimeoutError`. Against a healthy origin whose places keep
+   * coming free, an attempt waits within its deadline (less `minAttemptTime`), so a cold
+   * client's first batch is served, not failed. concurrency-limits' backlog timeout is 1 s.
    * @defaultValue 1000
    */
   maxQueueWait?: number
@@ -118,7 +121,7 @@ export function resolveConcurrencyOptions(
   optionsObject(where, option, [...new Set([...AIMD_KEYS, ...DELAY_KEYS])])
   const o = option as ConcurrencyOptions
   const at = (key: string) => `${where}.${key}`
-  const maxQueue = intInRange(at('maxQueue'), o.maxQueue, 0, 1_000_000, 1_000)
+  const maxQueue = intInRange(at('maxQueue'), o.maxQueue, 0, 1_000_000, 10_000)
   const maxQueueWait = positiveMs(at('maxQueueWait'), o.maxQueueWait, 1_000)
   const lifoAfter = nonNegativeMs(at('lifoAfter'), o.lifoAfter, 100)
   const key = Symbol('limiter')

@@ -1,6 +1,12 @@
 import type { Clock, TimerHandle } from '../core/clock.ts'
 import { QueueFullError, QueueTimeoutError } from '../errors.ts'
-import type { LimitAlgorithm, LimitSample } from './limit-algorithm.ts'
+import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algorithm.ts'
+
+/**
+ * How long, in ms, an origin counts as struggling after a drop (a 429 or 503, a timeout, a
+ * reset): the breaker's and the throttle's windows are 10 s too.
+ */
+export const STRUGGLE_MEMORY = 10_000
 
 /** Counters of one limiter since it was created. */
 export interface LimiterCounters {
@@ -23,6 +29,9 @@ export interface LimitChange {
 interface Waiter {
   /** When it started waiting, on the limiter's clock. */
   since: number
+  /** The longest it may wait (its deadline's share), from `since`. */
+  wait: number
+  describe: { origin: string; waitReason: string }
   resolve: () => void
   reject: (error: unknown) => void
   timer: TimerHandle | undefined
@@ -37,7 +46,11 @@ interface Waiter {
  * bounded queue in front:
  *
  * - A full queue (`maxQueue` waiting) sheds a new attempt at once with `QueueFullError`.
- * - A waiter gives up after its own wait with `QueueTimeoutError`.
+ * - A waiter gives up after its own wait with `QueueTimeoutError`, and sooner when the origin
+ *   struggles: once `struggleWait` ms have passed while the origin has shed (a drop within the
+ *   last {@link STRUGGLE_MEMORY} ms) or while no place came free. A healthy origin's queue,
+ *   such as a cold client's first batch, is served within the callers' deadlines; a struggling
+ *   one's fails fast.
  * - A waiter whose signal aborts leaves the queue at once, freeing its place, and rejects with
  *   the signal's reason.
  * - A place freed goes to the oldest waiter, unless that one has already waited `lifoAfter` ms:
@@ -64,6 +77,9 @@ export class ConcurrencyLimiter {
   readonly #lifoAfter: number
   readonly #clock: Clock
   readonly #onLimitChange: ((change: LimitChange) => void) | undefined
+  readonly #struggleWait: number
+  #lastDropAt = -Infinity
+  #lastReleaseAt = -Infinity
   #inFlight = 0
   #queued = 0
   #head: Waiter | undefined
@@ -74,6 +90,9 @@ export class ConcurrencyLimiter {
    *   first.
    * @param clock - arms the waits' timers and times the waiters.
    * @param onLimitChange - called, synchronously, whenever the algorithm changes the limit.
+   * @param struggleWait - the longest a waiter waits while the origin struggles (it has shed
+   *   recently, or no place has come free for this long): the client's `maxQueueWait`.
+   *   `Infinity`: each waiter waits its own `wait`.
    */
   constructor(
     algorithm: LimitAlgorithm,
@@ -81,12 +100,22 @@ export class ConcurrencyLimiter {
     lifoAfter: number,
     clock: Clock,
     onLimitChange?: (change: LimitChange) => void,
+    struggleWait = Infinity,
   ) {
     this.#algorithm = algorithm
     this.#maxQueue = maxQueue
     this.#lifoAfter = lifoAfter
     this.#clock = clock
     this.#onLimitChange = onLimitChange
+    this.#struggleWait = struggleWait
+  }
+
+  /**
+   * True while the origin sheds: an attempt ended with a drop (a 429 or 503, a timeout, a reset)
+   * within the last {@link STRUGGLE_MEMORY} ms.
+   */
+  struggling(now: number): boolean {
+    return now - this.#lastDropAt < STRUGGLE_MEMORY
   }
 
   /** The current limit. */
@@ -145,6 +174,8 @@ export class ConcurrencyLimiter {
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         since: this.#clock.now(),
+        wait,
+        describe,
         resolve,
         reject,
         timer: undefined,
@@ -153,16 +184,7 @@ export class ConcurrencyLimiter {
         prev: this.#tail,
         next: undefined,
       }
-      waiter.timer = this.#clock.setTimer(() => {
-        waiter.timer = undefined
-        this.#leave(waiter)
-        this.counters.shedTimeout++
-        reject(
-          new QueueTimeoutError(
-            `waited ${Math.round(wait)} ms in the queue for ${describe.origin} (${describe.waitReason}) without getting one of its ${this.#algorithm.limit} places; nothing was sent`,
-          ),
-        )
-      }, wait)
+      this.#arm(waiter, waiter.since)
       if (signal !== undefined) {
         waiter.onAbort = () => {
           this.#leave(waiter)
@@ -179,13 +201,59 @@ export class ConcurrencyLimiter {
   }
 
   /**
+   * Arms `waiter`'s timer at `now`: for what is left of its own wait, or `struggleWait` when
+   * that is shorter, after which {@link ConcurrencyLimiter.#check} decides whether it waits on.
+   */
+  #arm(waiter: Waiter, now: number): void {
+    const left = waiter.since + waiter.wait - now
+    waiter.timer = this.#clock.setTimer(
+      () => {
+        waiter.timer = undefined
+        this.#check(waiter)
+      },
+      Math.min(left, this.#struggleWait),
+    )
+  }
+
+  /** A waiter's timer fired: it waits on while the origin serves and its own wait lasts. */
+  #check(waiter: Waiter): void {
+    const now = this.#clock.now()
+    const waited = now - waiter.since
+    const { origin, waitReason } = waiter.describe
+    let why: string
+    if (waited >= waiter.wait) why = waitReason
+    else if (this.struggling(now)) {
+      why = `the origin is shedding, so no longer than maxQueueWait ${this.#struggleWait} ms`
+    } else if (now - this.#lastReleaseAt >= this.#struggleWait) {
+      why = `no place came free for maxQueueWait ${this.#struggleWait} ms`
+    } else {
+      this.#arm(waiter, now)
+      return
+    }
+    this.#leave(waiter)
+    this.counters.shedTimeout++
+    waiter.reject(
+      new QueueTimeoutError(
+        `waited ${Math.round(waited)} ms in the queue for ${origin} (${why}) without getting one of its ${this.#algorithm.limit} places; nothing was sent`,
+      ),
+    )
+  }
+
+  /**
    * Gives a place back. `sample`, when given, is the attempt's outcome for the limit algorithm;
    * an attempt that says nothing about the origin (the caller aborted, a local rejection) passes
    * none. Freed places go to waiters.
    */
   release(sample: LimitSample | undefined): void {
     this.#inFlight = Math.max(0, this.#inFlight - 1)
+    if (this.#queued > 0) this.#lastReleaseAt = this.#clock.now()
     if (sample !== undefined) {
+      if (sample.dropped) this.#lastDropAt = sample.now
+      // Calls waiting for a place: the limit is in use whatever was in flight when this attempt
+      // started, so it may grow (a cold client's first batch grows it from its first answers).
+      else if (this.#queued > 0 && appLimited(sample.inFlight, this.#algorithm.limit)) {
+        sample = { ...sample, inFlight: this.#algorithm.limit }
+      }
       const before = this.#algorithm.limit
       const after = this.#algorithm.update(sample)
       if (after !== before) this.#onLimitChange?.({ from: before, to: after })

@@ -136,3 +136,27 @@ describe('the concurrency limiter against a stalled fault server', () => {
     expect(server.stats.connections).toBeLessThanOrEqual(2)
   })
 })
+
+describe('a cold client against a healthy origin', () => {
+  // What a batch job does first: bare undici serves it; the limiter must not fail any of it while
+  // the limit grows from 20 (a queued call waits within its deadline while places come free).
+  it.each([
+    [500, 200],
+    [5_000, 50],
+  ])(
+    'serves a batch of %i calls at once (%i ms each) with no local failure',
+    async (n, ms) => {
+      server.route('/batch', { latency: ms })
+      client = createClient({ origin: server.url })
+      const results = await Promise.allSettled(
+        Array.from({ length: n }, () => client.request('/batch').then((r) => r.body.dump())),
+      )
+      const failed = results.filter((r) => r.status === 'rejected')
+      expect(failed.map((r) => (r as PromiseRejectedResult).reason.code)).toEqual([])
+      expect(server.stats.requests).toBe(n)
+      // The limit grew from its first answers.
+      expect(client.stats().origins[0]?.limit).toBeGreaterThan(100)
+    },
+    60_000,
+  )
+})

@@ -11,11 +11,11 @@ import { VirtualClock } from '../../src/testing/index.ts'
 import { track, virtualOrigin } from '../support/virtual-origin.ts'
 
 describe('concurrency options', () => {
-  it('is on unless false: AIMD from 20 to 200, a queue of 1000 for 1 s', () => {
+  it('is on unless false: AIMD from 20 to 200, a queue of 10,000, 1 s while struggling', () => {
     expect(resolveConcurrencyOptions('concurrency', false)).toBe(false)
     for (const option of [undefined, true, {}]) {
       const resolved = resolveConcurrencyOptions('concurrency', option)
-      expect(resolved).toMatchObject({ maxQueue: 1000, maxQueueWait: 1000, maxLimit: 200 })
+      expect(resolved).toMatchObject({ maxQueue: 10_000, maxQueueWait: 1000, maxLimit: 200 })
       expect(resolved && resolved.createLimit().limit).toBe(20)
     }
     const fixed = resolveConcurrencyOptions('concurrency', { limit: 64 })

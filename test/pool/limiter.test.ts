@@ -134,4 +134,81 @@ describe('ConcurrencyLimiter', () => {
     expect(order).toEqual([0, 1, 2, 3])
     expect(clock.pendingTimers).toBe(0)
   })
+
+  describe('waits while the origin serves, and cuts waits to struggleWait while it struggles', () => {
+    function struggling() {
+      const clock = new VirtualClock()
+      const limiter = new ConcurrencyLimiter(new FixedLimit(1), 100, 60_000, clock, undefined, 1000)
+      const errors: unknown[] = []
+      const granted: number[] = []
+      const wait = (id: number, ms: number) =>
+        void limiter.acquire(ms, undefined, describe_).then(
+          () => granted.push(id),
+          (error: unknown) => errors.push(error),
+        )
+      return { clock, limiter, errors, granted, wait }
+    }
+
+    it('keeps a waiter past struggleWait while places keep coming free', async () => {
+      const { clock, limiter, errors, granted, wait } = struggling()
+      expect(limiter.tryAcquire()).toBe(true)
+      wait(1, 30_000)
+      wait(2, 30_000)
+      // Every 600 ms a place comes free, and the one in flight is taken again at once.
+      for (let t = 0; t < 5; t++) {
+        await clock.advance(600)
+        limiter.release({ now: clock.now(), rtt: 600, inFlight: 1, dropped: false })
+        await clock.advance(0)
+      }
+      expect(errors).toEqual([])
+      expect(granted).toEqual([1, 2])
+    })
+
+    it('fails a waiter after struggleWait once no place has come free for that long', async () => {
+      const { clock, limiter, errors, wait } = struggling()
+      expect(limiter.tryAcquire()).toBe(true)
+      wait(1, 30_000)
+      await clock.advance(999)
+      expect(errors).toEqual([])
+      await clock.advance(1)
+      expect(errors[0]).toBeInstanceOf(QueueTimeoutError)
+      expect((errors[0] as Error).message).toBe(
+        'waited 1000 ms in the queue for http://o.test (no place came free for maxQueueWait 1000 ms) without getting one of its 1 places; nothing was sent',
+      )
+      expect(clock.pendingTimers).toBe(0)
+    })
+
+    it('fails a waiter at struggleWait once the origin has shed, though places come free', async () => {
+      const { clock, limiter, errors, granted, wait } = struggling()
+      expect(limiter.tryAcquire()).toBe(true)
+      expect(limiter.struggling(clock.now())).toBe(false)
+      wait(1, 30_000)
+      wait(2, 30_000)
+      await clock.advance(500)
+      // A drop frees a place (waiter 1 gets it) and marks the origin as struggling.
+      limiter.release({ now: clock.now(), rtt: 500, inFlight: 1, dropped: true })
+      expect(limiter.struggling(clock.now())).toBe(true)
+      await clock.advance(499)
+      expect(errors).toEqual([])
+      await clock.advance(1)
+      expect(granted).toEqual([1])
+      expect((errors[0] as Error).message).toContain('the origin is shedding')
+      // Ten seconds after the drop it is healthy again.
+      await clock.advance(9_500)
+      expect(limiter.struggling(clock.now())).toBe(false)
+    })
+
+    it('grows the limit from answers that came back while calls waited (slow start)', () => {
+      const clock = new VirtualClock()
+      const limiter = new ConcurrencyLimiter(new AimdLimit(DEFAULT_AIMD), 1000, 100, clock)
+      for (let i = 0; i < 20; i++) expect(limiter.tryAcquire()).toBe(true)
+      for (let i = 0; i < 100; i++) void limiter.acquire(30_000, undefined, describe_)
+      // The first answers were sent with few in flight, yet calls wait: each one counts.
+      for (let i = 1; i <= 20; i++) {
+        limiter.release({ now: 200, rtt: 200, inFlight: i, dropped: false })
+      }
+      expect(limiter.limit).toBe(40)
+      limiter.dispose()
+    })
+  })
 })
