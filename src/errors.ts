@@ -69,19 +69,12 @@ export class NetiquetteError extends Error {
 }
 
 /**
- * The call's total deadline passed, or would pass before a retry the server asked for could be
- * made. Final: never retried.
+ * The call's total deadline passed. Final: never retried. (A response whose `Retry-After` asks
+ * for longer than the time left is handed back as it is, not turned into this error.)
  */
 export class DeadlineExceededError extends NetiquetteError {
-  /**
-   * When the call failed early because the server's `Retry-After` (or `RateLimit-Reset`) asked
-   * for a longer wait than the time left: that wait, in ms, as the server gave it. Otherwise
-   * `undefined`.
-   */
-  readonly retryAfter: number | undefined
-  constructor(message: string, options?: NetiquetteErrorOptions & { retryAfter?: number }) {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
     super(ErrorCodes.DEADLINE_EXCEEDED, message, options)
-    this.retryAfter = options?.retryAfter
   }
 }
 

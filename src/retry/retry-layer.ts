@@ -8,7 +8,6 @@ import { RetryBudget } from '../budget/retry-budget.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { DeadlineExceededError, InvalidOptionError } from '../errors.ts'
-import { deadlineError } from '../timeouts/deadline-layer.ts'
 import { planRetry, type RetryPlan } from './retry-plan.ts'
 import { chargeable } from './chargeable.ts'
 import { hedgedRound } from './hedged-round.ts'
@@ -334,19 +333,9 @@ function stop(
   if (plan.code === 'not-retryable' && response !== undefined && response.statusCode < 400) {
     return response
   }
-  const hint = plan.hint
-  if (hint !== undefined) {
-    // The server's wait does not fit in the deadline: fail now rather than sleep into a certain
-    // timeout, and say how long the server wanted.
-    attempt.decision = { action: 'fail', reason: plan.reason, code: plan.code }
-    if (response !== undefined) discardResponse(response)
-    const left = Math.max(0, Math.round(request.deadline - request.clock.now()))
-    throw deadlineError(
-      request,
-      `leaves ${left} ms, less than the ${Math.round(hint.delay)} ms the server asked to wait before a retry (${hint.header}: ${hint.value})`,
-      hint.delay,
-    )
-  }
+  // A response the policy will not retry is the caller's to judge, whatever the reason: a 429
+  // whose Retry-After does not fit the deadline still says what the server wants (an SDK turns
+  // it into its rate-limit error), where a deadline error would hide it.
   attempt.decision = {
     action: response !== undefined ? 'return' : 'fail',
     reason: plan.reason,

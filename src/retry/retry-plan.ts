@@ -7,7 +7,7 @@ import { MAX_TIMER_MS } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { backoffDelay } from './backoff.ts'
 import { replaySafety } from './idempotency.ts'
-import { serverRetryHint, type RetryHint } from './retry-after.ts'
+import { serverRetryHint } from './retry-after.ts'
 import type { ResolvedRetryPolicy } from './retry-options.ts'
 
 /** Everything {@link planRetry} decides from; time and randomness are passed in. */
@@ -56,8 +56,6 @@ export type RetryPlan =
       retry: false
       code: RetryDecisionCode
       reason: string
-      /** With code `deadline`: the server's hint that did not fit in the time left. */
-      hint?: RetryHint
     }
 
 /**
@@ -204,7 +202,6 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
       retry: false,
       code: 'deadline',
       reason: `${what} is retryable, but the deadline is too near: ${wait}, and ${ms(Math.max(0, left))} are left for it and an attempt of at least ${ms(input.minAttemptTime)}`,
-      hint: fromServer,
     }
   }
   const from =

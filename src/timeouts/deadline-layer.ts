@@ -54,18 +54,17 @@ function onDeadline(request: CallRequest): void {
 
 /**
  * The error for a call whose deadline has passed (or cannot be met), saying how long it had and
- * where it came from; `retryAfter` is the server's hint that did not fit, if that was why.
+ * where it came from.
  */
 export function deadlineError(
   request: CallRequest,
   what: string,
-  retryAfter?: number,
 ): DeadlineExceededError {
   const budget = Math.round(request.deadline - request.startTime)
   const source = request.deadlineInherited ? ' (inherited from the incoming request)' : ''
   const count = request.attempts.length
   return new DeadlineExceededError(
     `the call's deadline of ${budget} ms${source} ${what}; ${count} attempt${count === 1 ? '' : 's'} made`,
-    { attempts: request.attempts, retryAfter },
+    { attempts: request.attempts },
   )
 }

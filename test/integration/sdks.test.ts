@@ -65,6 +65,25 @@ describe('the OpenAI SDK with fetch: client.fetch', () => {
     expect(completion.choices[0]?.message.content).toBe('hello')
   })
 
+  it('hands a 429 whose Retry-After exceeds the deadline to the SDK as its RateLimitError', async () => {
+    server.route('/v1/models/gpt-test', {
+      status: 429,
+      retryAfter: 40,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: { message: 'slow down', type: 'rate_limit' } }),
+    })
+    const slow = createClient({ origin: server.url, deadline: 30_000 })
+    try {
+      const error = await openai({ fetch: slow.fetch })
+        .models.retrieve('gpt-test')
+        .catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(OpenAI.RateLimitError)
+      expect(server.stats.requests).toBe(1)
+    } finally {
+      await slow.destroy()
+    }
+  })
+
   it("retries a POST once the SDK keys it, with the SDK's Idempotency-Key on every attempt", async () => {
     // The OpenAI SDK sends a key when its subclass names the header (see docs/migrating.md).
     class KeyedOpenAI extends OpenAI {
