@@ -168,7 +168,7 @@ export class Breaker {
         pending = next(request)
       } catch (error) {
         // A permit must come back on every path, or a half-open circuit would wait forever.
-        circuit.release(clock.now(), permit, verdictOf(error, request))
+        circuit.release(clock.now(), permit, verdictOf(error, request), undefined, request.attempts)
         return Promise.reject(error as Error)
       }
       return pending.then(
@@ -183,12 +183,24 @@ export class Breaker {
             : classifyStatus(status) === 'success'
               ? 'success'
               : 'failure'
-          circuit.release(headersAt(request, response.attempt), permit, verdict, wait)
+          circuit.release(
+            headersAt(request, response.attempt),
+            permit,
+            verdict,
+            wait,
+            request.attempts,
+          )
           return response
         },
         (error: unknown) => {
           const attempt = failedAttempt(error, request.attempts, before)
-          circuit.release(clock.now(), permit, verdictOf(error, request, attempt))
+          circuit.release(
+            clock.now(),
+            permit,
+            verdictOf(error, request, attempt),
+            undefined,
+            request.attempts,
+          )
           throw error
         },
       )

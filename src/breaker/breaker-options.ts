@@ -23,7 +23,8 @@ export interface BreakerOptions {
   failureRatio?: number
   /**
    * The circuit also opens when no attempt has succeeded for this long, in ms: every answer
-   * a failure, a 429 or a 503 (at least 5 of them). This is what tells an outage from partial
+   * a failure, a 429 or a 503, from at least 5 distinct calls (one call's
+   * retries are one call's evidence). This is what tells an outage from partial
    * availability whatever the traffic: any success in between means the origin still serves.
    * Short enough that a dead origin stops costing calls within about a second, longer than a
    * restart that closes the port for half a second (its calls are retried transparently).

@@ -63,10 +63,12 @@ export interface CircuitCounts {
 export const REJECTED = -1
 
 /**
- * The fewest attempts in a run without a success that opens the circuit by `outagePeriod`: a
- * quiet client's one or two failures after an idle minute are not an outage.
+ * The fewest distinct calls in a run without a success that opens the circuit by
+ * `outagePeriod`: a quiet client's one or two failures after an idle minute are not an outage,
+ * and neither is one call's retries, nor a few calls to one failing route while the rest of the
+ * origin serves (those calls' attempts are many; their callers are few).
  */
-export const OUTAGE_MIN_ATTEMPTS = 5
+export const OUTAGE_MIN_CALLS = 5
 
 const CALLS = 0
 const FAILURES = 1
@@ -96,6 +98,8 @@ export class Circuit {
   #runStart: number | undefined
   #runLast = 0
   #runLength = 0
+  // The distinct calls of the run, up to OUTAGE_MIN_CALLS (identities given to `release`).
+  readonly #runCalls = new Set<object>()
   #trips = 0
   #closedAt = -Infinity
   #openUntil = 0
@@ -151,12 +155,20 @@ export class Circuit {
 
   /**
    * Reports how a call let through with `permit` ended. `serverWait` (ms), when given, is the
-   * wait a 503 or 429 asked for, for a server-directed opening.
+   * wait a 503 or 429 asked for, for a server-directed opening. `call` names the call the
+   * attempt belongs to (any object the same for all its attempts), so that the outage rule
+   * counts calls, not one call's retries; without it, each attempt counts as a call.
    */
-  release(now: number, permit: number, verdict: CircuitVerdict, serverWait?: number): void {
+  release(
+    now: number,
+    permit: number,
+    verdict: CircuitVerdict,
+    serverWait?: number,
+    call?: object,
+  ): void {
     if (permit !== this.#generation) return
     if (this.#state === 'closed') {
-      this.#record(now, verdict, serverWait)
+      this.#record(now, verdict, serverWait, call)
     } else if (this.#state === 'half-open') {
       this.#probes--
       if (verdict === 'local') return
@@ -206,29 +218,36 @@ export class Circuit {
     this.#closedAt = -Infinity
   }
 
-  #record(now: number, verdict: CircuitVerdict, serverWait: number | undefined): void {
+  #record(
+    now: number,
+    verdict: CircuitVerdict,
+    serverWait: number | undefined,
+    call: object | undefined,
+  ): void {
     if (verdict === 'cancelled' || verdict === 'local') return
     if (serverWait !== undefined && serverWait > 0 && this.#options.serverDirected) {
       this.#serverOpen(now, serverWait)
       return
     }
     if (verdict === 'success') {
-      this.#runStart = undefined
-      this.#runLength = 0
+      this.#endRun()
     } else {
       const { outagePeriod } = this.#options
       // A run needs attempts throughout: one failure a minute ago and four now are not a minute
       // of outage, just a quiet client.
       if (this.#runStart === undefined || now - this.#runLast > outagePeriod) {
+        this.#endRun()
         this.#runStart = now
-        this.#runLength = 0
       }
       this.#runLast = now
       this.#runLength++
-      if (this.#runLength >= OUTAGE_MIN_ATTEMPTS && now - this.#runStart >= outagePeriod) {
+      const calls = this.#runCalls
+      if (calls.size < OUTAGE_MIN_CALLS) calls.add(call ?? {})
+      if (calls.size >= OUTAGE_MIN_CALLS && now - (this.#runStart as number) >= outagePeriod) {
+        const span = formatMs(now - (this.#runStart as number))
         this.#trip(
           now,
-          `nothing succeeded for ${formatMs(now - this.#runStart)} (${this.#runLength} attempts)`,
+          `nothing succeeded for ${span} (${OUTAGE_MIN_CALLS}+ calls, ${this.#runLength} attempts)`,
         )
         return
       }
@@ -285,6 +304,12 @@ export class Circuit {
     this.#enter(now, 'open', `the server asked to wait ${formatMs(wait)}`)
   }
 
+  #endRun(): void {
+    this.#runStart = undefined
+    this.#runLength = 0
+    this.#runCalls.clear()
+  }
+
   #endOpen(now: number): void {
     if (this.#afterOpen === 'closed') {
       this.#close(now, "the server's wait is over")
@@ -304,8 +329,7 @@ export class Circuit {
     this.#generation++
     this.#window = undefined
     this.#consecutive = 0
-    this.#runStart = undefined
-    this.#runLength = 0
+    this.#endRun()
     this.#probes = 0
     this.#probeSuccesses = 0
     this.#reason = to === 'closed' ? undefined : reason

@@ -158,3 +158,32 @@ describe('breakerLayer', () => {
     expect(() => breakerLayer({ window: 0 })).toThrow('invalid option window')
   })
 })
+
+describe('one failing route', () => {
+  it('does not shut out the origin: three calls to it, 500 ms apart, leave the circuit closed', async () => {
+    const clock = new VirtualClock()
+    const client = createClient({
+      origin: 'http://virtual.test',
+      clock,
+      random: seededRandom(1),
+      middleware: (defaults) => [
+        ...defaults,
+        virtualOrigin((_, request) => ({
+          status: request.path === '/broken' ? 500 : 200,
+          latency: 5,
+        })),
+      ],
+    })
+    for (let i = 0; i < 3; i++) {
+      const call = track(clock, client.request('/broken'))
+      await clock.advance(500)
+      expect(call.value?.statusCode).toBe(500)
+      expect(call.value?.attempts).toHaveLength(3)
+    }
+    const healthy = track(clock, client.request('/healthy'))
+    await clock.advance(10)
+    expect(healthy.error).toBeUndefined()
+    expect(healthy.value?.statusCode).toBe(200)
+    expect(client.stats().origins[0]?.circuit).toBe('closed')
+  })
+})

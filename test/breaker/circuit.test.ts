@@ -47,11 +47,11 @@ describe('Circuit', () => {
       expect(c.state(990)).toBe('closed')
       calls(c, 1_010, 1, verdict)
       expect(c.state(1_010)).toBe('open')
-      expect(changes.at(-1)?.reason).toBe('nothing succeeded for 1 s (100 attempts)')
+      expect(changes.at(-1)?.reason).toBe('nothing succeeded for 1 s (5+ calls, 100 attempts)')
     }
   })
 
-  it('needs 5 attempts in the run, with no gap of outagePeriod between them; a success ends it', () => {
+  it('needs 5 calls in the run, with no gap of outagePeriod between them; a success ends it', () => {
     const { c } = circuit({ outagePeriod: 1_000 })
     for (const t of [0, 300, 600, 1_200]) calls(c, t, 1, 'nack')
     expect(c.state(1_200)).toBe('closed') // 1.2 s, but 4 attempts
@@ -63,6 +63,26 @@ describe('Circuit', () => {
     expect(c.state(4_800)).toBe('closed') // 5 attempts over 0.8 s
     calls(c, 5_000, 1, 'nack')
     expect(c.state(5_000)).toBe('open')
+  })
+
+  it("counts distinct calls in the run, not one call's retries", () => {
+    const { c } = circuit({ outagePeriod: 1_000 })
+    // Three calls 500 ms apart, each with three failing attempts: one route that answers 500.
+    const [a, b, d] = [{}, {}, {}]
+    for (const [t, call] of [
+      [0, a],
+      [500, b],
+      [1_000, d],
+    ] as const) {
+      for (const dt of [0, 40, 120])
+        c.release(t + dt, c.acquire(t + dt), 'failure', undefined, call)
+    }
+    expect(c.state(1_120)).toBe('closed') // 9 attempts over 1.1 s, but 3 calls
+    const more = [{}, {}]
+    c.release(1_200, c.acquire(1_200), 'failure', undefined, more[0])
+    expect(c.state(1_200)).toBe('closed')
+    c.release(1_300, c.acquire(1_300), 'failure', undefined, more[1])
+    expect(c.state(1_300)).toBe('open') // a fifth caller: an outage
   })
 
   it('opens for 0.5 to 1 s at the defaults, every time, so a recovery is seen within 1 s', () => {
