@@ -212,10 +212,21 @@ export function recordUnsentAttempt(
 // is fresh per failed attempt (undici's, or the transport's own); an abort reason shared by
 // several attempts of a call maps to the last of them, which only matters for a call that is over.
 const attemptOfError = new WeakMap<object, AttemptRecord>()
+// And the other way: the error that ended each record's attempt, for the cause of a policy
+// error that ends the call after it.
+const errorOfAttempt = new WeakMap<AttemptRecord, object>()
 
 /** Notes that `error` ended `record`'s attempt (the transport calls this before it rejects). */
 export function noteAttemptError(error: unknown, record: AttemptRecord): void {
-  if (typeof error === 'object' && error !== null) attemptOfError.set(error, record)
+  if (typeof error === 'object' && error !== null) {
+    attemptOfError.set(error, record)
+    errorOfAttempt.set(record, error)
+  }
+}
+
+/** The error that ended `record`'s attempt, when one was noted. */
+export function attemptError(record: AttemptRecord): object | undefined {
+  return errorOfAttempt.get(record)
 }
 
 /**

@@ -1,5 +1,5 @@
 import { AbortedError, NetiquetteError } from '../errors.ts'
-import type { AttemptRecord } from './attempt.ts'
+import { attemptError, type AttemptRecord } from './attempt.ts'
 
 /**
  * `error` carrying the call's `attempts`, so that `explain()` can tell its story whichever way it
@@ -10,6 +10,7 @@ import type { AttemptRecord } from './attempt.ts'
 export function withAttempts<T>(error: T, attempts: readonly AttemptRecord[]): T {
   if (error instanceof NetiquetteError) {
     if (error.attempts.length === 0) error.attempts = attempts
+    if (error.cause === undefined) withLastAttempt(error, attempts)
   } else if (typeof error === 'object' && error !== null) {
     ;(error as { attempts?: readonly AttemptRecord[] }).attempts = attempts
   }
@@ -35,3 +36,34 @@ export function callerAbortError(
   if (reason instanceof Error && reason.name === 'TimeoutError') error.name = 'TimeoutError'
   return error
 }
+
+/**
+ * A policy's error that ends a call after attempts were made (an open circuit, a deadline, a
+ * queue wait) names what the last of them met, and carries its error as `cause`: a logger that
+ * prints `err.message` must still see the `ECONNREFUSED` that led to it.
+ */
+function withLastAttempt(error: NetiquetteError, attempts: readonly AttemptRecord[]): void {
+  if (attempts.length === 0 || annotated.has(error)) return
+  annotated.add(error)
+  for (let i = attempts.length - 1; i >= 0; i--) {
+    const record = attempts[i] as AttemptRecord
+    const cause = attemptError(record)
+    if (cause === error) continue
+    if (cause !== undefined) {
+      const message = (cause as { message?: unknown }).message
+      const detail = typeof message === 'string' && message !== '' ? ` (${message})` : ''
+      error.message += `; the last attempt failed with ${record.error ?? 'an error'}${detail}`
+      Object.defineProperty(error, 'cause', {
+        value: cause,
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      })
+    } else if (record.statusCode !== undefined && record.outcome !== 'success') {
+      error.message += `; the last attempt got status ${record.statusCode}`
+    }
+    return
+  }
+}
+
+const annotated = new WeakSet<NetiquetteError>()

@@ -165,6 +165,51 @@ describe('other connect-phase failures (faults.md 4, 33)', () => {
   })
 })
 
+describe('an error that ends a call names what its attempts met (issue 34 C)', () => {
+  async function closedPort(): Promise<number> {
+    const probe = createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const { port } = probe.address() as AddressInfo
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    return port
+  }
+
+  it('a deadline after refused connects carries ECONNREFUSED as its cause and in its message', async () => {
+    const client = createClient({ origin: `http://127.0.0.1:${await closedPort()}`, deadline: 300 })
+    try {
+      const error = (await client.request('/').catch((e: unknown) => e)) as Error & {
+        code: string
+        cause?: { code?: string }
+      }
+      expect(error.code).toBe('NQ_DEADLINE_EXCEEDED')
+      expect(error.message).toMatch(
+        /the last attempt failed with ECONNREFUSED \(connect ECONNREFUSED/,
+      )
+      expect(error.cause?.code).toBe('ECONNREFUSED')
+    } finally {
+      await client.destroy()
+    }
+  })
+
+  it("an open circuit that stops a retry carries the last attempt's error", async () => {
+    const client = createClient({ origin: `http://127.0.0.1:${await closedPort()}` })
+    try {
+      // Many callers against a dead port: the circuit opens and stops their retries.
+      const errors = (await Promise.all(
+        Array.from({ length: 20 }, () => client.request('/').catch((e: unknown) => e)),
+      )) as (Error & { code: string; attempts: unknown[]; cause?: { code?: string } })[]
+      const stopped = errors.filter((e) => e.code === 'NQ_CIRCUIT_OPEN' && e.attempts.length > 0)
+      expect(stopped.length).toBeGreaterThan(0)
+      for (const error of stopped) {
+        expect(error.cause?.code).toBe('ECONNREFUSED')
+        expect(error.message).toContain('the last attempt failed with ECONNREFUSED')
+      }
+    } finally {
+      await client.destroy()
+    }
+  })
+})
+
 function symbolValue(target: object, description: string): unknown {
   let object: object | null = target
   while (object !== null) {
