@@ -21,15 +21,13 @@ import { errorCode } from './outcome.ts'
 export function explain(responseOrError: unknown): string {
   const carrier = recordCarrier(responseOrError)
   const attempts = carrier?.attempts
-  const isResponse =
-    typeof responseOrError === 'object' &&
-    responseOrError !== null &&
-    typeof (responseOrError as { statusCode?: unknown }).statusCode === 'number'
-  const result = isResponse
-    ? `got ${(responseOrError as { statusCode: number }).statusCode}`
-    : carrier === undefined || carrier.error === responseOrError
-      ? `failed with ${describeError(responseOrError)}`
-      : `failed with ${describeWrapper(responseOrError)}, caused by ${describeError(carrier.error)}`
+  const status = responseStatus(responseOrError)
+  const result =
+    status !== undefined
+      ? `got ${status}`
+      : carrier === undefined || carrier.error === responseOrError
+        ? `failed with ${describeError(responseOrError)}`
+        : `failed with ${describeWrapper(responseOrError)}, caused by ${describeError(carrier.error)}`
   if (attempts === undefined) {
     // No record on it or its causes: whatever happened, nothing says no attempt ran.
     return `call ${result}; it carries no attempt record (not an error or response of netiquette's)`
@@ -92,6 +90,26 @@ function recordCarrier(
     }
     if (Array.isArray(attempts)) return { error: value, attempts: attempts as AttemptRecord[] }
     value = cause
+  }
+  return undefined
+}
+
+/**
+ * The status of a response: undici-style (`statusCode`, from `client.request`) or WHATWG
+ * (`status`, from `client.fetch` and the global fetch); `undefined` for anything else.
+ */
+function responseStatus(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  try {
+    const { statusCode, status, ok } = value as {
+      statusCode?: unknown
+      status?: unknown
+      ok?: unknown
+    }
+    if (typeof statusCode === 'number') return statusCode
+    if (typeof status === 'number' && typeof ok === 'boolean') return status
+  } catch {
+    // a throwing getter: explain() must not throw
   }
   return undefined
 }

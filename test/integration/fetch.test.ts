@@ -39,8 +39,19 @@ describe('client.fetch', () => {
     expect(response.headers.get('x-served')).toBe('yes')
     expect(await response.json()).toEqual({ a: 1 })
     expect(response.attempts.map((a) => a.statusCode)).toEqual([503, 200])
-    expect(explain(response)).toContain('503')
+    expect(explain(response)).toMatch(
+      /^GET http:\/\/127\.0\.0\.1:\d+\/flaky got 200 after 2 attempts in /,
+    )
+    expect(explain(response)).toContain('#1 at +')
     expect(server.stats.requests).toBe(2)
+    // The global fetch's Response carries no record, and says so rather than "failed".
+    const global = await fetch(`${server.url}/plain`, {
+      dispatcher: client.dispatcher,
+    } as RequestInit)
+    await global.text()
+    expect(explain(global)).toBe(
+      "call got 200; it carries no attempt record (not an error or response of netiquette's)",
+    )
   })
 
   it('takes a URL object and a Request, and init over the Request', async () => {
