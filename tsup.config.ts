@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { defineConfig } from 'tsup'
 
 // The library's entry points; the netiquette-lab command is built beside them, ES module only.
@@ -19,16 +19,23 @@ const libraries = {
 async function writeShims(): Promise<void> {
   for (const name of Object.keys(libraries)) {
     const file = name.slice(name.lastIndexOf('/') + 1)
+    const check = name.includes('/') ? '../node-check.js' : './node-check.js'
     await writeFile(
       `dist/${name}.cjs`,
-      `'use strict'\n// The ES module itself, not a copy: one module instance for require and import.\nmodule.exports = require('./${file}.js')\n`,
+      `'use strict'\n// The ES module itself, not a copy: one module instance for require and import.\nrequire('${check}')\nmodule.exports = require('./${file}.js')\n`,
     )
+    // The Node version check is the first module each entry loads: ES modules run their imports
+    // in order, and undici (imported by the bundle) crashes at load on Node 20. Put on the first
+    // line, so that the source map's lines stay true.
+    const entry = `dist/${name}.js`
+    await writeFile(entry, `import '${check}';${await readFile(entry, 'utf8')}`)
   }
 }
 
 export default defineConfig([
   {
-    entry: { ...libraries, 'lab/bin': 'src/lab/bin.ts' }, // the command's shebang makes it executable
+    // the command's shebang makes it executable; node-check loads first in every entry (below)
+    entry: { ...libraries, 'lab/bin': 'src/lab/bin.ts', 'node-check': 'src/node-check.ts' },
     format: ['esm'],
     dts: { entry: libraries },
     target: 'node22',

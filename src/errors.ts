@@ -26,6 +26,8 @@ export const ErrorCodes = {
   HEDGE_DECLINED: 'NQ_HEDGE_DECLINED',
   ENDPOINT_RESOLUTION: 'NQ_ENDPOINT_RESOLUTION',
   RATE_LIMITED: 'NQ_RATE_LIMITED',
+  /** Thrown at load on a Node older than 22.19 (`node-check.ts`, which imports nothing). */
+  UNSUPPORTED_NODE: 'NQ_UNSUPPORTED_NODE',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
