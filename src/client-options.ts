@@ -21,9 +21,12 @@ import type { PropagationOptions } from './timeouts/timeout-options.ts'
 /** Options of {@link createClient}. Validated once, when the client is created. */
 export interface ClientOptions {
   /**
-   * The origin (`https://host[:port]`) that paths are resolved against. With it set, requests may
-   * only go to this origin: a URL naming another scheme, host or port is rejected with
-   * `CrossOriginError`. Without it, every request needs an absolute URL.
+   * The origin (`https://host[:port]`) that paths are resolved against, optionally with a path
+   * prefix (`https://api.example.com/v1`, as axios's `baseURL`): `request('/charges')` then goes
+   * to `/v1/charges`. With it set, requests may only go to this origin, under its prefix: a URL
+   * naming another scheme, host or port, an absolute URL outside the prefix, or a path with a
+   * `.` or `..` segment under a prefix is rejected with `CrossOriginError`. Without it, every
+   * request needs an absolute URL.
    * @defaultValue none
    */
   origin?: string | URL

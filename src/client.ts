@@ -16,7 +16,7 @@ import { OriginState } from './core/origin-state.ts'
 import { Cancellation } from './core/cancellation.ts'
 import { callerAbortError, withAttempts } from './core/call-error.ts'
 import { whenBodyComplete } from './core/response-body.ts'
-import { parseOrigin, resolveTarget } from './core/target.ts'
+import { parseBase, resolveTarget } from './core/target.ts'
 import { createTransport } from './core/transport.ts'
 import { splitUndiciOptions } from './core/undici-options.ts'
 import {
@@ -102,6 +102,8 @@ const KNOWN_OPTIONS = [
  */
 export class Client {
   readonly #origin: string | undefined
+  /** The path prefix of the `origin` option (`/v1`), or `''`. */
+  readonly #prefix: string = ''
   readonly #headers: HeaderRecord | undefined
   readonly #dispatcher: Dispatcher
   readonly #ownsDispatcher: boolean
@@ -130,18 +132,19 @@ export class Client {
     checkKnownKeys('', raw, KNOWN_OPTIONS)
 
     if (options.origin !== undefined) {
-      const origin =
+      const base =
         typeof options.origin === 'string' || options.origin instanceof URL
-          ? parseOrigin(options.origin)
+          ? parseBase(options.origin)
           : undefined
-      if (origin === undefined) {
+      if (base === undefined) {
         throw new InvalidOptionError(
           'origin',
           options.origin instanceof URL ? options.origin.href : options.origin,
-          'an http: or https: origin such as "https://api.internal:8443", without path, query or credentials',
+          'an http: or https: origin such as "https://api.internal:8443", optionally with a path prefix ("https://api.internal/v1"), without query or credentials',
         )
       }
-      this.#origin = origin
+      this.#origin = base.origin
+      this.#prefix = base.prefix
     }
 
     if (options.headers !== undefined) {
@@ -371,7 +374,9 @@ export class Client {
    */
   get dispatcher(): StackDispatcher {
     this.#stackDispatcher ??= new StackDispatcher({
-      origin: this.#origin,
+      // A dispatch names its whole path: under a prefix it goes the long way, as a URL that must
+      // lie under the prefix, so the prefix is never added twice.
+      origin: this.#prefix === '' ? this.#origin : undefined,
       send: (url, options) => this.#send(url, options, this.#headers),
       close: () => this.close(),
       destroy: (reason) => this.destroy(reason),
@@ -383,7 +388,7 @@ export class Client {
 
   readonly #fetchTarget: FetchTarget = {
     resolve: (url) => {
-      const { origin, path } = resolveTarget(this.#origin, url)
+      const { origin, path } = resolveTarget(this.#origin, url, this.#prefix)
       return origin + path
     },
     send: (url, options, crossOrigin) =>
@@ -439,7 +444,7 @@ export class Client {
     if (this.#closed) {
       throw new ClientClosedError('the client is closed; create a new client to send requests')
     }
-    const { origin, path } = resolveTarget(this.#origin, url)
+    const { origin, path } = resolveTarget(this.#origin, url, this.#prefix)
     const { method, headers, body, signal } = options
     const normalizedMethod = normalizeMethod(method)
     const mergedHeaders = mergeHeaders(defaultHeaders, headers)

@@ -15,7 +15,6 @@ function optionError(fn: () => unknown): InvalidOptionError {
 describe('createClient options', () => {
   it.each([
     ['origin', { origin: 'ftp://files' }],
-    ['origin', { origin: 'https://api.internal/v1' }],
     ['origin', { origin: 'https://user:pw@api.internal' }],
     ['origin', { origin: 'not a url' }],
     ['origin', { origin: 42 }],
@@ -113,7 +112,7 @@ describe('attemptTimeoutLayer options', () => {
 const BAD_RETRY_OPTIONS = [
   ['retry', true],
   ['retry', 3],
-  ['retry.maxRetries', { maxRetries: 5 }],
+  ['retry.maxRetries', { maxRetries: 11 }],
   ['retry.maxRetries', { maxRetries: -1 }],
   ['retry.maxRetries', { maxRetries: 1.5 }],
   ['retry.statuses', { statuses: [200] }],
@@ -129,6 +128,14 @@ const BAD_RETRY_OPTIONS = [
 ] as const
 
 describe('retry options', () => {
+  it('allows the 10 retries a background job asks for, and says why not more', () => {
+    expect(() => createClient({ retry: { maxRetries: 10 } })).not.toThrow()
+    const error = optionError(() => createClient({ retry: { maxRetries: 11 } }))
+    expect(error.message).toBe(
+      'invalid option retry.maxRetries: got 11, expected an integer from 0 to 10: past that each retry adds load faster than availability; the deadline and the retry budget bound the rest',
+    )
+  })
+
   it.each(BAD_RETRY_OPTIONS)('rejects a bad %s at construction', (option, retry) => {
     const error = optionError(() => createClient({ retry: retry as never }))
     expect(error.option).toBe(option)

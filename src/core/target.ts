@@ -24,8 +24,18 @@ const CONTROL = /[\u0000-\u001f\u007f]/
  * Anything naming another scheme, host or port (`http://evil/`, `//evil/`, `/\evil`) is rejected
  * with {@link CrossOriginError}, never re-targeted, so a path built from user input cannot send the
  * client's credentials elsewhere. Without an origin, the URL must be absolute http(s).
+ *
+ * With a `prefix` (the path of an origin option such as `https://api.example.com/v1`, as axios's
+ * `baseURL` and got's `prefixUrl`), a path is sent under it (`/charges` goes to `/v1/charges`),
+ * and whatever would leave it is refused with {@link CrossOriginError} as another origin is: a
+ * `.` or `..` segment in a path (also percent-encoded, or after a backslash), an absolute URL
+ * whose path is not under the prefix.
  */
-export function resolveTarget(baseOrigin: string | undefined, url: string | URL): Target {
+export function resolveTarget(
+  baseOrigin: string | undefined,
+  url: string | URL,
+  prefix = '',
+): Target {
   if (typeof url === 'string') {
     if (url.charCodeAt(0) === 0x2f /* / */) {
       const second = url.charCodeAt(1)
@@ -40,7 +50,14 @@ export function resolveTarget(baseOrigin: string | undefined, url: string | URL)
           `request URL ${describeValue(url)} is a path but the client has no origin; pass an absolute URL or set the client's origin`,
         )
       }
-      return { origin: baseOrigin, path: checkedPath(stripFragment(url), url) }
+      const path = checkedPath(stripFragment(url), url)
+      if (prefix === '') return { origin: baseOrigin, path }
+      if (climbs(path)) {
+        throw new CrossOriginError(
+          `request path ${describeValue(url)} has a "." or ".." segment, which could leave the client's path prefix ${prefix}; expected a path under it`,
+        )
+      }
+      return { origin: baseOrigin, path: prefix + path }
     }
     // The URL parser drops tabs, CR and LF and percent-encodes NUL: the request would go to
     // another path than the one written. Refused as in the path form.
@@ -53,13 +70,13 @@ export function resolveTarget(baseOrigin: string | undefined, url: string | URL)
         `request URL ${describeValue(url)} is not a valid absolute URL or a path starting with "/"`,
       )
     }
-    return fromUrl(baseOrigin, parsed, url)
+    return fromUrl(baseOrigin, parsed, url, prefix)
   }
-  if (url instanceof URL) return fromUrl(baseOrigin, url, url.href)
+  if (url instanceof URL) return fromUrl(baseOrigin, url, url.href, prefix)
   throw new InvalidRequestError(`request URL must be a string or a URL, got ${describeValue(url)}`)
 }
 
-function fromUrl(baseOrigin: string | undefined, url: URL, shown: string): Target {
+function fromUrl(baseOrigin: string | undefined, url: URL, shown: string, prefix: string): Target {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidRequestError(
       `request URL ${describeValue(shown)} has scheme ${url.protocol}; expected http: or https:`,
@@ -75,9 +92,32 @@ function fromUrl(baseOrigin: string | undefined, url: URL, shown: string): Targe
       `request URL ${describeValue(url.origin)} carries credentials; send them in a header instead`,
     )
   }
+  if (prefix !== '' && !underPrefix(url.pathname, prefix)) {
+    throw new CrossOriginError(
+      `request URL ${describeValue(shown)} is not under the client's path prefix ${prefix}`,
+    )
+  }
   // An empty query (`/echo?`) has `search` '' but is part of the URL: undici and fetch send it.
   const query = url.search === '' && stripFragment(url.href).endsWith('?') ? '?' : url.search
   return { origin: url.origin, path: checkedPath(url.pathname + query, shown) }
+}
+
+/** `pathname` is the prefix itself or below it (`/v1`, `/v1/x`; not `/v10`). */
+function underPrefix(pathname: string, prefix: string): boolean {
+  return (
+    pathname.startsWith(prefix) &&
+    (pathname.length === prefix.length || pathname.charCodeAt(prefix.length) === 0x2f) /* / */
+  )
+}
+
+// A `.` or `..` path segment, also as `%2e`, between `/` or `\` (servers that read a backslash
+// as a separator would climb with it) and the end of the path or its query.
+const DOT_SEGMENT = /[/\\](?:\.|%2e){1,2}(?=[/\\?]|$)/i
+
+/** True when `path` has a `.` or `..` segment before its query. */
+function climbs(path: string): boolean {
+  const q = path.indexOf('?')
+  return DOT_SEGMENT.test(q === -1 ? path : path.slice(0, q))
 }
 
 function stripFragment(path: string): string {
@@ -97,8 +137,28 @@ function invalidPath(shown: string): InvalidRequestError {
 }
 
 /**
- * Validates a client's `origin` option and returns it normalized (`scheme://host[:port]`).
- * Returns `undefined` with a message when it is not an http(s) origin without path or query.
+ * Validates a client's `origin` option: an http(s) origin with an optional path prefix, without
+ * query, fragment or credentials. Returns the origin normalized (`scheme://host[:port]`) and the
+ * prefix without its trailing slash (`''` for none), or `undefined` when it is not one.
+ */
+export function parseBase(value: string | URL): { origin: string; prefix: string } | undefined {
+  let url: URL
+  try {
+    url = typeof value === 'string' ? new URL(value) : value
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    return undefined
+  }
+  if (INVALID_PATH.test(url.pathname)) return undefined
+  return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') }
+}
+
+/**
+ * Validates an origin (`scheme://host[:port]`, no path) and returns it normalized, or
+ * `undefined` when it is not an http(s) origin without path or query.
  */
 export function parseOrigin(value: string | URL): string | undefined {
   let url: URL

@@ -56,10 +56,7 @@ function onDeadline(request: CallRequest): void {
  * The error for a call whose deadline has passed (or cannot be met), saying how long it had and
  * where it came from.
  */
-export function deadlineError(
-  request: CallRequest,
-  what: string,
-): DeadlineExceededError {
+export function deadlineError(request: CallRequest, what: string): DeadlineExceededError {
   const budget = Math.round(request.deadline - request.startTime)
   const source = request.deadlineInherited ? ' (inherited from the incoming request)' : ''
   const count = request.attempts.length

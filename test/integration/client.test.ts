@@ -301,3 +301,29 @@ describe('closing', () => {
     await agent.close()
   })
 })
+
+describe('an origin with a path prefix', () => {
+  it('sends request, fetch and dispatcher paths under it, and refuses what leaves it', async () => {
+    client = createClient({ origin: `${server.url}/v1/` })
+    await consume(await client.request('/charges/42?x=1'))
+    await (await client.fetch('/refunds')).text()
+    // A dispatch names its whole path: the prefix is not added to it twice.
+    await (
+      await fetch(`${server.url}/v1/disputes`, { dispatcher: client.dispatcher } as RequestInit)
+    ).text()
+    expect(server.requests.map((r) => r.path)).toEqual([
+      '/v1/charges/42?x=1',
+      '/v1/refunds',
+      '/v1/disputes',
+    ])
+    for (const escape of ['/../admin', '/%2e%2e/admin', `${server.url}/admin`, '//evil/']) {
+      await expect(client.request(escape)).rejects.toBeInstanceOf(CrossOriginError)
+    }
+    await expect(client.fetch('/../admin')).rejects.toBeInstanceOf(CrossOriginError)
+    const outside = await fetch(`${server.url}/admin`, {
+      dispatcher: client.dispatcher,
+    } as RequestInit).catch((e: unknown) => e)
+    expect((outside as Error).cause).toBeInstanceOf(CrossOriginError)
+    expect(server.stats.requests).toBe(3)
+  })
+})

@@ -209,6 +209,14 @@ describe('retries on virtual time', () => {
     track(clock, client.request('/', { retry: { maxRetries: 4, delay: () => 1 } }))
     await clock.advance(1000)
     expect(seen).toHaveLength(6)
+    // A background job's 10 retries, with the budget off (it would refuse most of them).
+    const job = track(
+      clock,
+      client.request('/', { retry: { maxRetries: 10, delay: () => 1, budget: false } }),
+    )
+    await clock.advance(1000)
+    expect(seen).toHaveLength(17)
+    expect(job.value?.attempts.at(-1)?.decision?.code).toBe('retries-exhausted')
   })
 
   it('lets a request turn retries on when the client has them off', async () => {
