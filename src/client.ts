@@ -61,6 +61,7 @@ import { resolveHedgePolicy, type ResolvedHedgePolicy } from './retry/hedge-opti
 import { resolveEndpointsOptions } from './endpoints/endpoints-options.ts'
 import { resolveRateLimitOptions } from './budget/rate-limit-options.ts'
 import { RateLimits } from './budget/rate-limits.ts'
+import { redactQuery } from './core/redact-query.ts'
 
 const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
 
@@ -520,7 +521,7 @@ export class Client {
       channels.callStart.publish({
         method: normalizedMethod,
         origin,
-        path,
+        path: redactQuery(path),
         attempts: request.attempts,
       })
     }
@@ -655,7 +656,7 @@ function publishEnd(
   channels.callEnd.publish({
     method: request.method,
     origin: request.origin,
-    path: request.path,
+    path: redactQuery(request.path),
     duration: request.clock.now() - request.startTime,
     attempts: request.attempts,
     statusCode: response?.statusCode,

@@ -2,6 +2,7 @@ import type { CallRequest } from './middleware.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
 import { classifyError, errorCode, type OutcomeKind } from './outcome.ts'
+import { redactQuery } from './redact-query.ts'
 
 /** What a policy decided after an attempt, and why. */
 export interface AttemptDecision {
@@ -67,7 +68,10 @@ export interface AttemptRecord {
   method: string
   /** Origin the attempt was sent to, e.g. `https://payments.internal`. */
   origin: string
-  /** Path and query of the request. */
+  /**
+   * Path of the request, its query replaced by `?…` (`/search?…`): records end up in logs, and
+   * queries often carry tokens. A middleware reads the whole path from `request.path`.
+   */
   path: string
   /**
    * The IP address the attempt was sent to, when the client balances over the origin's
@@ -172,7 +176,7 @@ export function startAttempt(request: CallRequest): AttemptRecord {
     attempts.length + 1,
     request.method,
     request.origin,
-    request.path,
+    redactQuery(request.path),
     request.clock.now() - request.startTime,
     request.hedgeAttempt === true,
     request.endpoint?.address,

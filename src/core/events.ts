@@ -3,6 +3,7 @@ import type { AttemptRecord } from './attempt.ts'
 import { callHook } from './hooks.ts'
 import type { CallRequest } from './middleware.ts'
 import type { NetiquetteError } from '../errors.ts'
+import { redactQuery } from './redact-query.ts'
 
 /**
  * `node:diagnostics_channel` channels netiquette publishes on, for every client in the process.
@@ -210,7 +211,7 @@ export function reportShed(
   emit(channels.shed, hook, 'onShed', () => ({
     origin: request.origin,
     method: request.method,
-    path: request.path,
+    path: redactQuery(request.path),
     cause,
     error,
   }))

@@ -1,5 +1,6 @@
 import type { AttemptRecord } from './attempt.ts'
 import { errorCode } from './outcome.ts'
+import { redactQuery } from './redact-query.ts'
 
 /**
  * Renders the attempts of a response or an error as a few lines for a log: one summary line, then
@@ -40,7 +41,7 @@ export function explain(responseOrError: unknown): string {
   let total = 0
   for (const a of attempts) total = Math.max(total, a.start + (a.duration ?? a.timeToHeaders ?? 0))
   const lines = [
-    `${first.method} ${first.origin}${withoutQuery(first.path)} ${result} after ${plural(attempts.length, 'attempt')} in ${ms(total)}`,
+    `${first.method} ${first.origin}${redactQuery(first.path)} ${result} after ${plural(attempts.length, 'attempt')} in ${ms(total)}`,
   ]
   for (const attempt of attempts) lines.push(`  ${describeAttempt(attempt)}`)
   return lines.join('\n')
@@ -135,11 +136,6 @@ function describeWrapper(error: unknown): string {
   } catch {
     return 'Error'
   }
-}
-
-function withoutQuery(path: string): string {
-  const q = path.indexOf('?')
-  return q === -1 ? path : `${path.slice(0, q)}?…`
 }
 
 function ms(value: number): string {

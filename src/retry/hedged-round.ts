@@ -12,6 +12,7 @@ import { chargeable } from './chargeable.ts'
 import type { ResolvedHedgePolicy } from './hedge-options.ts'
 import type { HedgeState } from './hedge-state.ts'
 import type { ResolvedRetryPolicy } from './retry-options.ts'
+import { redactQuery } from '../core/redact-query.ts'
 
 /** How a round ended: the response or error the retry policy judges next, and its attempt. */
 export interface RoundResult {
@@ -324,7 +325,7 @@ class Round {
     channels.hedge.publish({
       origin: request.origin,
       method: request.method,
-      path: request.path,
+      path: redactQuery(request.path),
       action,
       at: request.clock.now() - request.startTime,
       delay: this.#s.delay,

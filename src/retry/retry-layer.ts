@@ -20,6 +20,7 @@ import {
   type ResolvedRetryPolicy,
   type RetryOptions,
 } from './retry-options.ts'
+import { redactQuery } from '../core/redact-query.ts'
 
 /** Settings of {@link retryLayer}: the retry policy, and the random source of its jitter. */
 export interface RetryLayerOptions extends RetryOptions {
@@ -243,7 +244,8 @@ async function retryLoop(
         counters.retriesRefused++
         const reason = `${plan.basis}, but the retry budget refused: ${budget.describe(now)}`
         if (channels.budgetRefused.hasSubscribers) {
-          const { origin, method, path } = request
+          const { origin, method } = request
+          const path = redactQuery(request.path)
           channels.budgetRefused.publish({ origin, method, path, attempt, reason })
         }
         return stop(request, attempt, { retry: false, code: 'budget', reason }, response, error)
@@ -262,7 +264,7 @@ async function retryLoop(
     emit(channels.retry, onRetry, 'onRetry', () => ({
       origin: request.origin,
       method: request.method,
-      path: request.path,
+      path: redactQuery(request.path),
       attempt,
       delay: plan.delay,
       delaySource: plan.delaySource,

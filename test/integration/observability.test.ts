@@ -200,3 +200,29 @@ describe('option hooks', () => {
     }
   })
 })
+
+describe('query strings stay out of what is logged', () => {
+  it('records, hook payloads and channel messages carry the path with its query as ?…', async () => {
+    server.route('/flaky', [503, 200])
+    const hooked: unknown[] = []
+    const sub = subscribeAll()
+    try {
+      client = createClient({
+        origin: server.url,
+        retry: { baseDelay: 1, maxDelay: 2 },
+        onRetry: (event) => hooked.push(event),
+        onAttempt: (event) => hooked.push(event),
+      })
+      const response = await client.request('/flaky?token=s3cr3t&user=alice')
+      await response.body.dump()
+      expect(server.requests.at(-1)?.path).toBe('/flaky?token=s3cr3t&user=alice')
+      expect(response.attempts.map((a) => a.path)).toEqual(['/flaky?…', '/flaky?…'])
+    } finally {
+      sub.stop()
+    }
+    const everything = JSON.stringify([hooked, ...CHANNELS.map((name) => sub.of(name))])
+    expect(everything).toContain('/flaky?…')
+    expect(everything).not.toContain('s3cr3t')
+    expect(sub.of<RetryEvent>('netiquette:retry')[0]?.path).toBe('/flaky?…')
+  })
+})
