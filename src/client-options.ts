@@ -90,7 +90,7 @@ export interface ClientOptions {
   retry?: RetryOptions | false
   /**
    * Hedged requests ("The Tail at Scale"): when an attempt is slower than the origin's recent
-   * p95, send the same request again and take whichever answers first, cancelling the other.
+   * p97.5, send the same request again and take whichever answers first, cancelling the other.
    * Only calls that are safe to send twice (idempotent or keyed, with a body that can be sent
    * again) and whose retries are on are hedged; hedges add at most `maxExtraLoad` of calls and
    * at most half the retry budget, and stop when the origin's limit is reached or its circuit
@@ -304,7 +304,10 @@ export interface RequestOptions extends UndiciRequestOptions {
   retry?: RetryOptions | false
   /**
    * This call's hedging: `false` for none, `true` for the client's policy (or the defaults when
-   * the client has none), or options merged over it.
+   * the client has none), or options merged over it. On a client without hedging, the origin's
+   * hedge share starts from its calls of the last 10 s when a call first asks, and counts every
+   * call from then on. A hedge that was due and not sent is named in the attempt's
+   * `hedgeRefused` and in `explain()`.
    * @defaultValue the client's `hedge`
    */
   hedge?: HedgeOptions | boolean

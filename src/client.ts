@@ -495,7 +495,7 @@ export class Client {
     const unfollow = cancellation.follow(signal)
     this.#inFlight.add(cancellation)
     const originState = this.#origins.get(origin, startTime)
-    originState.counters.calls++
+    originState.noteCall(startTime)
     originState.inFlight++
     const request: CallRequest = {
       method: normalizedMethod,

@@ -94,6 +94,11 @@ export interface AttemptRecord {
   /** Time from the attempt's start until response headers arrived. */
   timeToHeaders: number | undefined
   /**
+   * Why a hedge of this attempt was due and not sent (the hedge share, the retry budget, the
+   * deadline, a policy that would have queued it); `undefined` when none was due or one was sent.
+   */
+  hedgeRefused: string | undefined
+  /**
    * Whether the request went out on a socket that had served an earlier request. `undefined`
    * where undici does not tell (its `request()` API does not report the socket).
    */
@@ -143,6 +148,7 @@ export function createAttemptRecord(
     address,
     start,
     hedge,
+    hedgeRefused: undefined,
     duration: undefined,
     timeToHeaders: undefined,
     reused: undefined,

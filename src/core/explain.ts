@@ -61,6 +61,7 @@ function describeAttempt(a: AttemptRecord): string {
   let line = `#${a.number} at +${ms(a.start)}${a.hedge ? ' (hedge)' : ''}${where}: ${result}`
   if (a.outcome !== undefined && a.outcome !== 'success') line += ` [${a.outcome}]`
   if (timing.length > 0) line += ` (${timing.join(', ')})`
+  if (a.hedgeRefused !== undefined) line += ` (no hedge: ${a.hedgeRefused})`
   const d = a.decision
   if (d !== undefined) {
     const action =

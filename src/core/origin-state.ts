@@ -44,6 +44,11 @@ export class OriginState {
   inFlight = 0
   readonly #slots = new Map<symbol, unknown>()
   #latency: LatencyWindow | undefined
+  // Calls started in the current 10 s bucket and the one before: a policy created late (a
+  // request's own hedge) starts from the origin's recent traffic rather than from nothing.
+  #bucketStart = -Infinity
+  #bucketCalls = 0
+  #previousCalls = 0
 
   constructor(origin: string) {
     this.origin = origin
@@ -65,6 +70,30 @@ export class OriginState {
       this.#slots.set(key, value)
     }
     return value
+  }
+
+  /** A call started at `now`: counts it in `counters.calls` and in the recent count. */
+  noteCall(now: number): void {
+    this.counters.calls++
+    if (now - this.#bucketStart >= RECENT_BUCKET) this.#roll(now)
+    this.#bucketCalls++
+  }
+
+  /**
+   * About how many calls started in the last 10 s before `now`: the current bucket, and the
+   * part of the previous one that still falls in the last 10 s.
+   */
+  recentCalls(now: number): number {
+    if (now - this.#bucketStart >= RECENT_BUCKET) this.#roll(now)
+    const overlap = 1 - (now - this.#bucketStart) / RECENT_BUCKET
+    return this.#bucketCalls + Math.floor(this.#previousCalls * overlap)
+  }
+
+  #roll(now: number): void {
+    const fresh = now - this.#bucketStart >= 2 * RECENT_BUCKET
+    this.#previousCalls = fresh ? 0 : this.#bucketCalls
+    this.#bucketCalls = 0
+    this.#bucketStart = fresh ? now : this.#bucketStart + RECENT_BUCKET
   }
 
   /** Records a call's latency (until its response or its error), in ms, at time `now`. */
@@ -98,3 +127,5 @@ export class OriginState {
 }
 
 const P50_P99 = [0.5, 0.99] as const
+/** The bucket of `OriginState.recentCalls`, in ms: the share windows' 10 s. */
+const RECENT_BUCKET = 10_000

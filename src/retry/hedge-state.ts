@@ -47,9 +47,9 @@ export class HedgeState {
   won = 0
   refused = 0
 
-  /** A call that may be hedged started: it adds `maxExtraLoad` to what hedges may spend. */
-  recordCall(now: number): void {
-    this.#load.add(now, CALLS)
+  /** `calls` calls started (one by default): each adds `maxExtraLoad` to what hedges may spend. */
+  recordCall(now: number, calls = 1): void {
+    this.#load.add(now, CALLS, calls)
   }
 
   /**

@@ -174,6 +174,13 @@ class Round {
   #refused(reason: string): void {
     this.#s.state.refused++
     this.#publish('refused', reason)
+    // The record of each attempt still running says so: a call that asked to hedge and did not
+    // explains itself.
+    const { attempts } = this.#request
+    for (const runner of this.#running) {
+      const record = attempts[runner.before]
+      if (!runner.hedge && record !== undefined) record.hedgeRefused = reason
+    }
   }
 
   #onResponse(runner: Runner, response: CallResponse): void {

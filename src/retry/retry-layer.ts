@@ -84,6 +84,10 @@ export function createRetryLayer(
     const hedging = hedge === false ? undefined : hedgingFor(hedge, request)
     if (hedging !== undefined)
       return retryLoop(request, next, policy, random, budget, onRetry, hedging)
+    // An origin some call asked to hedge (a request's own `hedge` on a client without hedging)
+    // counts every call and answer, so that its share and percentile mean what they say.
+    const watched = request.originState.peekSlot<HedgeState>(HEDGE_STATE)
+    watched?.recordCall(request.startTime)
     // The first attempt outside the loop: a response nobody retries (nearly every call) then
     // costs a `then`, not the loop's async frame.
     budget?.attemptStarted(false)
@@ -97,6 +101,12 @@ export function createRetryLayer(
     return pending.then(
       (response) => {
         budget?.attemptEnded(false)
+        if (watched !== undefined) {
+          const ttfb = response.attempt.timeToHeaders
+          if (ttfb !== undefined && !policy.statuses.has(response.statusCode)) {
+            watched.recordLatency(request.startTime + response.attempt.start + ttfb, ttfb)
+          }
+        }
         if (!policy.statuses.has(response.statusCode) && policy.shouldRetry === undefined) {
           return response
         }
@@ -130,12 +140,26 @@ interface CallHedging {
 }
 
 function hedgingFor(hedge: ResolvedHedgePolicy, request: CallRequest): CallHedging {
-  const state = request.originState.slot(HEDGE_STATE, () => new HedgeState())
-  state.recordCall(request.clock.now())
+  const now = request.clock.now()
+  const state = request.originState.slot(HEDGE_STATE, () => newHedgeState(request, now))
+  state.recordCall(now)
   const eligible =
     replaySafety(request.method, request.headers, request.undiciOptions.dispatch?.idempotent) !==
       undefined && isReplayableBody(request.body)
   return { hedge, state, eligible, left: { hedges: hedge.maxHedges } }
+}
+
+/**
+ * An origin's hedging state, created when a call first asks to hedge: its share starts from the
+ * origin's calls of the last 10 s (this one left out: it is recorded next), so that a request's
+ * own `hedge` on a warm origin of a client without hedging may hedge at once, as it would on a
+ * client with `hedge: true`.
+ */
+function newHedgeState(request: CallRequest, now: number): HedgeState {
+  const state = new HedgeState()
+  const recent = request.originState.recentCalls(now) - 1
+  if (recent > 0) state.recordCall(now, recent)
+  return state
 }
 
 /** The wait before a hedge of this round, or `undefined` when the round sends none. */

@@ -58,3 +58,15 @@ describe('OriginMap', () => {
     expect(disposed.sort()).toEqual(['http://a', 'http://b'])
   })
 })
+
+describe('OriginState.recentCalls', () => {
+  it('counts the calls of about the last 10 s, for a policy created late', async () => {
+    const { OriginState } = await import('../../src/core/origin-state.ts')
+    const state = new OriginState('http://o.test')
+    for (let t = 0; t < 10_000; t += 100) state.noteCall(t) // 100 calls over 10 s
+    expect(state.recentCalls(9_999)).toBe(100)
+    expect(state.recentCalls(15_000)).toBe(50) // half of that bucket is older than 10 s
+    expect(state.recentCalls(40_000)).toBe(0)
+    expect(state.counters.calls).toBe(100)
+  })
+})

@@ -95,3 +95,30 @@ describe('hedged requests against a real server', () => {
     expect(api.stats().origins[0]?.hedges).toMatchObject({ sent: 2, won: 2 })
   })
 })
+
+describe("a request's own hedge on a client without hedging (issue 34, 1)", () => {
+  it('hedges on a warm origin as a client with hedge: true would', async () => {
+    const api = client()
+    for (let i = 0; i < 40; i++) await (await api.request('/warm')).body.dump()
+    firstStalls('/own-hedge')
+    const started = performance.now()
+    const response = await api.request('/own-hedge', { hedge: { delay: 50 } })
+    expect(await response.body.text()).toBe('ok')
+    expect(performance.now() - started).toBeLessThan(5_000)
+    expect(response.attempts.map((a) => a.hedge)).toEqual([false, true])
+    expect(api.stats().origins[0]?.hedges).toMatchObject({ sent: 1, won: 1 })
+  })
+
+  it('says in the record, and in explain(), when a due hedge was not sent', async () => {
+    // A cold origin: no calls yet to give hedges a share.
+    server.route('/cold', { latency: 150 })
+    const api = client({ origin: server.url })
+    const response = await api.request('/cold', { hedge: { delay: 20 } })
+    await response.body.dump()
+    expect(response.attempts).toHaveLength(1)
+    expect(response.attempts[0]?.hedgeRefused).toBe(
+      'hedges to this origin have used their share, 0.05 of calls in 10 s',
+    )
+    expect(explain(response)).toContain('(no hedge: hedges to this origin have used their share')
+  })
+})
