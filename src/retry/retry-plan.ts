@@ -77,8 +77,13 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
   ) {
     if (response === undefined && neverLeftClient(error, input.attempt)) {
       retryable = true
-      transparent = true
-      reason = `${what} is retryable: the request never left the client`
+      // A name that does not exist (NXDOMAIN) is most often a typo: it will not resolve in the
+      // next 250 ms. It never left, so any method may go again, but only maxRetries times, as
+      // undici's retry handler does; a resolver that timed out (EAI_AGAIN) stays transparent.
+      transparent = what !== 'ENOTFOUND'
+      reason = transparent
+        ? `${what} is retryable: the request never left the client`
+        : `${what} is retryable: the request never left the client (a name that does not resolve is retried at most maxRetries times)`
     } else {
       const safety = replaySafety(
         request.method,

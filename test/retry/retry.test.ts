@@ -6,6 +6,7 @@ import {
   type Middleware,
 } from '../../src/index.ts'
 import { VirtualClock, seededRandom } from '../../src/testing/index.ts'
+import { noteAttemptError, startAttempt } from '../../src/core/attempt.ts'
 import { track, virtualClient, virtualOrigin, type SeenAttempt } from '../support/virtual-origin.ts'
 
 const statuses =
@@ -224,5 +225,44 @@ describe('retries on virtual time', () => {
     track(clock, client.request('/', { retry: {} }))
     await clock.advance(1000)
     expect(seen).toHaveLength(3)
+  })
+})
+
+describe('the error that ends a call names what its attempts met (issue 34 C)', () => {
+  it("a deadline after refused connects carries the last attempt's ECONNREFUSED as its cause", async () => {
+    const clock = new VirtualClock()
+    // Every attempt is refused after 40 ms, as a far port refuses a connect: never sent. The
+    // deadline passes during the last one.
+    const refused: Middleware = async (request) => {
+      const record = startAttempt(request)
+      record.sent = false
+      let error: unknown = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {
+        code: 'ECONNREFUSED',
+      })
+      try {
+        await request.clock.sleep(40, request.cancellation.signal)
+      } catch (reason) {
+        error = reason
+      }
+      record.duration = request.clock.now() - request.startTime - record.start
+      record.error = (error as { code: string }).code
+      noteAttemptError(error, record)
+      throw error
+    }
+    const client = createClient({
+      origin: 'http://virtual.test',
+      clock,
+      random: seededRandom(1),
+      deadline: 300,
+      middleware: (defaults) => [...defaults, refused],
+    })
+    const call = track(clock, client.request('/'))
+    await clock.advance(1_000)
+    const error = call.error as DeadlineExceededError
+    expect(error).toBeInstanceOf(DeadlineExceededError)
+    expect(error.message).toMatch(
+      /^the call's deadline of 300 ms .*; the last attempt failed with ECONNREFUSED \(connect ECONNREFUSED 127\.0\.0\.1:1\)$/,
+    )
+    expect((error.cause as { code?: string }).code).toBe('ECONNREFUSED')
   })
 })
