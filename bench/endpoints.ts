@@ -11,12 +11,10 @@
 //   node bench/endpoints.ts --json
 import { parseArgs } from 'node:util'
 import { simulatedOrigin } from './simulated-response.ts'
-import {
-  createClient,
-  type AttemptEndpoint,
-  type CallRequest,
-  type Middleware,
-} from '../src/index.ts'
+import { createClient, type CallRequest, type Middleware } from '../src/index.ts'
+import { Endpoint } from '../src/endpoints/endpoint.ts'
+import { DEFAULT_EJECTION } from '../src/endpoints/endpoints-options.ts'
+import { canEject, countOutcome, eject, sweep } from '../src/endpoints/outlier-ejection.ts'
 import { VirtualClock, seededRandom, type Random } from '../src/testing/index.ts'
 
 /** Linkerd's figures ("Beyond Round Robin", 2016), for the table. */
@@ -36,6 +34,14 @@ export interface BalancerScenario {
   seed?: number
   /** The client's concurrency limiter: off as in Linkerd's test, or the default. @defaultValue false */
   limiter?: boolean
+  /**
+   * Outlier ejection (5 failures in a row, or a failure rate well above the others', for 30 s):
+   * the endpoints layer's own for peak EWMA, the same rules applied in the bench's middleware for
+   * round robin and least loaded.
+   * @defaultValue true for peak EWMA (the `endpoints` option's default), false for the others
+   *   (Linkerd's experiment had none)
+   */
+  ejection?: boolean
 }
 
 export interface BalancerResult {
@@ -66,32 +72,55 @@ function lognormal(random: Random, median: number, sigma: number): number {
   return median * Math.exp(sigma * z)
 }
 
-/** Round robin or least loaded in the place of the endpoints layer, for the comparison. */
-function baselineBalancer(balancer: 'round robin' | 'least loaded', random: Random): Middleware {
-  const endpoints: AttemptEndpoint[] = ADDRESSES.map((address) => ({
-    address,
-    origin: `http://${address}`,
-    host: 'svc.test',
-    servername: 'svc.test',
-  }))
-  const inFlight = new Map(endpoints.map((e) => [e, 0]))
+/**
+ * Round robin or least loaded in the place of the endpoints layer, for the comparison; with
+ * `ejection`, the endpoints layer's own outlier rules (`outlier-ejection.ts`, its defaults) skip
+ * ejected addresses, so that every balancer can be read with and without ejection.
+ */
+function baselineBalancer(
+  balancer: 'round robin' | 'least loaded',
+  random: Random,
+  clock: VirtualClock,
+  ejection: boolean,
+): Middleware {
+  const endpoints = ADDRESSES.map(
+    (address) => new Endpoint(address, new URL('http://svc.test'), 10_000, 0),
+  )
+  const rules = DEFAULT_EJECTION
   let next = 0
-  const choose = (): AttemptEndpoint => {
-    if (balancer === 'round robin') return endpoints[next++ % endpoints.length]!
-    const i = Math.floor(random() * endpoints.length)
-    let j = Math.floor(random() * (endpoints.length - 1))
+  let nextSweep = rules.interval
+  const choose = (now: number): Endpoint => {
+    if (ejection && now >= nextSweep) {
+      nextSweep = now + rules.interval
+      sweep(endpoints, now, rules)
+    }
+    const live = ejection ? endpoints.filter((e) => !e.ejected(now)) : endpoints
+    if (balancer === 'round robin') return live[next++ % live.length]!
+    const i = Math.floor(random() * live.length)
+    let j = Math.floor(random() * (live.length - 1))
     if (j >= i) j++
-    const a = endpoints[i]!
-    const b = endpoints[j]!
-    return inFlight.get(b)! < inFlight.get(a)! ? b : a
+    const a = live[i]!
+    const b = live[j]!
+    return b.inFlight < a.inFlight ? b : a
   }
   return async (request: CallRequest, nextHandler) => {
-    const endpoint = choose()
-    inFlight.set(endpoint, inFlight.get(endpoint)! + 1)
+    const endpoint = choose(clock.now())
+    endpoint.inFlight++
+    let failed = true
     try {
-      return await nextHandler({ ...request, endpoint })
+      const response = await nextHandler({ ...request, endpoint })
+      failed = response.statusCode >= 500
+      return response
     } finally {
-      inFlight.set(endpoint, inFlight.get(endpoint)! - 1)
+      endpoint.inFlight--
+      const now = clock.now()
+      if (
+        ejection &&
+        countOutcome(endpoint, failed, rules) &&
+        canEject(endpoints, now, rules.maxShare)
+      ) {
+        eject(endpoint, now, rules)
+      }
     }
   }
 }
@@ -103,6 +132,7 @@ function percentile(sorted: readonly number[], q: number): number {
 /** One run: `rate` calls per second for `duration` ms, evenly spaced. */
 export async function runBalancer(scenario: BalancerScenario): Promise<BalancerResult> {
   const { balancer, stuck = true, rate = 1_000, duration = 60_000, seed = 1 } = scenario
+  const ejection = scenario.ejection ?? balancer === 'peak EWMA'
   const limiter = scenario.limiter ?? false
   const clock = new VirtualClock()
   const draws = seededRandom(seed + 1_000)
@@ -127,11 +157,17 @@ export async function runBalancer(scenario: BalancerScenario): Promise<BalancerR
     // Linkerd's clients had no concurrency limit: at 1,000 calls/s × 167 ms a cold limiter
     // (initial limit 20) queues calls while it grows, whichever balancer runs under it.
     concurrency: limiter,
-    endpoints: peak ? { resolve: () => ADDRESSES } : false,
+    endpoints: peak
+      ? { resolve: () => ADDRESSES, ...(ejection ? {} : { ejection: false }) }
+      : false,
     middleware: (defaults) =>
       peak
         ? [...defaults, origin]
-        : [...defaults, baselineBalancer(balancer, seededRandom(seed + 2)), origin],
+        : [
+            ...defaults,
+            baselineBalancer(balancer, seededRandom(seed + 2), clock, ejection),
+            origin,
+          ],
   })
   const latencies: number[] = []
   let ok = 0
@@ -177,27 +213,46 @@ export async function runBalancer(scenario: BalancerScenario): Promise<BalancerR
 export const BALANCERS: readonly Balancer[] = ['round robin', 'least loaded', 'peak EWMA']
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      seeds: { type: 'string', default: '1,2,3' },
+    },
+  })
+  const seeds = values.seeds.split(',').map(Number)
   const wallStart = performance.now()
-  const tables: Record<
-    string,
-    { healthy: BalancerResult; results: Record<string, BalancerResult> }
-  > = {}
+  type Row = { balancer: Balancer; ejection: boolean; runs: BalancerResult[] }
+  const tables: Record<string, { healthy: BalancerResult[]; rows: Row[] }> = {}
   for (const limiter of [false, true]) {
-    const healthy = await runBalancer({ balancer: 'peak EWMA', stuck: false, limiter })
-    const results: Record<string, BalancerResult> = {}
-    for (const balancer of BALANCERS) results[balancer] = await runBalancer({ balancer, limiter })
-    tables[limiter ? 'default limiter' : 'no limiter'] = { healthy, results }
+    const healthy = []
+    for (const seed of seeds) {
+      healthy.push(await runBalancer({ balancer: 'peak EWMA', stuck: false, limiter, seed }))
+    }
+    const rows: Row[] = []
+    for (const balancer of BALANCERS) {
+      for (const ejection of [false, true]) {
+        const runs = []
+        for (const seed of seeds)
+          runs.push(await runBalancer({ balancer, limiter, ejection, seed }))
+        rows.push({ balancer, ejection, runs })
+      }
+    }
+    tables[limiter ? 'default limiter' : 'no limiter'] = { healthy, rows }
   }
   const wall = (performance.now() - wallStart) / 1000
   if (values.json) {
-    console.log(JSON.stringify({ published: PUBLISHED, ...tables }))
+    console.log(JSON.stringify({ published: PUBLISHED, seeds, ...tables }))
     return
   }
   console.log(
-    `"Beyond Round Robin": 11 endpoints (median ${MEDIAN} ms), 1,000 calls/s for 60 s, 1 s deadline; one endpoint at 2 s from second 10 to 40. Virtual time, default stack (${wall.toFixed(0)} s of wall time)`,
+    `"Beyond Round Robin": 11 endpoints (median ${MEDIAN} ms), 1,000 calls/s for 60 s, 1 s deadline; one endpoint at 2 s from second 10 to 40. Virtual time, default stack, seeds ${seeds.join(', ')} (${wall.toFixed(0)} s of wall time)`,
   )
-  for (const [name, { healthy, results }] of Object.entries(tables)) {
+  const span = (xs: number[], f: (x: number) => string) => {
+    const lo = Math.min(...xs)
+    const hi = Math.max(...xs)
+    return lo === hi ? f(lo) : `${f(lo)}-${f(hi)}`
+  }
+  for (const [name, { healthy, rows }] of Object.entries(tables)) {
     console.log('')
     console.log(
       name === 'no limiter'
@@ -206,16 +261,31 @@ async function main(): Promise<void> {
     )
     console.log('')
     console.log(
-      '| balancer | success (Linkerd) | success (here) | p50 | p99 | p99 / healthy | attempts to the stuck endpoint |',
+      '| balancer | ejection | success (Linkerd) | success (here) | p99 | p99 / healthy | attempts to the stuck endpoint |',
     )
     console.log('|---|---|---|---|---|---|---|')
-    const row = (label: string, published: string, r: BalancerResult) =>
+    const healthyP99 = healthy.map((r) => r.p99)
+    console.log(
+      `| healthy run (peak EWMA) | on | | ${span(
+        healthy.map((r) => r.success * 100),
+        (x) => `${x.toFixed(2)}%`,
+      )} | ${span(healthyP99, (x) => `${x.toFixed(0)} ms`)} | | |`,
+    )
+    for (const { balancer, ejection, runs } of rows) {
+      const ratios = runs.map((r, i) => r.p99 / (healthyP99[i] as number))
+      const published = ejection ? '' : `${(PUBLISHED[balancer] * 100).toFixed(1)}%`
       console.log(
-        `| ${label} | ${published} | ${(r.success * 100).toFixed(2)}% | ${r.p50.toFixed(0)} ms | ${r.p99.toFixed(0)} ms | ${(r.p99 / healthy.p99).toFixed(2)} | ${r.toStuck} |`,
+        `| ${balancer} | ${ejection ? 'on' : 'off'} | ${published} | ${span(
+          runs.map((r) => r.success * 100),
+          (x) => `${x.toFixed(2)}%`,
+        )} | ${span(
+          runs.map((r) => r.p99),
+          (x) => `${x.toFixed(0)} ms`,
+        )} | ${span(ratios, (x) => x.toFixed(2))} | ${span(
+          runs.map((r) => r.toStuck),
+          (x) => String(x),
+        )} |`,
       )
-    row('healthy run (peak EWMA)', '', healthy)
-    for (const balancer of BALANCERS) {
-      row(balancer, `${(PUBLISHED[balancer] * 100).toFixed(1)}%`, results[balancer]!)
     }
   }
 }

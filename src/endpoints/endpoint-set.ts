@@ -31,6 +31,9 @@ export interface EndpointEvent {
  * what its outcome changes, which are ejected, and what a new lookup adds and drains. Pure: every
  * method takes `now`; the endpoints layer reads the clock and does the lookups.
  */
+/** The most doublings of an unanswered attempt's time: 16x the timeout that cut it. */
+const MAX_DOUBLINGS = 4
+
 export class EndpointSet {
   readonly origin: string
   readonly hostname: string
@@ -129,11 +132,12 @@ export class EndpointSet {
       random,
     )
     endpoint.inFlight++
+    endpoint.pendingStarts.push(now)
     return endpoint
   }
 
   /**
-   * An attempt to `endpoint` ended at `now` after `ms`: with response headers (`answered`), or
+   * An attempt to `endpoint` that started at `start` ended at `now`: with response headers (`answered`), or
    * without (an error, a timeout, a cancelled hedge), whose time only raises the estimate.
    * `failed` is `undefined` for an outcome that says nothing of the address (the caller gave up,
    * the attempt lost to a hedge).
@@ -141,13 +145,26 @@ export class EndpointSet {
   settle(
     endpoint: Endpoint,
     now: number,
-    ms: number,
+    start: number,
     answered: boolean,
     failed: boolean | undefined,
   ): void {
     endpoint.inFlight--
-    if (answered) endpoint.latency.observe(now, ms)
-    else endpoint.latency.observePeak(now, ms)
+    const starts = endpoint.pendingStarts
+    const i = starts.indexOf(start)
+    if (i !== -1) starts.splice(i, 1)
+    const ms = now - start
+    if (answered) {
+      endpoint.unanswered = 0
+      endpoint.latency.observe(now, ms)
+    } else {
+      // An attempt that failed without an answer (cut by a timeout, reset) took at least `ms`:
+      // a lower bound. Each one in a row doubles the bound taken, up to 16x, so an address whose
+      // attempts all end unanswered looks far slower than the timeout that hides its true time.
+      if (failed === true) endpoint.unanswered++
+      const doublings = Math.min(Math.max(0, endpoint.unanswered - 1), MAX_DOUBLINGS)
+      endpoint.latency.observePeak(now, ms * 2 ** doublings)
+    }
     const rules = this.#options.ejection
     if (failed !== undefined && rules !== false) {
       const run = countOutcome(endpoint, failed, rules)

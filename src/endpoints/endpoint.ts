@@ -41,6 +41,10 @@ export class Endpoint implements AttemptEndpoint {
   readonly servername: string
   readonly latency: PeakEwma
   inFlight = 0
+  /** Attempts in a row that failed without an answer (timeouts, resets). */
+  unanswered = 0
+  /** When each attempt in flight started, oldest first. */
+  readonly pendingStarts: number[] = []
   attempts = 0
   failures = 0
   consecutiveFailures = 0
@@ -78,8 +82,13 @@ export class Endpoint implements AttemptEndpoint {
    */
   cost(now: number): number {
     const latency = this.latency.value(now)
-    if (latency === 0 && this.inFlight > 0) return UNMEASURED_PENALTY + this.inFlight
-    return latency * (this.inFlight + 1)
+    const starts = this.pendingStarts
+    // The oldest attempt still out has taken at least its age: an address that stopped
+    // answering looks slow while it is out, before any answer (or timeout) says so.
+    const age = starts.length === 0 ? 0 : now - (starts[0] as number)
+    const estimate = age > latency ? age : latency
+    if (estimate === 0 && this.inFlight > 0) return UNMEASURED_PENALTY + this.inFlight
+    return estimate * (this.inFlight + 1)
   }
 
   stats(now: number): EndpointStats {

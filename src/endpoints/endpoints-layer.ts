@@ -57,13 +57,13 @@ export function createEndpointsLayer(
       const kind = classifyError(error, request.callerSignal?.aborted === true)
       // A cancelled attempt (a hedge that lost, a caller who left) says nothing of the address,
       // but its time so far still raises the estimate of a slow one.
-      set.settle(endpoint, end, end - start, false, isFailure(kind) ? true : undefined)
+      set.settle(endpoint, end, start, false, isFailure(kind) ? true : undefined)
       throw error
     }
     const end = clock.now()
     const status = response.statusCode
     // 429 is a quota, not a broken address; other 5xx and 408 are the address's failures.
-    set.settle(endpoint, end, end - start, true, status !== 429 && !isSuccess(status))
+    set.settle(endpoint, end, start, true, status !== 429 && !isSuccess(status))
     return response
   }
 }

@@ -26,7 +26,7 @@ function setOf(count: number, ejection: Partial<ResolvedEjection> = {}) {
 /** One attempt to `endpoint`, chosen or not, that fails (or not) after 10 ms. */
 function attempt(set: EndpointSet, endpoint: Endpoint, now: number, failed: boolean): void {
   endpoint.inFlight++
-  set.settle(endpoint, now, 10, !failed, failed)
+  set.settle(endpoint, now, now - 10, !failed, failed)
 }
 
 describe('EndpointSet: ejection', () => {
@@ -154,7 +154,7 @@ describe('EndpointSet: ejection', () => {
     const e = byAddress('10.0.0.1')
     for (let k = 0; k < 10; k++) {
       e.inFlight++
-      set.settle(e, 1, 50, false, undefined)
+      set.settle(e, 1, -49, false, undefined)
     }
     expect(e).toMatchObject({ attempts: 0, failures: 0, consecutiveFailures: 0 })
     expect(e.ejected(1)).toBe(false)
@@ -180,7 +180,7 @@ describe('EndpointSet: choice and lookups', () => {
     const { set } = setOf(2)
     const chosen = set.choose(0, seededRandom(1))
     expect(chosen.inFlight).toBe(1)
-    set.settle(chosen, 5, 5, true, false)
+    set.settle(chosen, 5, 0, true, false)
     expect(chosen.inFlight).toBe(0)
   })
 
@@ -209,7 +209,7 @@ describe('EndpointSet: choice and lookups', () => {
       expect(chosen).not.toBe(leaving)
       chosen.inFlight--
     }
-    set.settle(leaving, 1_100, 10, true, false)
+    set.settle(leaving, 1_100, 1_090, true, false)
     expect(set.endpoints.map((e) => e.address)).not.toContain('10.0.0.3')
   })
 
@@ -236,5 +236,43 @@ describe('EndpointSet: choice and lookups', () => {
     set.lookupFailed(30_000, 1_000)
     expect(set.stale(30_999)).toBe(false)
     expect(set.stale(31_000)).toBe(true)
+  })
+})
+
+describe('EndpointSet: the cost of an address that stops answering', () => {
+  it('counts an attempt still out longer than the estimate at its age', () => {
+    const { set, byAddress } = setOf(2, { consecutiveFailures: 1_000 })
+    const [a, b] = [byAddress('10.0.0.1'), byAddress('10.0.0.2')]
+    for (const e of [a, b]) {
+      e.inFlight++
+      set.settle(e, 10, 0, true, false) // both answer in 10 ms
+    }
+    b.inFlight++
+    b.pendingStarts.push(10) // an attempt to b that never comes back
+    // At 1 s it has been out 990 ms: b costs 990 x 2, a 10-ish x 1, whatever the EWMA says.
+    expect(b.cost(1_000)).toBeGreaterThan(1_900)
+    expect(a.cost(1_000)).toBeLessThan(10)
+    const random = seededRandom(1)
+    for (let i = 0; i < 20; i++) expect(set.choose(1_000, random).address).toBe('10.0.0.1')
+  })
+
+  it('doubles the bound of each attempt in a row that ended unanswered, up to 16x', () => {
+    const { set, byAddress } = setOf(2, { consecutiveFailures: 1_000 })
+    const stuck = byAddress('10.0.0.1')
+    const values: number[] = []
+    for (let i = 0; i < 6; i++) {
+      stuck.inFlight++
+      set.settle(stuck, 1_000 * (i + 1), 1_000 * i, false, true) // cut after 1 s, unanswered
+      values.push(Math.round(stuck.latency.value(1_000 * (i + 1))))
+    }
+    expect(values).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 16_000])
+    // An answer ends the run: the next unanswered attempt counts at its own time again.
+    stuck.inFlight++
+    set.settle(stuck, 7_000, 6_990, true, false)
+    expect(stuck.unanswered).toBe(0)
+    // A caller's abort (failed undefined) says nothing and doubles nothing.
+    stuck.inFlight++
+    set.settle(stuck, 8_000, 7_900, false, undefined)
+    expect(stuck.unanswered).toBe(0)
   })
 })
