@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto'
 
 /**
  * The GCRA step (see `gcraReserve`) and the pause (`gcraPause`) as one Lua script, run atomically
- * on Redis's own clock (`TIME`), so instances whose clocks disagree share one schedule. The key
+ * on Redis's own clock (`TIME`), so instances whose clocks disagree share one schedule. Redis 3.2
+ * to 4 refuse a write after `TIME` in a script unless it replicates its effects rather than
+ * itself: `redis.replicate_commands()` asks for that (Redis 5 does it by default, 7 keeps the
+ * call as a no-op). The key
  * holds the theoretical arrival time in epoch ms and expires when it passes (an expired key and
  * a past one mean the same: the full burst is free).
  *
@@ -11,6 +14,7 @@ import { createHash } from 'node:crypto'
  * string, since Redis would truncate a Lua number to an integer.
  */
 export const GCRA_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')

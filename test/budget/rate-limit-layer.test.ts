@@ -58,7 +58,7 @@ describe('rateLimit on virtual time, through the default stack', () => {
     controller.abort()
     await clock.advance(0)
     expect(waiting.settledAt).toBe(100)
-    expect(waiting.error).toBeDefined()
+    expect(waiting.error).toMatchObject({ name: 'AbortError', code: 'NQ_ABORTED' })
     await clock.advance(2000)
     expect(seen).toHaveLength(1)
     expect(client.stats().rateLimits[0]?.waiting).toBe(0)

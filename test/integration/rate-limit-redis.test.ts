@@ -16,6 +16,11 @@ import { haveRedis, startRedis, type TestRedis } from '../support/redis-server.t
 // Without redis-server the suite is skipped on a developer's machine; CI installs it, and there a
 // missing server fails the run rather than skipping it.
 const run = haveRedis || process.env.CI !== undefined ? describe : describe.skip
+if (!haveRedis && process.env.CI === undefined) {
+  console.warn(
+    'rate-limit-redis.test.ts SKIPPED: no redis-server on this machine (apt-get install redis-server); CI installs it and never skips',
+  )
+}
 
 run('rate-limit stores: the same behaviour in memory and on a real redis-server', () => {
   let redis: TestRedis

@@ -5,8 +5,16 @@ import { chromium, type Browser } from 'playwright-core'
 
 export const BROWSER = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
-/** True when there is no browser and this is not CI: the browser checks skip. */
+/**
+ * True when there is no browser and this is not CI: the browser checks skip, and say so once, so
+ * that a local run does not look green for the wrong reason.
+ */
 export const browserMissing = !existsSync(BROWSER) && process.env.CI === undefined
+if (browserMissing) {
+  console.warn(
+    `browser checks SKIPPED: no Chromium at ${BROWSER} (apt-get install chromium, or set CHROMIUM_PATH); CI installs it and never skips`,
+  )
+}
 
 /** Headless Chromium that fetches nothing on its own (no updates, sync or QUIC probes). */
 export function launchBrowser(): Promise<Browser> {
