@@ -7,7 +7,6 @@ import { createServer as createHttpsServer } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer, type AddressInfo } from 'node:net'
-import { setTimeout as delay } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -85,7 +84,8 @@ describe('client.dispatcher survives whatever its handler does (defect 1)', () =
       const { events, handler } = recordingHandler(where)
       client.dispatcher.dispatch({ origin: server.url, path: '/big', method: 'GET' }, handler)
       await eventually(() => events.some((e) => e.startsWith('onResponseError')))
-      await delay(20)
+      // Once its connection is gone nothing more can arrive: wait for that, not for a time.
+      await eventually(() => server.stats.openConnections === 0)
       const errors = events.filter((e) => e.startsWith('onResponseError'))
       expect(errors).toEqual([`onResponseError: handler broke in ${where}`])
       expect(events.indexOf(errors[0] as string)).toBe(events.length - 1)
@@ -417,12 +417,14 @@ describe('client.fetch redirects: secrets and denied addresses (defect 10)', () 
 
 describe('the retry budget cap holds for retries that are sleeping (defect 6)', () => {
   it('with minRetryConcurrency 2, at most 2 retries are ever on the wire, however many fail at once', async () => {
-    // First attempts fail after 2 ms and calls start 10 ms apart, so at most one is in flight
+    // First attempts fail after 2 ms and each call starts when the one before has failed, so at
+    // most one is in flight
     // and the cap is 2. Retries wait 200 ms, then are held 150 ms: without counting sleeping
     // retries, every call's retry was allowed, and a dozen were on the wire together.
     let inFlight = 0
     let retriesInFlight = 0
     let maxRetriesInFlight = 0
+    let firstsAnswered = 0
     const tcp = createServer((socket) => {
       socket.on('error', () => {})
       socket.once('data', (data) => {
@@ -433,6 +435,7 @@ describe('the retry budget cap holds for retries that are sleeping (defect 6)', 
           () => {
             inFlight--
             if (retry) retriesInFlight--
+            else firstsAnswered++
             socket.end('HTTP/1.1 503 Busy\r\ncontent-length: 0\r\nconnection: close\r\n\r\n')
           },
           retry ? 150 : 2,
@@ -461,7 +464,9 @@ describe('the retry budget cap holds for retries that are sleeping (defect 6)', 
       const calls: Promise<unknown>[] = []
       for (let i = 0; i < 12; i++) {
         calls.push(local.request('/').then((r) => r.body.dump()))
-        await delay(10)
+        // The next call starts once this one's first attempt has failed: one first attempt in
+        // flight at a time, whatever the machine's speed (not a 10 ms gap).
+        await eventually(() => firstsAnswered > i)
       }
       await Promise.all(calls)
       expect(maxRetriesInFlight).toBeGreaterThan(0)

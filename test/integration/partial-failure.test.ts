@@ -3,6 +3,7 @@
 // same on virtual time, exactly.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClient, type Client } from '../../src/index.ts'
+import { eventually } from './helpers.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
 
 let server: FaultServer | undefined
@@ -118,9 +119,11 @@ describe('a total outage (goal 2)', () => {
     expect(local).toBeGreaterThan(0.9 * during.offered)
     expect(first.ok).toBe(0)
     down = false
-    // The circuit's open period is at most 1 s: then the next call probes, and closes it.
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    // The circuit's open period is at most 1 s: once it is over, the next call probes and closes
+    // it. Wait for the circuit, not for a fixed time.
+    await eventually(() => client!.circuits?.get().state !== 'open', 5_000)
     await (await client.request('/')).body.dump()
+    expect(client.circuits?.get().state).toBe('closed')
     const after = await offer(client, 2, 1_000)
     expect(after.ok).toBe(after.offered)
   }, 20_000)
@@ -136,8 +139,9 @@ describe('a total outage (goal 2)', () => {
     // Refused connects never reach the server: count them from the attempt records instead.
     expect(during.codes.NQ_CIRCUIT_OPEN).toBeGreaterThan(0.9 * during.offered)
     await restarted
-    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    await eventually(() => client!.circuits?.get().state !== 'open', 5_000)
     await (await client.request('/')).body.dump()
+    expect(client.circuits?.get().state).toBe('closed')
     const after = await offer(client, 2, 1_000)
     expect(after.ok).toBe(after.offered)
   }, 20_000)
