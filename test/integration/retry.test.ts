@@ -4,12 +4,7 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  BodyNotReplayableError,
-  DeadlineExceededError,
-  createClient,
-  type Client,
-} from '../../src/index.ts'
+import { BodyNotReplayableError, createClient, type Client } from '../../src/index.ts'
 import { createFaultServer, type FaultServer, type Script } from '../../src/testing/index.ts'
 
 const execFileAsync = promisify(execFile)
