@@ -49,10 +49,12 @@ function withLastAttempt(error: NetiquetteError, attempts: readonly AttemptRecor
     const record = attempts[i] as AttemptRecord
     const cause = attemptError(record)
     if (cause === error) continue
+    // The attempt this error cut short (the deadline's) is skipped: name the one before.
+    const which = i === attempts.length - 1 ? 'the last attempt' : `attempt ${record.number}`
     if (cause !== undefined) {
       const message = (cause as { message?: unknown }).message
       const detail = typeof message === 'string' && message !== '' ? ` (${message})` : ''
-      error.message += `; the last attempt failed with ${record.error ?? 'an error'}${detail}`
+      error.message += `; ${which} failed with ${record.error ?? 'an error'}${detail}`
       Object.defineProperty(error, 'cause', {
         value: cause,
         writable: true,
@@ -60,7 +62,7 @@ function withLastAttempt(error: NetiquetteError, attempts: readonly AttemptRecor
         enumerable: false,
       })
     } else if (record.statusCode !== undefined && record.outcome !== 'success') {
-      error.message += `; the last attempt got status ${record.statusCode}`
+      error.message += `; ${which} got status ${record.statusCode}`
     }
     return
   }

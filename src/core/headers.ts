@@ -99,7 +99,7 @@ function addHeaders(out: HeaderRecord, headers: HeadersInput): void {
       return
     }
   }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+  if (isIterableHeaders(headers)) {
     for (const pair of headers as Iterable<readonly [string, unknown]>) {
       if (!Array.isArray(pair) || pair.length !== 2) {
         throw new InvalidRequestError(
@@ -163,4 +163,16 @@ function checkedValue(name: string, value: unknown): string {
     )
   }
   return text
+}
+
+/**
+ * A list of pairs (a `Headers`, a `Map`, a generator), not a record. A plain object is a record
+ * unless it has an iterator of its own: an iterator it inherits from a polluted
+ * `Object.prototype` must not turn `{ hello: 'world' }` into an empty list (undici's own test).
+ */
+function isIterableHeaders(headers: unknown): boolean {
+  if (typeof (headers as Iterable<unknown>)?.[Symbol.iterator] !== 'function') return false
+  const proto: unknown = Object.getPrototypeOf(headers)
+  if (proto !== Object.prototype && proto !== null) return true
+  return Object.hasOwn(headers as object, Symbol.iterator)
 }

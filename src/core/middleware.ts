@@ -90,6 +90,11 @@ export interface CallUndiciOptions {
   readonly opaque: unknown
   readonly onInfo: Dispatcher.RequestOptions['onInfo'] | undefined
   readonly highWaterMark: number | undefined
+  /**
+   * `client.dispatcher`'s handler context: each attempt's `onRequestStart` context is copied
+   * into it, so a handler above the face sees what a dispatcher below put there.
+   */
+  readonly context?: Record<string, unknown> | undefined
 }
 
 /** One address of an origin, as an attempt is sent to it (see `CallRequest.endpoint`). */

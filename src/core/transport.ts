@@ -112,7 +112,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#cancelQueued = cancel
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: Dispatcher.DispatchController, context?: object): void {
+    const shared = this.#request.undiciOptions.context
+    if (shared !== undefined && context !== undefined) Object.assign(shared, context)
     this.#cancelQueued = undefined
     this.#controller = controller
     // undici calls this on a connected socket, just before it writes the request.

@@ -51,7 +51,19 @@ const NO_UNDICI_OPTIONS: CallUndiciOptions = Object.freeze({
   opaque: null,
   onInfo: undefined,
   highWaterMark: undefined,
+  context: undefined,
 })
+
+/**
+ * @internal Request options only `client.dispatcher` sets, under symbols a caller cannot write
+ * by accident: the dispatch's own options that no layer of ours reads (`maxRedirections` for a
+ * redirect interceptor composed into the client's dispatcher, an interceptor's own), passed to
+ * every attempt's dispatch as they are; and the context object the face handed its handler,
+ * which each attempt's `onRequestStart` context is copied into (a redirect interceptor's
+ * `history`).
+ */
+export const kPassThrough: unique symbol = Symbol('netiquette.passThrough')
+export const kDispatchContext: unique symbol = Symbol('netiquette.dispatchContext')
 
 /**
  * Splits a request's undici options into those undici's dispatch takes and those the response
@@ -79,7 +91,12 @@ export function splitUndiciOptions(
       )
     }
   }
-  if (dispatch === undefined && response === undefined) return NO_UNDICI_OPTIONS
+  const passThrough = (options as { [kPassThrough]?: Record<string, unknown> })[kPassThrough]
+  if (passThrough !== undefined) dispatch = { ...passThrough, ...dispatch }
+  const context = (options as { [kDispatchContext]?: Record<string, unknown> })[kDispatchContext]
+  if (dispatch === undefined && response === undefined && context === undefined) {
+    return NO_UNDICI_OPTIONS
+  }
   const onInfo = response?.onInfo
   if (onInfo !== undefined && typeof onInfo !== 'function') {
     throw new InvalidOptionError('onInfo', onInfo, 'a function')
@@ -96,5 +113,6 @@ export function splitUndiciOptions(
     opaque: response?.opaque ?? null,
     onInfo: onInfo as CallUndiciOptions['onInfo'],
     highWaterMark: highWaterMark as number | undefined,
+    context,
   }
 }

@@ -26,8 +26,9 @@ import { ACCEPT_ENCODING, decodeBody, decodersFor, type DecompressPolicy } from 
 /**
  * What `client.fetch` accepts as its second argument: the standard `RequestInit`, plus the
  * netiquette options of a request. `redirect` is honoured (`follow` by default, at most 20);
- * `mode`, `credentials`, `cache`, `referrer`, `integrity`, `keepalive` and `priority` mean
- * nothing on a server and are ignored.
+ * `mode`, `credentials`, `cache`, `referrer`, `referrerPolicy`, `integrity`, `keepalive`,
+ * `priority` and `window` mean nothing on a server and are ignored. A `Host` header is replaced
+ * by the URL's, as undici's fetch does.
  */
 export interface FetchInit extends RequestInit {
   /** As {@link RequestOptions.deadline}: one deadline for the whole fetch, redirects included. */
@@ -136,11 +137,11 @@ export async function fetchThrough(
       ? utf8Location(single(response.headers.location))
       : undefined
     if (location === undefined || call.redirect === 'manual') {
-      return toFetchResponse(response, url, hop > 0, attempts, call.method, decompress)
+      return toFetchResponse(response, url, hop > 0, attempts, call, decompress)
     }
     // 307 and 308 resend the body; a one-shot stream cannot be, so the redirect goes to the caller.
     if ((status === 307 || status === 308) && !isReplayableBody(call.body)) {
-      return toFetchResponse(response, url, hop > 0, attempts, call.method, decompress)
+      return toFetchResponse(response, url, hop > 0, attempts, call, decompress)
     }
     void response.body.dump()
     if (call.redirect === 'error') {
@@ -247,6 +248,12 @@ async function readCall(input: string | URL | Request, init: FetchInit): Promise
   // One spelling for the rules below (`post` is POST); a bad method is refused here.
   method = normalizeMethod(method)
   const record = headers === undefined ? {} : normalizeHeaders(headers)
+  // As undici's fetch: the Host header is the URL's, whatever the caller set.
+  delete record.host
+  if (signal?.aborted === true && isWebStream(body)) {
+    // As fetch: a request that is aborted before it starts cancels its stream body.
+    void body.cancel(signal.reason).catch(noop)
+  }
   if (body !== undefined && body !== null && (method === 'GET' || method === 'HEAD')) {
     throw new InvalidRequestError(`a ${method} request cannot have a body`)
   }
@@ -271,9 +278,10 @@ async function toRequestBody(
     headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8'
     return body.toString()
   }
-  if (body instanceof FormData) {
-    // The platform's own encoder: a boundary from crypto, and the right content type.
-    const encoded = new Response(body)
+  if (isFormData(body)) {
+    // The platform's own encoder: a boundary from crypto, and the right content type. undici's
+    // own FormData (another class than the global one on Node 24) is copied into a global one.
+    const encoded = new Response(body instanceof FormData ? body : globalFormData(body))
     headers['content-type'] ??= encoded.headers.get('content-type') as string
     return Buffer.from(await encoded.arrayBuffer())
   }
@@ -299,9 +307,10 @@ function toFetchResponse(
   url: string,
   redirected: boolean,
   attempts: readonly AttemptRecord[],
-  method: string,
+  call: Pick<FetchCall, 'method' | 'signal'>,
   decompress: DecompressPolicy | false,
 ): FetchResponse {
+  const { method, signal } = call
   const status = response.statusCode
   if (status < 200 || status > 599) {
     // A WHATWG Response holds 200-599 only. Close the connection now: nobody will read the body.
@@ -348,6 +357,7 @@ function toFetchResponse(
       decoders === undefined
         ? response.body
         : decodeBody(response.body, decoders, decompress as DecompressPolicy, attempts),
+      signal,
     )
   }
   // The reason phrase is whatever the server sent; the Response constructor refuses control and
@@ -395,6 +405,26 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }
 
+/** A FormData of any realm or copy of undici: the global one, or `undici.FormData`. */
+function isFormData(value: unknown): value is FormData {
+  return (
+    value instanceof FormData ||
+    (typeof value === 'object' &&
+      value !== null &&
+      Object.prototype.toString.call(value) === '[object FormData]' &&
+      typeof (value as FormData).entries === 'function')
+  )
+}
+
+function globalFormData(form: FormData): FormData {
+  const copy = new FormData()
+  for (const [name, value] of form.entries()) {
+    if (typeof value === 'string') copy.append(name, value)
+    else copy.append(name, value, (value as File).name)
+  }
+  return copy
+}
+
 // Global Request or undici's own: both have these.
 function isRequest(value: unknown): value is Request {
   return (
@@ -405,3 +435,9 @@ function isRequest(value: unknown): value is Request {
     typeof (value as Request).arrayBuffer === 'function'
   )
 }
+
+function isWebStream(value: unknown): value is ReadableStream {
+  return value instanceof ReadableStream
+}
+
+function noop(): void {}

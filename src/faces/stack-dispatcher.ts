@@ -1,7 +1,8 @@
-import { Dispatcher } from 'undici'
+import { Dispatcher, errors as undiciErrors } from 'undici'
 import { flattenHeaders } from '../core/headers.ts'
 import type { ClientResponse } from '../core/middleware.ts'
 import { ResponseBody, kConsume, kResumeSource, type BodyConsumer } from '../core/response-body.ts'
+import { kDispatchContext, kPassThrough } from '../core/undici-options.ts'
 import { InvalidOptionError, InvalidRequestError, describeValue } from '../errors.ts'
 import type { RequestOptions } from '../client-options.ts'
 import { adaptHandler } from './legacy-handler.ts'
@@ -20,8 +21,22 @@ export interface DispatchTarget {
 // default, as before the direct path.
 const HELD_BYTES = 64 * 1024
 
-// Dispatch options that mean the same to a call through the stack; the rest (allowH2,
-// maxRedirections, an interceptor's own) belong to layers this dispatcher replaces.
+// Dispatch options that mean the same to a call through the stack. The rest, but those the face
+// reads itself and those it must not forward, go to every attempt's dispatch as they are: the
+// client's own dispatcher may understand them (`maxRedirections` and `throwOnMaxRedirect` for a
+// redirect interceptor composed into it, an interceptor's own), and undici refuses what nothing
+// below understands (`maxRedirections` without a redirect interceptor), as it would without us.
+const NOT_PASSED_THROUGH = new Set([
+  'origin',
+  'path',
+  'method',
+  'headers',
+  'body',
+  // The transport turns undici's retry interceptor off below the stack: ours decides.
+  'retryOptions',
+  // The endpoints layer sets it for the address it chose.
+  'servername',
+])
 const PASSED_ON = [
   'query',
   'headersTimeout',
@@ -253,8 +268,11 @@ class StackDispatch implements Dispatcher.DispatchController {
   }
 
   start(target: DispatchTarget, options: Dispatcher.DispatchOptions): void {
+    // Each attempt's context is copied into this one (a redirect interceptor's `history`), which
+    // the handler keeps from here, as it would the context of undici's own dispatch.
+    const context: Record<string, unknown> = {}
     try {
-      this.#handler.onRequestStart?.(this, {})
+      this.#handler.onRequestStart?.(this, context)
     } catch (error) {
       this.abort(error as Error)
     }
@@ -266,7 +284,7 @@ class StackDispatch implements Dispatcher.DispatchController {
     let request: RequestOptions
     try {
       url = targetUrl(options, target.origin)
-      request = requestOptions(options, this.#abort.signal)
+      request = requestOptions(options, this.#abort.signal, context)
     } catch (error) {
       this.#fail(error as Error)
       return
@@ -350,7 +368,7 @@ class StackDispatch implements Dispatcher.DispatchController {
     if (this.#done) return
     this.#done = true
     // An abort asked for by the handler comes back as its own reason, as undici does.
-    this.#report(this.#reason ?? error)
+    this.#report(this.#reason ?? asUndiciError(error))
   }
 
   /**
@@ -407,16 +425,43 @@ function targetUrl(options: Dispatcher.DispatchOptions, clientOrigin: string | u
   return base + path
 }
 
-function requestOptions(options: Dispatcher.DispatchOptions, signal: AbortSignal): RequestOptions {
-  const request: Record<string, unknown> = {
+function requestOptions(
+  options: Dispatcher.DispatchOptions,
+  signal: AbortSignal,
+  context: Record<string, unknown>,
+): RequestOptions {
+  const request: Record<string | symbol, unknown> = {
     method: options.method,
     headers: options.headers,
     body: options.body,
     signal,
+    [kDispatchContext]: context,
   }
+  const given = options as unknown as Record<string, unknown>
   for (const key of PASSED_ON) {
-    const value = (options as unknown as Record<string, unknown>)[key]
+    const value = given[key]
     if (value !== undefined && value !== null) request[key] = value
   }
+  let passThrough: Record<string, unknown> | undefined
+  for (const key of Object.keys(given)) {
+    if (NOT_PASSED_THROUGH.has(key) || (PASSED_ON as readonly string[]).includes(key)) continue
+    const value = given[key]
+    if (value !== undefined) (passThrough ??= {})[key] = value
+  }
+  if (passThrough !== undefined) request[kPassThrough] = passThrough
   return request as RequestOptions
+}
+
+/**
+ * The error a dispatch handler gets. A request we refuse before sending (a bad header, method or
+ * URL) is `InvalidRequestError` elsewhere; through the Dispatcher face it is undici's
+ * `InvalidArgumentError`, which code written against undici tests for, with ours as its `cause`
+ * (and its `attempts`).
+ */
+function asUndiciError(error: Error): Error {
+  if (!(error instanceof InvalidRequestError)) return error
+  const converted = new undiciErrors.InvalidArgumentError(error.message)
+  Object.defineProperty(converted, 'cause', { value: error, configurable: true, writable: true })
+  ;(converted as unknown as { attempts: unknown }).attempts = error.attempts
+  return converted
 }

@@ -14,16 +14,49 @@ const HIGH_WATER_MARK = 64 * 1024
  * its first 503). Here every event after a cancel, a close or an error is dropped.
  *
  * Cancelling destroys the Node stream, which aborts the request and frees its connection.
+ *
+ * With the caller's `signal`, an abort after the response arrived errors the stream with the
+ * signal's reason until the caller has read it to its end, as fetch does, even when every byte
+ * has already arrived: the stream is closed only once its queue is empty, and the listener goes
+ * with the stream's end.
  */
-export function toWebBody(body: Readable): ReadableStream<Uint8Array> {
+export function toWebBody(body: Readable, signal?: AbortSignal): ReadableStream<Uint8Array> {
   let done = false
+  let ended = false
   let stopFinished: (() => void) | undefined
+  let controller: ReadableByteStreamController
   // Set when the transport's chunks come straight here (the body the transport made, unread).
   let direct = false
+  const onAbort = () => fail(signal?.reason as Error)
+  const settle = () => {
+    done = true
+    signal?.removeEventListener('abort', onAbort)
+  }
+  const fail = (error: Error) => {
+    if (done) return
+    settle()
+    stopFinished?.()
+    controller.error(error)
+  }
+  // Without a signal to watch, the stream closes at once; with one, once it has been read.
+  const end = () => {
+    if (done) return
+    ended = true
+    if (signal === undefined || controller.desiredSize === HIGH_WATER_MARK) {
+      settle()
+      controller.close()
+    }
+  }
   return new ReadableStream(
     {
       type: 'bytes',
-      start(controller: ReadableByteStreamController) {
+      start(c: ReadableByteStreamController) {
+        controller = c
+        if (signal !== undefined) {
+          if (signal.aborted) {
+            queueMicrotask(onAbort)
+          } else signal.addEventListener('abort', onAbort, { once: true })
+        }
         if (body instanceof ResponseBody) {
           direct = body[kConsume]({
             data(chunk) {
@@ -33,43 +66,37 @@ export function toWebBody(body: Readable): ReadableStream<Uint8Array> {
               controller.enqueue(new Uint8Array(chunk))
               return (controller.desiredSize ?? 0) > 0
             },
-            end() {
-              if (done) return
-              done = true
-              controller.close()
-            },
+            end,
           })
           if (direct) {
-            body.once('error', (error: Error) => {
-              if (done) return
-              done = true
-              controller.error(error)
-            })
+            body.once('error', fail)
             return
           }
         }
         body.pause()
         body.on('data', (chunk: Buffer) => {
-          if (done) return
+          if (done || ended) return
           // A copy: enqueue transfers (detaches) the buffer it is given, and a Buffer may share
           // its ArrayBuffer with other data.
           controller.enqueue(new Uint8Array(chunk))
           if ((controller.desiredSize ?? 0) <= 0) body.pause()
         })
         stopFinished = finished(body, (error) => {
-          if (done) return
-          done = true
-          if (error === undefined || error === null) controller.close()
-          else controller.error(error)
+          if (error === undefined || error === null) end()
+          else fail(error)
         })
       },
       pull() {
+        if (ended) {
+          end()
+          return
+        }
         if (direct) (body as ResponseBody)[kResumeSource]()
         else body.resume()
       },
       cancel() {
         if (done) return
-        done = true
+        settle()
         stopFinished?.()
         // Readers may still attach to a destroyed body's 'error'; one listener keeps it handled.
         body.on('error', noop)

@@ -74,3 +74,17 @@ describe('normalizeMethod', () => {
 function plain(headers: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(headers))
 }
+
+describe('a polluted Object.prototype[Symbol.iterator]', () => {
+  it('leaves a plain record a record: its own properties are the headers', () => {
+    const proto = Object.prototype as unknown as Record<symbol, unknown>
+    proto[Symbol.iterator] = function* () {}
+    try {
+      expect(normalizeHeaders({ hello: 'world' })).toEqual({ hello: 'world' })
+      // A Map still reads as pairs.
+      expect(normalizeHeaders(new Map([['a', 'b']]))).toEqual({ a: 'b' })
+    } finally {
+      delete proto[Symbol.iterator]
+    }
+  })
+})

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   Agent,
   RetryAgent,
+  errors,
   getGlobalDispatcher,
   interceptors,
   request,
@@ -128,9 +129,13 @@ describe('client.dispatcher', () => {
   })
 
   it('refuses upgrades', async () => {
-    await expect(
-      request(server.url, { dispatcher: client.dispatcher, upgrade: 'websocket' } as never),
-    ).rejects.toMatchObject({ code: 'NQ_INVALID_REQUEST' })
+    const error = await request(server.url, {
+      dispatcher: client.dispatcher,
+      upgrade: 'websocket',
+    } as never).catch((e: unknown) => e)
+    // undici's class through its own API; our typed error as the cause.
+    expect(error).toBeInstanceOf(errors.InvalidArgumentError)
+    expect(error).toMatchObject({ cause: { code: 'NQ_INVALID_REQUEST' } })
     expect(server.stats.requests).toBe(0)
   })
 
@@ -247,5 +252,52 @@ describe("undici's retries and ours", () => {
       process.off('warning', onWarning)
     }
     expect(warnings.map((w) => (w as Error & { code?: string }).code)).toEqual(['NQ_RETRY_STACKED'])
+  })
+})
+
+describe("client.dispatcher under undici's own request API (undici's redirect and request suites)", () => {
+  it('passes maxRedirections to a redirect interceptor composed into the client, with its history', async () => {
+    server.route('/old', { status: 302, headers: { location: '/new' } })
+    server.route('/new', { status: 200, body: 'moved' })
+    const below = new Agent().compose(interceptors.redirect())
+    const redirecting = createClient({ dispatcher: below })
+    try {
+      // undici 8's types dropped maxRedirections; its redirect interceptor still reads it.
+      const response = await request(`${server.url}/old`, {
+        dispatcher: redirecting.dispatcher,
+        maxRedirections: 2,
+      } as never)
+      expect(response.statusCode).toBe(200)
+      expect(await response.body.text()).toBe('moved')
+      // The handler's context is the one the interceptor filled: undici's request() returns it.
+      const history = (response as { context?: { history?: URL[] } }).context?.history
+      expect(history?.map((url) => url.pathname)).toEqual(['/old', '/new'])
+    } finally {
+      await redirecting.destroy()
+      await below.close()
+    }
+  })
+
+  it('refuses maxRedirections as undici does when nothing below follows redirects', async () => {
+    server.route('/old', { status: 302, headers: { location: '/new' } })
+    const error = await request(`${server.url}/old`, {
+      dispatcher: client.dispatcher,
+      maxRedirections: 2,
+    } as never).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(errors.InvalidArgumentError)
+    expect((error as Error).message).toBe(
+      'maxRedirections is not supported, use the redirect interceptor',
+    )
+    expect(server.stats.requests).toBe(0)
+  })
+
+  it("reports a header it refuses as undici's InvalidArgumentError, ours as the cause", async () => {
+    const error = await request(`${server.url}/x`, {
+      dispatcher: client.dispatcher,
+      headers: { 'bad header': 'x' },
+    }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(errors.InvalidArgumentError)
+    expect((error as { cause?: { code?: string } }).cause?.code).toBe('NQ_INVALID_REQUEST')
+    expect(server.stats.requests).toBe(0)
   })
 })

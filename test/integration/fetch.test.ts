@@ -1,6 +1,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
+import { FormData as UndiciFormData } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, explain, type Client } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
@@ -408,5 +409,62 @@ describe('client.fetch redirects', () => {
       await open.destroy()
       await other.close()
     }
+  })
+})
+
+describe("client.fetch where undici's own fetch tests found it apart (issue 34, O)", () => {
+  it("sends undici's own FormData, as it sends the global one", async () => {
+    const form = new UndiciFormData()
+    form.append('name', 'value')
+    form.append('file', new Blob(['hello']), 'a.txt')
+    await (await client.fetch('/form', { method: 'POST', body: form as never })).text()
+    const received = lastRequest()
+    expect(received.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/)
+    const text = received.body.toString()
+    expect(text).toContain('name="name"')
+    expect(text).toContain('value')
+    expect(text).toContain('filename="a.txt"')
+    expect(text).toContain('hello')
+  })
+
+  it('errors a body already received when the caller aborts before reading it', async () => {
+    server.route('/small', { body: { size: 20_000 } })
+    const controller = new AbortController()
+    const response = await client.fetch('/small', { signal: controller.signal })
+    // Let every byte arrive before the abort.
+    await eventually(() => client.stats().origins[0]?.inFlight === 0)
+    controller.abort()
+    await expect(response.text()).rejects.toMatchObject({ name: 'AbortError' })
+    // Read to its end first, an abort changes nothing.
+    const read = new AbortController()
+    const whole = await client.fetch('/small', { signal: read.signal })
+    expect((await whole.text()).length).toBe(20_000)
+    read.abort()
+  })
+
+  it('cancels a ReadableStream body when the signal is already aborted', async () => {
+    let cancelled: unknown
+    const body = new ReadableStream({
+      cancel(reason) {
+        cancelled = reason
+      },
+    })
+    const controller = new AbortController()
+    controller.abort()
+    await expect(
+      client.fetch('/x', {
+        method: 'POST',
+        body,
+        duplex: 'half',
+        signal: controller.signal,
+      } as never),
+    ).rejects.toMatchObject({ name: 'AbortError' })
+    expect(cancelled).toBe(controller.signal.reason)
+    expect(server.stats.requests).toBe(0)
+  })
+
+  it("sends the URL's Host, not a caller's, as undici's fetch does", async () => {
+    await (await client.fetch('/h', { headers: { host: 'elsewhere.example' } })).text()
+    expect(lastRequest().headers.host).toBe(new URL(server.url).host)
   })
 })

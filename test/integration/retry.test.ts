@@ -234,23 +234,38 @@ describe('connection failures', () => {
     expect(client.stats().origins[0]?.retriesAllowed).toBe(0)
   })
 
-  it('a port that stays closed opens the circuit after 1 s without a success: calls then fail at once', async () => {
+  it('a port that stays closed opens the circuit once 5 callers found nothing for 1 s: calls then fail at once', async () => {
     const port = await closedPort()
     client = createClient({ retry: { baseDelay: 5 } })
     const started = performance.now()
-    const first = (await client.request(`http://127.0.0.1:${port}/`).catch((e: unknown) => e)) as {
-      code: string
-      attempts: unknown[]
+    const url = `http://127.0.0.1:${port}/`
+    type Failed = { code: string; attempts: unknown[]; cause?: { code?: string } }
+    const callers = (await Promise.all(
+      Array.from({ length: 5 }, () => client!.request(url).catch((e: unknown) => e)),
+    )) as Failed[]
+    const stopped = callers.filter((e) => e.code === 'NQ_CIRCUIT_OPEN')
+    expect(stopped.length).toBeGreaterThan(0)
+    for (const error of stopped) {
+      expect(error.attempts.length).toBeGreaterThanOrEqual(2)
+      expect(error.cause?.code).toBe('ECONNREFUSED')
     }
-    expect(first.code).toBe('NQ_CIRCUIT_OPEN')
-    expect(first.attempts.length).toBeGreaterThanOrEqual(5)
     // The run lasts at least 1 s; the next attempt after it is at most 1 s away.
     expect(performance.now() - started).toBeLessThan(10_000)
-    const next = (await client.request(`http://127.0.0.1:${port}/`).catch((e: unknown) => e)) as {
+    const next = (await client.request(url).catch((e: unknown) => e)) as Failed
+    expect(next).toMatchObject({ code: 'NQ_CIRCUIT_OPEN', attempts: [] })
+  })
+
+  it("a lone call to a closed port (a wrong port) ends with the port's own ECONNREFUSED", async () => {
+    const port = await closedPort()
+    client = createClient({ retry: { baseDelay: 5 } })
+    const error = (await client.request(`http://127.0.0.1:${port}/`).catch((e: unknown) => e)) as {
       code: string
       attempts: unknown[]
     }
-    expect(next).toMatchObject({ code: 'NQ_CIRCUIT_OPEN', attempts: [] })
+    // One caller's retries are one call's evidence: the circuit stays closed.
+    expect(error.code).toBe('ECONNREFUSED')
+    expect(error.attempts).toHaveLength(21)
+    expect(client.circuits?.get(`http://127.0.0.1:${port}`).state).toBe('closed')
   })
 })
 

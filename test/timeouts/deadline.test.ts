@@ -62,7 +62,7 @@ describe('the deadline', () => {
     expect(call.error).toBeInstanceOf(DeadlineExceededError)
     expect(call.settledAt).toBe(1000)
     const error = call.error as DeadlineExceededError
-    expect(error.message).toBe("the call's deadline of 1000 ms passed; 3 attempts made")
+    expect(error.message).toBe("the call's deadline of 1000 ms passed; 3 attempts made; attempt 2 got status 503")
     expect(error.attempts.map((a) => a.start)).toEqual([0, 400, 800])
     expect(error.attempts[2]?.decision?.reason).toContain('deadline passed during this attempt')
     expect(clock.pendingTimers).toBe(0)
@@ -221,7 +221,7 @@ describe('propagation out', () => {
     // At 992 only 8 ms were left: the call failed then, before the deadline, sending nothing.
     expect(call.settledAt).toBe(992)
     expect((call.error as Error).message).toBe(
-      "the call's deadline of 1000 ms left 8 ms for another attempt, less than minAttemptTime (10 ms); 2 attempts made",
+      "the call's deadline of 1000 ms left 8 ms for another attempt, less than minAttemptTime (10 ms); 2 attempts made; the last attempt got status 503",
     )
     expect(clock.pendingTimers).toBe(0)
   })
