@@ -38,7 +38,7 @@ Options:
   --fleet             instead: the fleet simulator (docs/fleet.md). Many clients against one
                       simulated server on virtual time: reproduces the metastable failure of
                       Huang et al. (OSDI 2022), runs every client behaviour through it and draws
-                      phase diagrams of which capacity cuts each recovers from (about 2 minutes)
+                      phase diagrams of which capacity cuts each recovers from (about 1.5 minutes)
   --scale <f>         with --fleet: fleet size relative to the paper's (load, capacity and
                       clients), 0.01 to 1 (default: 0.1; 1 takes about ten times as long)
   --clients <n>       with --fleet: clients at scale 1, 1 to 10000 (default: 1000)

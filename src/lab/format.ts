@@ -58,6 +58,7 @@ export const FIGURE_COLUMNS = [
   'success',
   'p50',
   'p99',
+  'p99 in fault',
   'recovery',
 ] as const
 
@@ -71,6 +72,7 @@ export function figureCells(c: ContenderSummary): string[] {
     formatPercent(c.successRate),
     formatMs(c.p50),
     formatMs(c.p99),
+    c.fault.offered === 0 ? '-' : formatMs(c.fault.p99),
     formatRecovery(c.recoveredAfter),
   ]
 }

@@ -48,7 +48,7 @@ interface Waiter {
  * - A full queue (`maxQueue` waiting) sheds a new attempt at once with `QueueFullError`.
  * - A waiter gives up after its own wait with `QueueTimeoutError`, and sooner when the origin
  *   struggles: once `struggleWait` ms have passed while the origin has shed (a drop within the
- *   last {@link STRUGGLE_MEMORY} ms) or while no place came free. A healthy origin's queue,
+ *   last 10 s) or while no place came free. A healthy origin's queue,
  *   such as a cold client's first batch, is served within the callers' deadlines; a struggling
  *   one's fails fast.
  * - A waiter whose signal aborts leaves the queue at once, freeing its place, and rejects with
@@ -112,7 +112,7 @@ export class ConcurrencyLimiter {
 
   /**
    * True while the origin sheds: an attempt ended with a drop (a 429 or 503, a timeout, a reset)
-   * within the last {@link STRUGGLE_MEMORY} ms.
+   * within the last 10 s (`STRUGGLE_MEMORY`).
    */
   struggling(now: number): boolean {
     return now - this.#lastDropAt < STRUGGLE_MEMORY
