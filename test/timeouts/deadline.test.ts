@@ -62,7 +62,9 @@ describe('the deadline', () => {
     expect(call.error).toBeInstanceOf(DeadlineExceededError)
     expect(call.settledAt).toBe(1000)
     const error = call.error as DeadlineExceededError
-    expect(error.message).toBe("the call's deadline of 1000 ms passed; 3 attempts made; attempt 2 got status 503")
+    expect(error.message).toBe(
+      "the call's deadline of 1000 ms passed; 3 attempts made; attempt 2 got status 503",
+    )
     expect(error.attempts.map((a) => a.start)).toEqual([0, 400, 800])
     expect(error.attempts[2]?.decision?.reason).toContain('deadline passed during this attempt')
     expect(clock.pendingTimers).toBe(0)
