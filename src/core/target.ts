@@ -161,18 +161,8 @@ export function parseBase(value: string | URL): { origin: string; prefix: string
  * `undefined` when it is not an http(s) origin without path or query.
  */
 export function parseOrigin(value: string | URL): string | undefined {
-  let url: URL
-  try {
-    url = typeof value === 'string' ? new URL(value) : value
-  } catch {
-    return undefined
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
-    return undefined
-  }
-  if (url.username !== '' || url.password !== '') return undefined
-  return url.origin
+  const base = parseBase(value)
+  return base === undefined || base.prefix !== '' ? undefined : base.origin
 }
 
 /**

@@ -1,19 +1,49 @@
 // Loaded with `node --import` into undici's own test run (see run.sh): puts one of our faces in
-// place of what undici's fetch tests exercise, with the client's default policies.
+// place of what undici's tests exercise, with the client's default policies.
 //   NQ_FACE=dispatcher  every fetch goes through setGlobalDispatcher(client.dispatcher)
 //   NQ_FACE=fetch       undici's exported fetch is replaced by client.fetch
+//   NQ_FACE=under       each test's own dispatcher is put under a client, as docs/migrating.md
+//                       tells users to (createClient({ dispatcher })), and its request, stream
+//                       and pipeline calls go through that client's dispatcher face
 import { createRequire } from 'node:module'
 import { setGlobalDispatcher } from 'undici'
 import { createClient } from '../../src/index.ts'
 
 const face = process.env.NQ_FACE ?? 'dispatcher'
-const client = createClient()
 if (face === 'dispatcher') {
-  setGlobalDispatcher(client.dispatcher)
+  setGlobalDispatcher(createClient().dispatcher)
 } else if (face === 'fetch') {
   // The tests take `fetch` from undici's index at require time: replace it there first.
   const undici = createRequire(`${process.cwd()}/`)('./index.js') as { fetch: unknown }
-  undici.fetch = client.fetch
+  undici.fetch = createClient().fetch
+} else if (face === 'under') {
+  putUnderClients()
 } else {
-  throw new Error(`NQ_FACE=${face}: expected dispatcher or fetch`)
+  throw new Error(`NQ_FACE=${face}: expected dispatcher, fetch or under`)
+}
+
+function putUnderClients(): void {
+  type Api = (this: object, ...args: unknown[]) => unknown
+  const undici = createRequire(`${process.cwd()}/`)('./index.js') as Record<string, unknown> & {
+    Dispatcher: { prototype: Record<string, Api> }
+  }
+  const faces = new WeakMap<object, object>()
+  const ours = new WeakSet<object>()
+  // One client per dispatcher a test made, created on its first use; its face is ours.
+  const faceOf = (dispatcher: object): object => {
+    let face = faces.get(dispatcher)
+    if (face === undefined) {
+      face = createClient({ dispatcher: dispatcher as never }).dispatcher
+      ours.add(face)
+      faces.set(dispatcher, face)
+    }
+    return face
+  }
+  const proto = undici.Dispatcher.prototype
+  for (const name of ['request', 'stream', 'pipeline'] as const) {
+    const original = proto[name] as Api
+    proto[name] = function (this: object, ...args: unknown[]) {
+      return original.apply(ours.has(this) ? this : faceOf(this), args)
+    }
+  }
 }

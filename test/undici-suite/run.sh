@@ -6,6 +6,9 @@
 # dev dependencies, and takes a few minutes.
 #
 #   test/undici-suite/run.sh <undici checkout>   # the tag of the installed undici, or near it
+#   NQ_TESTS="test/redirect-request.js test/request.js" test/undici-suite/run.sh <checkout>
+#                                                 # other files: each test's own dispatcher is
+#                                                 # put under a client (NQ_FACE=under)
 #
 # The checkout's lib/ is replaced by the installed undici's, so the tests meet the code we ship
 # against. Nothing of undici's is kept in this repository.
@@ -27,14 +30,22 @@ run() {
   shift
   # A test that hangs under a face fails after a minute, and a file whose sockets stay open
   # exits once its tests are done, rather than stalling the run.
-  "$node" "$@" --test --test-concurrency=1 --test-timeout=60000 --test-force-exit --expose-gc test/fetch/*.js > "$out/$name.tap" 2>&1 || true
+  # shellcheck disable=SC2086
+  "$node" "$@" --test --test-concurrency=1 --test-timeout=60000 --test-force-exit --expose-gc $files > "$out/$name.tap" 2>&1 || true
   printf '%-10s %s\n' "$name" "$(grep -E '^ℹ (tests|pass|fail) ' "$out/$name.tap" | tr '\n' ' ')"
-  grep '^✖' "$out/$name.tap" | sed 's/ ([0-9.]*ms)$//' | sort -u > "$out/$name.failed"
+  { grep '^✖' "$out/$name.tap" || true; } | sed 's/ ([0-9.]*ms)$//' | sort -u > "$out/$name.failed"
 }
+files="${NQ_TESTS:-test/fetch/*.js}"
 run baseline
-NQ_FACE=dispatcher run dispatcher --import "$here/preload.ts"
-NQ_FACE=fetch run fetch --import "$here/preload.ts"
-for face in dispatcher fetch; do
+if [ -n "${NQ_TESTS:-}" ]; then
+  faces="under"
+  NQ_FACE=under run under --import "$here/preload.ts"
+else
+  faces="dispatcher fetch"
+  NQ_FACE=dispatcher run dispatcher --import "$here/preload.ts"
+  NQ_FACE=fetch run fetch --import "$here/preload.ts"
+fi
+for face in $faces; do
   echo "--- failing with $face only:"
   comm -13 "$out/baseline.failed" "$out/$face.failed"
 done
