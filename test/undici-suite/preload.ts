@@ -40,10 +40,20 @@ function putUnderClients(): void {
     return face
   }
   const proto = undici.Dispatcher.prototype
+  const getGlobal = undici.getGlobalDispatcher as () => object
   for (const name of ['request', 'stream', 'pipeline'] as const) {
-    const original = proto[name] as Api
+    // `client.request(...)` on a test's own Client, Pool or Agent.
+    const method = proto[name] as Api
     proto[name] = function (this: object, ...args: unknown[]) {
-      return original.apply(ours.has(this) ? this : faceOf(this), args)
+      return method.apply(ours.has(this) ? this : faceOf(this), args)
+    }
+    // `undici.request(url, { dispatcher })`: undici's module-level form, read at call time.
+    const exported = undici[name] as (url: unknown, opts?: unknown, ...rest: unknown[]) => unknown
+    undici[name] = (url: unknown, opts?: unknown, ...rest: unknown[]) => {
+      const given = (opts ?? {}) as { dispatcher?: object }
+      const below = given.dispatcher ?? getGlobal()
+      const dispatcher = ours.has(below) ? below : faceOf(below)
+      return exported(url, { ...given, dispatcher }, ...rest)
     }
   }
 }
