@@ -1,6 +1,7 @@
 // Every public function, constructor and face, called with junk: each either works or throws a
 // NetiquetteError (InvalidOptionError, InvalidRequestError...), never a TypeError from inside,
 // and a face reports junk through its own channel (a rejection, a handler's onResponseError).
+import { errors as undiciErrors } from 'undici'
 import { describe, expect, it } from 'vitest'
 import * as api from '../src/index.ts'
 import * as testing from '../src/testing/index.ts'
@@ -108,7 +109,9 @@ describe('bad input gets a typed error', () => {
         onResponseError: (_controller, error) => reported.push(error),
       })
       expect(reported).toHaveLength(1)
-      expect(reported[0]).toBeInstanceOf(api.InvalidRequestError)
+      // undici's class through its own interface, as its dispatchers report it; ours inside.
+      expect(reported[0]).toBeInstanceOf(undiciErrors.InvalidArgumentError)
+      expect((reported[0] as { cause?: unknown }).cause).toBeInstanceOf(api.InvalidRequestError)
     } finally {
       await bound.destroy()
       await open.destroy()
