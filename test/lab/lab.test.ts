@@ -214,7 +214,11 @@ describe('the failure lab', () => {
 
   it('long tail: hedging cuts the p99 of the calls due in the fault, for a few percent more requests', () => {
     const s = scenario(longTail, 'long-tail')
-    expect(s.headline.holds).toBe(true)
+    // On failure, the figures: which contender's fault p99 and amplification, and what hedging did.
+    const figures = JSON.stringify(
+      s.contenders.map((c) => ({ contender: c.contender, fault: c.fault, policy: c.policy })),
+    )
+    expect(s.headline.holds, figures).toBe(true)
     const ours = contender(s, 'netiquette')
     // The slow answers take at least 1 s; a hedge answers in tens of ms (hundreds, when busy).
     expect(ours.fault.p99).toBeLessThan(300)
