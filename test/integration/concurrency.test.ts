@@ -140,9 +140,11 @@ describe('the concurrency limiter against a stalled fault server', () => {
 describe('a cold client against a healthy origin', () => {
   // What a batch job does first: bare undici serves it; the limiter must not fail any of it while
   // the limit grows from 20 (a queued call waits within its deadline while places come free).
+  // 2,000 is past the old 1,000-place queue, which shed 3,980 of a batch of 5,000; the 5,000
+  // figure itself is measured outside the suite, where its CPU does not starve timing tests.
   it.each([
     [500, 200],
-    [5_000, 50],
+    [2_000, 50],
   ])(
     'serves a batch of %i calls at once (%i ms each) with no local failure',
     async (n, ms) => {
