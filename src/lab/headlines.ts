@@ -52,10 +52,14 @@ export const HEADLINES: Readonly<Record<ScenarioName, Headline>> = Object.freeze
   },
   'long-tail': {
     claim:
-      "for the calls due in the fault, hedging keeps netiquette's p99 latency below a quarter " +
+      "for the calls due in the fault, hedging keeps netiquette's p99 latency below half " +
       "of both contenders', which wait out every slow response, for at most 1.1 requests per call",
+    // Half, not a quarter: hedges are capped at 5% of calls and p97.5 spends about half of that
+    // on ordinary answers, so now and then a few slow ones find the share spent and are cut by
+    // the 500 ms attempt timeout instead (a fault p99 of 512 ms in 2 of 3 clean-clone CI runs,
+    // 40-73 ms in the others and in 10 local runs).
     holds: (by) =>
-      by.netiquette.fault.p99 < 0.25 * Math.min(by.naive.fault.p99, by['undici-retry'].fault.p99) &&
+      by.netiquette.fault.p99 < 0.5 * Math.min(by.naive.fault.p99, by['undici-retry'].fault.p99) &&
       by.netiquette.fault.amplification <= 1.1,
   },
   'bad-endpoint': {

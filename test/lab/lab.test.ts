@@ -220,8 +220,9 @@ describe('the failure lab', () => {
     )
     expect(s.headline.holds, figures).toBe(true)
     const ours = contender(s, 'netiquette')
-    // The slow answers take at least 1 s; a hedge answers in tens of ms (hundreds, when busy).
-    expect(ours.fault.p99).toBeLessThan(300)
+    // The slow answers take at least 1 s; a hedge answers in tens of ms, and a slow call that
+    // finds the hedge share spent is cut by the 500 ms attempt timeout and retried.
+    expect(ours.fault.p99).toBeLessThan(650)
     expect(ours.fault.amplification).toBeGreaterThan(1)
     for (const name of ['naive', 'undici-retry']) {
       expect(contender(s, name).fault.p99).toBeGreaterThan(1_000)
