@@ -31,6 +31,7 @@ import { Breaker } from './breaker/breaker-layer.ts'
 import { resolveBreakerOptions } from './breaker/breaker-options.ts'
 import { Circuits } from './breaker/circuits.ts'
 import { createDefaultAgent, resolveAgentOptions } from './pool/agent-defaults.ts'
+import type { H2Sessions } from './pool/h2-sessions.ts'
 import { resolveConcurrencyOptions } from './pool/concurrency-options.ts'
 import { Limiters } from './pool/limiters.ts'
 import { currentDeadline } from './timeouts/deadline-context.ts'
@@ -122,6 +123,8 @@ export class Client {
   // Calls not yet settled; a returned response settles once its body has been received.
   readonly #inFlight = new Set<Cancellation>()
   #closed = false
+  // The watch over the default agent's connections (HTTP/2 session health), when it made one.
+  #sessions: H2Sessions | undefined
   // The first destroy()'s work: later calls, and a close() it overtook, wait for it.
   #destroyed: Promise<void> | undefined
   // Resolves when the last call in flight settles; created by the first close() that waits.
@@ -195,7 +198,9 @@ export class Client {
       if (concurrency !== false && options.agent?.connections === undefined) {
         agent.connections = Math.min(65_535, concurrency.maxLimit)
       }
-      this.#dispatcher = createDefaultAgent(agent)
+      const made = createDefaultAgent(agent)
+      this.#dispatcher = made.dispatcher
+      this.#sessions = made.sessions
       this.#ownsDispatcher = true
     }
 
@@ -265,7 +270,7 @@ export class Client {
     )
     this.#handler = compose(
       resolveMiddleware(options.middleware, defaults),
-      createTransport(this.#dispatcher, options.onAttempt),
+      createTransport(this.#dispatcher, options.onAttempt, this.#sessions),
     )
     // SDKs take `fetch: client.fetch`, and code destructures `const { request } = client`: the
     // public methods work detached from the client, as the global fetch does.
@@ -566,6 +571,7 @@ export class Client {
     // of the close, which resolves once the client is down, however it went down.
     if (this.#destroyed !== undefined) return this.#destroyed
     // (A destroy() from here on is fine: undici resolves a close that a destroy overtakes.)
+    this.#sessions?.close()
     if (this.#ownsDispatcher) await this.#dispatcher.close()
   }
 
@@ -588,6 +594,7 @@ export class Client {
       )
     }
     this.#origins.clear()
+    this.#sessions?.close()
     if (this.#ownsDispatcher) await this.#dispatcher.destroy()
   }
 

@@ -28,6 +28,13 @@ export const ErrorCodes = {
   RATE_LIMITED: 'NQ_RATE_LIMITED',
   /** Thrown at load on a Node older than 22.19 (`node-check.ts`, which imports nothing). */
   UNSUPPORTED_NODE: 'NQ_UNSUPPORTED_NODE',
+  /** A feature needs an optional peer dependency that is not installed (named in the message). */
+  MISSING_PEER: 'NQ_MISSING_PEER',
+  /**
+   * An HTTP/2 session did not answer a PING in time and was closed; the attempts on it fail with
+   * this error (see `agent.http2`).
+   */
+  H2_UNRESPONSIVE: 'NQ_H2_UNRESPONSIVE',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */

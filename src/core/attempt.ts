@@ -124,6 +124,19 @@ export interface AttemptRecord {
   statusCode: number | undefined
   /** The error's `code` (or name) when the attempt failed without a response. */
   error: string | undefined
+  /**
+   * With an HTTP/2 failure, its name: an RFC 9113 error code the server reset the stream with
+   * (`REFUSED_STREAM`, `INTERNAL_ERROR`, `ENHANCE_YOUR_CALM`...), or `GOAWAY` (the session closed
+   * below this stream), `UNRESPONSIVE` (a PING went unanswered), `SESSION_CLOSED`,
+   * `STREAM_ENDED`, `HEADERS_NOT_SENT` (see `docs/http2.md`). `undefined` otherwise.
+   */
+  h2Error: string | undefined
+  /**
+   * The HTTP version of the connection the attempt went over, `'1.1'` or `'2'`, as the
+   * connection's TLS handshake chose it; `undefined` when the client did not make the connection
+   * (a `dispatcher` of the caller's own).
+   */
+  protocol: '1.1' | '2' | undefined
   /** How the shared classification judged this attempt: see {@link classifyStatus}. */
   outcome: OutcomeKind | undefined
   /** What was decided after this attempt. */
@@ -157,6 +170,8 @@ export function createAttemptRecord(
     rateLimitWait: undefined,
     statusCode: undefined,
     error: undefined,
+    h2Error: undefined,
+    protocol: undefined,
     outcome: undefined,
     decision: undefined,
   }

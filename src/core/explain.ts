@@ -1,4 +1,5 @@
 import type { AttemptRecord } from './attempt.ts'
+import { describeH2Error } from './h2-error.ts'
 import { errorCode } from './outcome.ts'
 import { redactQuery } from './redact-query.ts'
 
@@ -56,7 +57,8 @@ function describeAttempt(a: AttemptRecord): string {
   if (a.timeToHeaders !== undefined) timing.push(`headers ${ms(a.timeToHeaders)}`)
   if (a.duration !== undefined) timing.push(`total ${ms(a.duration)}`)
   if (a.reused !== undefined) timing.push(a.reused ? 'reused socket' : 'new socket')
-  const result = a.statusCode !== undefined ? String(a.statusCode) : (a.error ?? 'pending')
+  let result = a.statusCode !== undefined ? String(a.statusCode) : (a.error ?? 'pending')
+  if (a.h2Error !== undefined) result += ` ${a.h2Error}: ${describeH2Error(a.h2Error)}`
   const where = a.address === undefined ? '' : ` to ${a.address}`
   let line = `#${a.number} at +${ms(a.start)}${a.hedge ? ' (hedge)' : ''}${where}: ${result}`
   if (a.outcome !== undefined && a.outcome !== 'success') line += ` [${a.outcome}]`

@@ -1,5 +1,6 @@
 import { NetiquetteError } from '../errors.ts'
 import { InvalidOptionError } from '../errors.ts'
+import { h2ErrorName, h2NeverProcessed } from './h2-error.ts'
 
 /**
  * The one classification every policy uses:
@@ -66,17 +67,22 @@ export function classifyError(error: unknown, callerAborted: boolean): OutcomeKi
     // A hedge's loser was stopped by its own call, not by the origin.
     if (error.code === 'NQ_ABORTED' || error.code === 'NQ_SUPERSEDED') return 'cancelled'
   }
-  return OVERLOAD_CODES.has(errorCode(error)) ? 'overload' : 'failure'
+  if (OVERLOAD_CODES.has(errorCode(error))) return 'overload'
+  // HTTP/2's nack: the server resets streams because it wants fewer of them.
+  return h2ErrorName(error) === 'ENHANCE_YOUR_CALM' ? 'overload' : 'failure'
 }
 
 /**
  * True when the request provably never left the client: its attempt ended before undici handed it
  * to a connected socket (`attempt.sent === false`: a refused or timed-out connect, DNS, an attempt
  * timeout or abort while it waited for a connection), or, without a record, the error is one only
- * the connect phase produces.
+ * the connect phase produces. An HTTP/2 failure by which the server says it did not process the
+ * request (`REFUSED_STREAM`, a stream above a GOAWAY's last stream id) counts as never sent too:
+ * RFC 9113 section 8.7 lets any method go again, as gRPC's transparent retry does.
  */
 export function neverLeftClient(error: unknown, attempt?: { sent?: boolean | undefined }): boolean {
   if (attempt?.sent === false) return true
+  if (h2NeverProcessed(error)) return true
   if (attempt?.sent === true) return false
   const code = errorCode(error)
   if (NEVER_SENT_CODES.has(code)) return true

@@ -5,6 +5,8 @@ import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
 import { wireHeaders, type HeaderRecord } from './headers.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
+import type { ConnectionWatch, WatchedAttempt } from './connection-watch.ts'
+import { h2ErrorName } from './h2-error.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
 import { kQueuedAbort } from './queued-abort.ts'
 import { bodyForAttempt } from './request-body.ts'
@@ -18,7 +20,11 @@ import { ResponseBody, kComplete } from './response-body.ts'
  * then calls undici's controller directly, so a call needs no `AbortSignal` (see
  * {@link Cancellation}), and no promise or AsyncResource layer sits between undici and the body.
  */
-export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook): Handler {
+export function createTransport(
+  dispatcher: Dispatcher,
+  onAttempt?: AttemptHook,
+  watch?: ConnectionWatch,
+): Handler {
   return function transport(request: CallRequest): Promise<CallResponse> {
     const { cancellation } = request
     // Aborted before it could start (a deadline that passed in a queue, a caller who gave up):
@@ -36,10 +42,11 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
       channels.attemptStart.publish({ attempt: record, attempts: request.attempts })
 
     return new Promise<CallResponse>((resolve, reject) => {
-      const handler = new AttemptHandler(request, record, resolve, reject, onAttempt)
       const { endpoint } = request
+      const origin = endpoint === undefined ? request.origin : endpoint.origin
+      const handler = new AttemptHandler(request, record, resolve, reject, onAttempt, watch, origin)
       const options: Dispatcher.DispatchOptions = {
-        origin: endpoint === undefined ? request.origin : endpoint.origin,
+        origin,
         path: request.path,
         method: request.method,
         headers:
@@ -66,11 +73,19 @@ export function createTransport(dispatcher: Dispatcher, onAttempt?: AttemptHook)
       if (extra !== undefined) {
         for (const key in extra) (options as unknown as Record<string, unknown>)[key] = extra[key]
       }
-      try {
-        dispatcher.dispatch(options, handler)
-      } catch (error) {
-        handler.onResponseError(undefined, error as Error)
+      const dispatch = () => {
+        // Aborted while an idle HTTP/2 session was being checked: settled already.
+        if (handler.settled) return
+        try {
+          dispatcher.dispatch(options, handler)
+        } catch (error) {
+          handler.onResponseError(undefined, error as Error)
+        }
       }
+      const watched = watch?.dispatching(origin, request.method)
+      handler.watched = watched
+      if (watched?.wait === undefined) dispatch()
+      else void watched.wait.then(dispatch)
     })
   }
 }
@@ -90,6 +105,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #cancelQueued: ((reason: Error) => void) | undefined
   #done = false
   readonly #trailers: ClientResponse['trailers'] = {}
+  readonly #watch: ConnectionWatch | undefined
+  readonly #origin: string
+  /** Set when the connection watch follows this attempt (it goes over an HTTP/2 session). */
+  watched: WatchedAttempt | undefined
 
   constructor(
     request: CallRequest,
@@ -97,14 +116,23 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     resolve: (response: CallResponse) => void,
     reject: (error: unknown) => void,
     onAttempt: AttemptHook | undefined,
+    watch: ConnectionWatch | undefined,
+    origin: string,
   ) {
     this.#request = request
+    this.#watch = watch
+    this.#origin = origin
     this.#onAttempt = onAttempt
     this.#record = record
     this.#start = request.startTime + record.start
     this.#resolve = resolve
     this.#reject = reject
     this.#removeAbortHandler = request.cancellation.onAbort((reason) => this.#abort(reason))
+  }
+
+  /** True once the attempt has a response or an error. */
+  get settled(): boolean {
+    return this.#resolve === undefined
   }
 
   /** Given to undici as its queued-abort hook: it calls this while the request waits in a queue. */
@@ -146,6 +174,11 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#reject = undefined
     const record = this.#record
     record.timeToHeaders = this.#request.clock.now() - this.#start
+    const watch = this.#watch
+    if (watch !== undefined) {
+      this.watched?.settled()
+      record.protocol = watch.protocol(this.#origin)
+    }
     record.statusCode = statusCode
     record.outcome = classifyStatus(statusCode)
     if (channels.attemptEnd.hasSubscribers) {
@@ -199,7 +232,13 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       this.#reject = undefined
       const record = this.#record
       record.error = errorCode(error)
+      record.h2Error = h2ErrorName(error)
       record.sent ??= false
+      const watch = this.#watch
+      if (watch !== undefined) {
+        this.watched?.settled()
+        if (record.sent) record.protocol = watch.protocol(this.#origin)
+      }
       record.outcome = classifyError(error, this.#request.callerSignal?.aborted === true)
       if (channels.attemptEnd.hasSubscribers) {
         channels.attemptEnd.publish({ attempt: record, error, attempts: this.#request.attempts })

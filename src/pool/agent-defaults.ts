@@ -1,7 +1,13 @@
 import { isIP } from 'node:net'
-import { Agent, EnvHttpProxyAgent, ProxyAgent, type buildConnector, type Dispatcher } from 'undici'
+import { Agent, EnvHttpProxyAgent, ProxyAgent, buildConnector, type Dispatcher } from 'undici'
 import { InvalidOptionError, describeValue } from '../errors.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from '../core/validate.ts'
+import {
+  DEFAULT_HTTP2_OPTIONS,
+  H2Sessions,
+  type Http2Options,
+  type ResolvedHttp2Options,
+} from './h2-sessions.ts'
 
 /**
  * Settings of the undici Agent a client creates when it is not given a dispatcher. Every timeout is
@@ -67,6 +73,14 @@ export interface AgentOptions {
    */
   allowH2?: boolean
   /**
+   * Health of HTTP/2 sessions: a PING when a session goes quiet while calls wait on it, a
+   * timeout for its answer, and a maximum age and request count after which a session drains
+   * (see {@link Http2Options} and `docs/http2.md`). `false` leaves sessions to undici alone.
+   * Connections made through a `proxy` are left to undici.
+   * @defaultValue the defaults of {@link Http2Options}
+   */
+  http2?: Http2Options | false
+  /**
    * Largest response head, in bytes, before the response fails with `UND_ERR_HEADERS_OVERFLOW`.
    * @defaultValue Node's `--max-http-header-size` (16 KiB)
    */
@@ -119,6 +133,7 @@ export interface AgentOptions {
 type TransportSettings = Pick<
   AgentOptions,
   | 'connect'
+  | 'http2'
   | 'allowH2'
   | 'maxHeaderSize'
   | 'maxResponseSize'
@@ -132,7 +147,7 @@ type TransportSettings = Pick<
 
 /** Validated {@link AgentOptions}: ours with their defaults, undici's where given. */
 export type ResolvedAgentOptions = Required<Omit<AgentOptions, keyof TransportSettings>> &
-  TransportSettings
+  Omit<TransportSettings, 'http2'> & { http2: ResolvedHttp2Options | false }
 
 /** The defaults of {@link AgentOptions}, with their reasons in its TSDoc. */
 export const DEFAULT_AGENT_OPTIONS: Readonly<
@@ -171,14 +186,37 @@ const TRANSPORT_KEYS = [
   'autoSelectFamilyAttemptTimeout',
   'proxy',
 ] as const
-const KNOWN = [...Object.keys(DEFAULT_AGENT_OPTIONS), ...TRANSPORT_KEYS]
+const KNOWN = [...Object.keys(DEFAULT_AGENT_OPTIONS), ...TRANSPORT_KEYS, 'http2']
+const HTTP2_KEYS = Object.keys(DEFAULT_HTTP2_OPTIONS)
+
+function resolveHttp2Options(options: unknown): ResolvedHttp2Options | false {
+  if (options === undefined) return DEFAULT_HTTP2_OPTIONS
+  if (options === false) return false
+  if (!isPlainObject(options)) {
+    throw new InvalidOptionError('agent.http2', options, 'an object of HTTP/2 settings, or false')
+  }
+  checkKnownKeys('agent.http2', options, HTTP2_KEYS)
+  const resolved = { ...DEFAULT_HTTP2_OPTIONS }
+  for (const key of HTTP2_KEYS as (keyof ResolvedHttp2Options)[]) {
+    const value = options[key]
+    if (value === undefined) continue
+    resolved[key] =
+      key === 'pingAfter' || key === 'pingTimeout'
+        ? positiveMs(`agent.http2.${key}`, value)
+        : intInRange(`agent.http2.${key}`, value, 0, Number.MAX_SAFE_INTEGER)
+  }
+  return resolved
+}
 
 /** Validates `agent` options and merges them over the defaults. */
 export function resolveAgentOptions(options: unknown): ResolvedAgentOptions {
-  if (options === undefined) return { ...DEFAULT_AGENT_OPTIONS }
+  if (options === undefined) return { ...DEFAULT_AGENT_OPTIONS, http2: DEFAULT_HTTP2_OPTIONS }
   if (!isPlainObject(options)) throw new InvalidOptionError('agent', options, 'an object')
   checkKnownKeys('agent', options, KNOWN)
-  const resolved: ResolvedAgentOptions = { ...DEFAULT_AGENT_OPTIONS }
+  const resolved: ResolvedAgentOptions = {
+    ...DEFAULT_AGENT_OPTIONS,
+    http2: resolveHttp2Options(options.http2),
+  }
   for (const key of Object.keys(DEFAULT_AGENT_OPTIONS) as (keyof typeof DEFAULT_AGENT_OPTIONS)[]) {
     const value = options[key]
     if (value === undefined) continue
@@ -283,20 +321,53 @@ function checkedProxy(proxy: unknown): 'env' | string {
   return url.href
 }
 
+/** The dispatcher a client made for itself, and the watch over its connections. */
+export interface DefaultAgent {
+  dispatcher: Dispatcher
+  /** `undefined` through a proxy, or with `http2: false`. */
+  sessions: H2Sessions | undefined
+}
+
 /**
  * Creates the dispatcher a client uses when it is not given one: an Agent, or undici's proxy
  * agent for `proxy`, with the same settings.
  */
-export function createDefaultAgent(options: ResolvedAgentOptions): Dispatcher {
-  const { connect, proxy, connectTimeout, ...rest } = options
+export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent {
+  const { connect, proxy, connectTimeout, http2, ...rest } = options
   const settings: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(rest)) if (value !== undefined) settings[key] = value
   const tls = typeof connect === 'function' ? undefined : connect
+  if (proxy === undefined) {
+    // The connector undici would build from these settings, built here so that the session
+    // watch sees each connection.
+    const { allowH2, autoSelectFamily, autoSelectFamilyAttemptTimeout } = options
+    const connector =
+      typeof connect === 'function'
+        ? connect
+        : buildConnector({
+            ...tls,
+            timeout: connectTimeout,
+            ...(allowH2 === undefined ? {} : { allowH2 }),
+            ...(autoSelectFamily === undefined
+              ? {}
+              : { autoSelectFamily, autoSelectFamilyAttemptTimeout }),
+          } as buildConnector.BuildOptions)
+    const sessions = http2 === false ? undefined : new H2Sessions(http2)
+    settings.connect = sessions === undefined ? connector : sessions.wrap(connector)
+    return { dispatcher: new Agent(settings as Agent.Options), sessions }
+  }
   settings.connect = typeof connect === 'function' ? connect : { ...tls, timeout: connectTimeout }
-  if (proxy === undefined) return new Agent(settings as Agent.Options)
   // The proxy agents connect through their own connectors: the timeout and the origin's TLS
   // settings go by their names for them (`connect` still serves EnvHttpProxyAgent's direct path).
   const proxied = { ...settings, connectTimeout, requestTls: tls }
-  if (proxy === 'env') return new EnvHttpProxyAgent(proxied as EnvHttpProxyAgent.Options)
-  return new ProxyAgent({ ...proxied, uri: proxy } as ProxyAgent.Options)
+  if (proxy === 'env') {
+    return {
+      dispatcher: new EnvHttpProxyAgent(proxied as EnvHttpProxyAgent.Options),
+      sessions: undefined,
+    }
+  }
+  return {
+    dispatcher: new ProxyAgent({ ...proxied, uri: proxy } as ProxyAgent.Options),
+    sessions: undefined,
+  }
 }

@@ -163,8 +163,11 @@ export interface ResolvedRetryPolicy {
 }
 
 /**
- * Connection errors retried by default: undici's list, plus DNS retry, timeouts of ours and a
- * failed `endpoints.resolve` (nothing was sent).
+ * Connection errors retried by default: undici's list, plus DNS retry, timeouts of ours, a
+ * failed `endpoints.resolve` (nothing was sent) and HTTP/2 failures by their names (see
+ * `AttemptRecord.h2Error`): the ones by which the server says it did not process the request
+ * (`REFUSED_STREAM`, `GOAWAY`, `HEADERS_NOT_SENT`: retried whatever the method) and stream resets
+ * before a response, which are retried like `ECONNRESET`.
  */
 export const DEFAULT_RETRY_ERROR_CODES: readonly string[] = Object.freeze([
   'ECONNRESET',
@@ -182,6 +185,16 @@ export const DEFAULT_RETRY_ERROR_CODES: readonly string[] = Object.freeze([
   'UND_ERR_HEADERS_TIMEOUT',
   'NQ_ATTEMPT_TIMEOUT',
   'NQ_ENDPOINT_RESOLUTION',
+  'REFUSED_STREAM',
+  'GOAWAY',
+  'HEADERS_NOT_SENT',
+  'INTERNAL_ERROR',
+  'CANCEL',
+  'PROTOCOL_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'STREAM_ENDED',
+  'SESSION_CLOSED',
+  'UNRESPONSIVE',
 ])
 
 /** The defaults of {@link RetryOptions}, with their reasons in its TSDoc. */

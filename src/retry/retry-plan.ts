@@ -1,5 +1,6 @@
 import type { AttemptRecord, RetryDecisionCode } from '../core/attempt.ts'
 import type { CallRequest, CallResponse } from '../core/middleware.ts'
+import { h2ErrorName, h2NeverProcessed } from '../core/h2-error.ts'
 import { errorCode, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isReplayableBody } from '../core/request-body.ts'
@@ -67,7 +68,12 @@ export type RetryPlan =
  */
 export function planRetry(input: RetryPlanInput): RetryPlan {
   const { policy, request, response, error, retries } = input
-  const what = response !== undefined ? `status ${response.statusCode}` : errorCode(error)
+  // An HTTP/2 failure goes by its name (REFUSED_STREAM...): its code alone (ERR_HTTP2_STREAM_ERROR)
+  // does not say whether the server processed the request.
+  const what =
+    response !== undefined
+      ? `status ${response.statusCode}`
+      : (h2ErrorName(error) ?? errorCode(error))
   let retryable: boolean
   let reason: string
   let code: RetryDecisionCode = 'not-retryable'
@@ -81,9 +87,11 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
       // next 250 ms. It never left, so any method may go again, but only maxRetries times, as
       // undici's retry handler does; a resolver that timed out (EAI_AGAIN) stays transparent.
       transparent = what !== 'ENOTFOUND'
-      reason = transparent
-        ? `${what} is retryable: the request never left the client`
-        : `${what} is retryable: the request never left the client (a name that does not resolve is retried at most maxRetries times)`
+      reason = !transparent
+        ? `${what} is retryable: the request never left the client (a name that does not resolve is retried at most maxRetries times)`
+        : h2NeverProcessed(error)
+          ? `${what} is retryable: the server did not process the request`
+          : `${what} is retryable: the request never left the client`
     } else {
       const safety = replaySafety(
         request.method,

@@ -1,8 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import {
+  constants as h2,
+  createSecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from 'node:http2'
+import { createServer as createTlsServer } from 'node:https'
 import { createServer as createListener, isIP, type AddressInfo, type Socket } from 'node:net'
 import { InvalidOptionError } from '../errors.ts'
 import { seededRandom, type Random } from '../core/random.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from '../core/validate.ts'
+import { testCertificate } from './test-certificate.ts'
 
 /** What the fault server does with one request. A bare number is shorthand for `{ status }`. */
 export type Fault = number | FaultSpec
@@ -21,8 +30,30 @@ export interface FaultSpec {
   latency?: number | { min: number; max: number }
   /** Sets `Retry-After`: seconds, or a raw header value such as an HTTP-date. */
   retryAfter?: number | string
-  /** Resets the connection (TCP RST) before sending headers, or after half of the body. */
+  /**
+   * Resets the connection (TCP RST) before sending headers, or after half of the body. Over
+   * HTTP/2 it resets the stream (RST_STREAM with `resetCode`) and the session goes on.
+   */
   reset?: 'before-headers' | 'mid-body'
+  /**
+   * The HTTP/2 error code a `reset` sends (RFC 9113 section 7). `REFUSED_STREAM` before the
+   * headers tells the client the request was not processed. HTTP/1.1 has no codes: the
+   * connection is reset whatever this says.
+   * @defaultValue `'INTERNAL_ERROR'`
+   */
+  resetCode?: H2ResetCode
+  /**
+   * Over HTTP/2, sends GOAWAY on this request's session:
+   * - `'graceful'`: a GOAWAY that lets every open stream finish (last stream id 2^31-1, as
+   *   RFC 9113 section 6.8 advises for a shutdown), this response is sent, and the session closes
+   *   once its streams are done.
+   * - `'unprocessed'`: a GOAWAY whose last stream id is below this request's stream, which is
+   *   never answered, then the session closes: the client must send it again elsewhere.
+   *
+   * Over HTTP/1.1, `'graceful'` answers with `Connection: close` and `'unprocessed'` closes the
+   * connection without an answer.
+   */
+  goaway?: 'graceful' | 'unprocessed'
   /** Never finishes: hangs before the headers, or after half of the body. */
   stall?: 'before-headers' | 'mid-body'
   /** Sends the body `chunk` bytes at a time, one chunk every `interval` ms. */
@@ -41,9 +72,20 @@ export interface FaultSpec {
  */
 export type Script = Fault | readonly Fault[] | ((request: ReceivedRequest, index: number) => Fault)
 
+/** An HTTP/2 error code a fault server can reset a stream with. */
+export type H2ResetCode =
+  | 'NO_ERROR'
+  | 'PROTOCOL_ERROR'
+  | 'INTERNAL_ERROR'
+  | 'REFUSED_STREAM'
+  | 'CANCEL'
+  | 'ENHANCE_YOUR_CALM'
+
 /** A request as the server received it. */
 export interface ReceivedRequest {
   method: string
+  /** `'1.1'` or `'2.0'`: the protocol the request came over. */
+  httpVersion: string
   /** Path and query. */
   path: string
   headers: Record<string, string | string[] | undefined>
@@ -68,6 +110,8 @@ export interface FaultServerStats {
   queued: number
   /** Requests answered 503 at once because the queue was full. */
   rejected: number
+  /** Requests that came over HTTP/2 (the rest came over HTTP/1.1). */
+  h2Requests: number
 }
 
 /** Options of {@link createFaultServer}. */
@@ -115,13 +159,33 @@ export interface FaultServerOptions {
   host?: string
   /** The port to listen on. @defaultValue 0: a free port */
   port?: number
+  /**
+   * Serve over TLS. `true` generates a self-signed certificate for `localhost` and the loopback
+   * addresses (with the optional `selfsigned` package) and exposes it as `ca`; or pass a key and
+   * certificate of your own.
+   * @defaultValue false: cleartext HTTP/1.1
+   */
+  tls?: boolean | { key: string | Buffer; cert: string | Buffer }
+  /**
+   * Offer HTTP/2 in the TLS handshake (ALPN `h2`, with HTTP/1.1 for clients that do not ask for
+   * it). Needs `tls`: undici negotiates HTTP/2 only over TLS.
+   * @defaultValue false
+   */
+  http2?: boolean
+  /**
+   * HTTP/2 streams a session may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+   * @defaultValue Node's (unlimited, advertised as 2^32-1)
+   */
+  maxConcurrentStreams?: number
 }
 
 /** A scripted loopback HTTP server for tests, demos and benchmarks. */
 export interface FaultServer {
-  /** `http://HOST:PORT`, e.g. `http://127.0.0.1:40123` */
+  /** `http://HOST:PORT`, e.g. `http://127.0.0.1:40123` (`https://` with `tls`) */
   readonly url: string
   readonly port: number
+  /** With `tls`: the PEM certificate a client must trust (`agent: { connect: { ca } }`). */
+  readonly ca: string | undefined
   /** Counters since start (or the last `resetStats()`). */
   readonly stats: Readonly<FaultServerStats>
   /** The most recent requests received, oldest first (see `maxRecorded`). */
@@ -139,6 +203,17 @@ export interface FaultServer {
   closeIdleConnections(): void
   /** Changes `maxConnections` mid-run (`Infinity`: unlimited). */
   setMaxConnections(maxConnections: number): void
+  /**
+   * Every open connection goes silent, as behind a proxy that stopped forwarding: the server
+   * reads nothing more from it, so requests on it are never answered and HTTP/2 PINGs are never
+   * acknowledged. New connections are served as before.
+   */
+  silenceConnections(): void
+  /**
+   * Sends every HTTP/2 session a graceful GOAWAY (its open streams finish, then it closes) and
+   * closes idle HTTP/1.1 connections: one step of a rolling restart, with the port kept open.
+   */
+  goAway(): void
   /**
    * A restart: resets every connection (requests in service fail), closes the port for
    * `downFor` ms (connects are refused) and opens it again on the same port. Resolves once it
@@ -164,7 +239,23 @@ const KNOWN_OPTIONS = [
   'fallback',
   'host',
   'port',
+  'tls',
+  'http2',
+  'maxConcurrentStreams',
 ]
+
+const RESET_CODES: Readonly<Record<H2ResetCode, number>> = {
+  NO_ERROR: h2.NGHTTP2_NO_ERROR,
+  PROTOCOL_ERROR: h2.NGHTTP2_PROTOCOL_ERROR,
+  INTERNAL_ERROR: h2.NGHTTP2_INTERNAL_ERROR,
+  REFUSED_STREAM: h2.NGHTTP2_REFUSED_STREAM,
+  CANCEL: h2.NGHTTP2_CANCEL,
+  ENHANCE_YOUR_CALM: h2.NGHTTP2_ENHANCE_YOUR_CALM,
+}
+const MAX_STREAM_ID = 2 ** 31 - 1
+
+type AnyRequest = IncomingMessage | Http2ServerRequest
+type AnyResponse = ServerResponse | Http2ServerResponse
 
 /**
  * Starts a fault server on 127.0.0.1 (or `host`) at a free port (or `port`).
@@ -192,11 +283,45 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   if (typeof host !== 'string' || isIP(host) !== 4) {
     throw new InvalidOptionError('host', host, 'an IPv4 address such as "127.0.0.2"')
   }
+  const { tls: tlsOption, http2 = false } = options
+  if (typeof http2 !== 'boolean') throw new InvalidOptionError('http2', http2, 'true or false')
+  if (
+    tlsOption !== undefined &&
+    typeof tlsOption !== 'boolean' &&
+    !(isPlainObject(tlsOption) && tlsOption.key !== undefined && tlsOption.cert !== undefined)
+  ) {
+    throw new InvalidOptionError('tls', tlsOption, 'true, false or { key, cert }')
+  }
+  if (http2 && (tlsOption === undefined || tlsOption === false)) {
+    throw new InvalidOptionError(
+      'http2',
+      http2,
+      'false unless `tls` is set (undici negotiates h2 over TLS only)',
+    )
+  }
+  const maxConcurrentStreams = intInRange(
+    'maxConcurrentStreams',
+    options.maxConcurrentStreams,
+    1,
+    2 ** 32 - 1,
+    Infinity,
+  )
+  let ca: string | undefined
+  let credentials: { key: string | Buffer; cert: string | Buffer } | undefined
+  if (tlsOption === true) {
+    const generated = await testCertificate()
+    credentials = generated
+    ca = generated.ca
+  } else if (typeof tlsOption === 'object') {
+    credentials = tlsOption
+    ca = String(tlsOption.cert)
+  }
   const random = seededRandom(options.seed ?? 1)
   const fallback: Route = { script: options.fallback ?? 200, index: 0 }
 
   const routes = new Map<string, Route>()
   const sockets = new Set<Socket>()
+  const sessions = new Set<Http2Session>()
   const connectionIds = new WeakMap<Socket, number>()
   const timers = new Set<NodeJS.Timeout>()
   const waiting: (() => void)[] = []
@@ -212,7 +337,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
     timers.add(timer)
   }
 
-  const server: Server = createServer((req, res) => {
+  function onRequest(req: AnyRequest, res: AnyResponse): void {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => {
       chunks.push(chunk)
@@ -222,21 +347,49 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
       const received: ReceivedRequest = {
         method: req.method ?? 'GET',
         path: req.url ?? '/',
+        httpVersion: req.httpVersion,
         headers: { ...req.headers },
         body: Buffer.concat(chunks),
-        connection: connectionIds.get(req.socket) ?? 0,
+        connection: connectionIds.get(rawSocket(req.socket)) ?? 0,
       }
       stats.requests++
+      if (req.httpVersion === '2.0') stats.h2Requests++
       if (maxRecorded > 0) {
         recorded.push(received)
         if (recorded.length > maxRecorded) recorded.shift()
       }
       const route = routes.get(received.path.split('?', 1)[0] as string) ?? fallback
       const fault = pick(route, received)
-      admit(() => serve(req, res, normalize(fault)), res)
+      // Http2ServerResponse mirrors ServerResponse for everything used here.
+      const response = res as ServerResponse
+      admit(() => serve(req, response, normalize(fault)), response)
     })
     req.on('error', () => {})
-  })
+  }
+  let server: Server
+  if (credentials === undefined) {
+    server = createServer(onRequest)
+  } else if (http2) {
+    const secure = createSecureServer(
+      {
+        ...credentials,
+        allowHTTP1: true,
+        ...(maxConcurrentStreams === Infinity ? {} : { settings: { maxConcurrentStreams } }),
+      },
+      onRequest,
+    )
+    secure.on('session', (session: Http2Session) => {
+      sessions.add(session)
+      session.on('close', () => sessions.delete(session))
+      // A session torn down by a fault or by close() must not crash the process.
+      session.on('error', () => {})
+    })
+    // Streams the client reset (a hedge's loser, an aborted call) emit errors nobody awaits.
+    secure.on('stream', (stream) => stream.on('error', () => {}))
+    server = secure as unknown as Server
+  } else {
+    server = createTlsServer(credentials, onRequest) as unknown as Server
+  }
   server.keepAliveTimeout = keepAliveTimeout
   server.on('connection', (socket: Socket) => {
     stats.connections++
@@ -319,35 +472,60 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
     waiting.push(start)
   }
 
-  function serve(req: IncomingMessage, res: ServerResponse, fault: FaultSpec): Promise<void> {
+  function serve(req: AnyRequest, res: ServerResponse, fault: FaultSpec): Promise<void> {
     return new Promise<void>((resolve) => {
       const socket = req.socket
+      const stream = 'stream' in req ? req.stream : undefined
       // Settles the capacity slot however the exchange ends (finished, reset, client gone).
       const done = () => resolve()
       res.once('close', done)
+      const reset = () => {
+        if (stream === undefined) socket.resetAndDestroy()
+        else stream.close(RESET_CODES[fault.resetCode ?? 'INTERNAL_ERROR'])
+      }
       const latency = drawLatency(fault.latency, random)
       const respond = () => {
-        if (closing || socket.destroyed) return done()
-        if (fault.reset === 'before-headers') {
-          socket.resetAndDestroy()
+        if (closing || socket.destroyed || stream?.destroyed === true) return done()
+        if (fault.goaway === 'unprocessed') {
+          if (stream === undefined) {
+            socket.destroy()
+            return
+          }
+          // The client learns from the last stream id that this one was never processed.
+          const { session } = stream
+          session?.goaway(h2.NGHTTP2_NO_ERROR, Math.max(0, (stream.id ?? 1) - 2))
+          // Closed once the client has the GOAWAY: its streams below the last id finish, this
+          // one (above it) is dropped, and the connection ends.
+          session?.close()
+          stream.close(h2.NGHTTP2_REFUSED_STREAM)
           return
         }
+        if (fault.reset === 'before-headers') return reset()
         if (fault.stall === 'before-headers') return
+        if (fault.goaway === 'graceful' && stream?.session !== undefined) {
+          const { session } = stream
+          session.goaway(h2.NGHTTP2_NO_ERROR, MAX_STREAM_ID)
+          res.once('finish', () => session.close())
+        }
         if (fault.earlyHints !== undefined) res.writeEarlyHints(fault.earlyHints)
         const body = bodyBytes(fault.body)
         const headers: Record<string, string | string[] | number> = {
           'content-type': 'application/octet-stream',
           ...(fault.trailers === undefined
             ? { 'content-length': body.length }
-            : { trailer: Object.keys(fault.trailers).join(', ') }),
+            : stream === undefined
+              ? { trailer: Object.keys(fault.trailers).join(', ') }
+              : {}),
           ...fault.headers,
         }
         if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter)
-        if (fault.close === true) headers.connection = 'close'
+        // HTTP/2 forbids connection-specific headers: there the session's GOAWAY says it.
+        if (stream === undefined && (fault.close === true || fault.goaway === 'graceful'))
+          headers.connection = 'close'
         res.writeHead(fault.status ?? 200, headers)
         const half = Math.floor(body.length / 2)
         if (fault.reset === 'mid-body') {
-          res.write(body.subarray(0, half), () => setImmediate(() => socket.resetAndDestroy()))
+          res.write(body.subarray(0, half), () => setImmediate(reset))
           return
         }
         if (fault.stall === 'mid-body') {
@@ -389,8 +567,9 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   port = (listener.address() as AddressInfo).port
 
   return {
-    url: `http://${host}:${port}`,
+    url: `${credentials === undefined ? 'http' : 'https'}://${host}:${port}`,
     port,
+    ca,
     get stats() {
       return { ...stats }
     },
@@ -410,11 +589,28 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
       startWaiting()
     },
     closeIdleConnections() {
-      server.closeIdleConnections()
+      // An HTTP/2 server has no such method: its sessions are closed by goAway().
+      server.closeIdleConnections?.()
     },
     setMaxConnections(value) {
       maxConnections = value === Infinity ? Infinity : intInRange('maxConnections', value, 1, 1e6)
       updateListening()
+    },
+    silenceConnections() {
+      // Stops reading the TCP socket itself: TLS and HTTP/2 sit above it, so nothing more is
+      // decrypted, no frame is parsed and no PING is acknowledged. Node has no public call for
+      // it (pause() does not reach a socket HTTP/2 consumes natively).
+      for (const socket of sockets) {
+        ;(socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.()
+      }
+    },
+    goAway() {
+      for (const session of sessions) {
+        if (session.closed || session.destroyed) continue
+        session.goaway(h2.NGHTTP2_NO_ERROR, MAX_STREAM_ID)
+        session.close()
+      }
+      server.closeIdleConnections?.()
     },
     async restart(downFor) {
       const wait = positiveMs('downFor', downFor)
@@ -422,7 +618,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
       updateListening()
       await changing
       for (const socket of sockets) socket.destroy()
-      server.closeAllConnections()
+      server.closeAllConnections?.()
       // close() clears the timer: the restart then ends with the server.
       await new Promise<void>((resolve) => {
         restarts.add(resolve)
@@ -455,7 +651,13 @@ function zeroStats(): FaultServerStats {
     inFlight: 0,
     queued: 0,
     rejected: 0,
+    h2Requests: 0,
   }
+}
+
+/** The TCP socket under a TLS one (connection numbers are kept per TCP socket). */
+function rawSocket(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? socket
 }
 
 function pick(route: Route, request: ReceivedRequest): Fault {
