@@ -30,7 +30,7 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  *
  * | metric | kind | attributes |
  * | --- | --- | --- |
- * | `http.client.request.duration` (s) | histogram, OpenTelemetry's HTTP semantic conventions: each attempt (each request sent), to its response headers or its error | `http.request.method`, `server.address`, `server.port`, `url.scheme`, `http.response.status_code` or `error.type` |
+ * | `http.client.request.duration` (s) | histogram, OpenTelemetry's HTTP semantic conventions: each attempt (each request sent), to its response headers or its error | `http.request.method`, `server.address`, `server.port`, `url.scheme`, `network.protocol.version` (with the default agent), `http.response.status_code` or `error.type` |
  * | `netiquette.attempt.duration` (s) | histogram: time to response headers, or to the error | `netiquette.origin`, `http.request.method`, `netiquette.attempt.number`, `netiquette.attempt.outcome`, `http.response.status_code` or `error.type` |
  * | `netiquette.retries` | counter | `netiquette.origin`, `netiquette.retry.reason` (the status or error code retried), `netiquette.retry.delay_source` |
  * | `netiquette.retries.refused` | counter: retries the budget refused | `netiquette.origin` |

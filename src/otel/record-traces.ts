@@ -60,7 +60,8 @@ interface AttemptTrace {
  *   handed over (headers) or the error thrown; `netiquette.attempts` counts its attempts.
  * - **A child span per attempt** (`kind: CLIENT`), with the HTTP semantic conventions'
  *   attributes: `http.request.method`, `server.address`, `server.port`, `url.scheme`,
- *   `url.full` (without its query, which often carries tokens), `http.response.status_code` or
+ *   `url.full` (without its query, which often carries tokens), `network.protocol.version`
+ *   (with the default agent), `http.response.status_code` or
  *   `error.type`, and `http.request.resend_count` from the second attempt on. Its event
  *   `netiquette.decision` says what was decided after it (`action`, `code`, `reason`, `delay`).
  *   A hedge has `netiquette.attempt.hedge: true` and overlaps the attempt it hedged; the loser,

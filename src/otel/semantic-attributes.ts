@@ -5,6 +5,7 @@ import type { AttemptRecord } from '../core/attempt.ts'
  * The attributes the HTTP semantic conventions give `http.client.request.duration`: one value
  * per attempt, low-cardinality. `error.type` is the error's code (`ECONNRESET`,
  * `NQ_ATTEMPT_TIMEOUT`), or the status code for a 4xx or 5xx, as the conventions ask.
+ * `network.protocol.version` is `'1.1'` or `'2'` when the attempt record knows it.
  */
 export function semanticAttributes(attempt: AttemptRecord): Attributes {
   const url = originParts(attempt.origin)
@@ -20,6 +21,8 @@ export function semanticAttributes(attempt: AttemptRecord): Attributes {
   } else {
     attributes['error.type'] = attempt.error ?? '_OTHER'
   }
+  // Known only for connections the client made itself (its default agent).
+  if (attempt.protocol !== undefined) attributes['network.protocol.version'] = attempt.protocol
   return attributes
 }
 

@@ -106,6 +106,7 @@ describe('recordTraces', () => {
       'server.address': '127.0.0.1',
       'server.port': port,
       'url.scheme': 'http',
+      'network.protocol.version': '1.1',
       'http.response.status_code': 503,
       'error.type': '503',
     })
@@ -216,6 +217,7 @@ describe('recordMetrics: the semantic conventions', () => {
             'server.address': '127.0.0.1',
             'server.port': port,
             'url.scheme': 'http',
+            'network.protocol.version': '1.1',
             'http.response.status_code': 503,
             'error.type': '503',
           },
@@ -224,6 +226,7 @@ describe('recordMetrics: the semantic conventions', () => {
             'server.address': '127.0.0.1',
             'server.port': port,
             'url.scheme': 'http',
+            'network.protocol.version': '1.1',
             'http.response.status_code': 200,
           },
         ]),
