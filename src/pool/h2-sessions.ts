@@ -54,7 +54,7 @@ export interface Http2Options {
 export type ResolvedHttp2Options = Required<Http2Options>
 
 /** The defaults of {@link Http2Options}, with their reasons in its TSDoc. */
-export const DEFAULT_HTTP2_OPTIONS: Readonly<ResolvedHttp2Options> = Object.freeze({
+export const DEFAULT_HTTP2_OPTIONS: Readonly<Required<Http2Options>> = Object.freeze({
   pingAfter: 1_000,
   pingTimeout: 1_000,
   maxSessionAge: 300_000,

@@ -5,6 +5,7 @@ export type {
   FaultServerOptions,
   FaultServerStats,
   FaultSpec,
+  H2ResetCode,
   ReceivedRequest,
   Script,
 } from './fault-server.ts'
