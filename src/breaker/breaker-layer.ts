@@ -3,7 +3,13 @@ import type { Clock } from '../core/clock.ts'
 import { channels, emit, reportShed, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
 import type { OriginState } from '../core/origin-state.ts'
-import { classifyError, classifyStatus, isNack, neverLeftClient } from '../core/outcome.ts'
+import {
+  classifyError,
+  classifyStatus,
+  connectionLost,
+  isNack,
+  neverLeftClient,
+} from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import {
@@ -217,7 +223,7 @@ function verdictOf(
 ): CircuitVerdict {
   const kind = classifyError(error, request.callerSignal?.aborted === true)
   if (kind === 'cancelled' || kind === 'local') return kind
-  return neverLeftClient(error, attempt) ? 'unsent' : 'failure'
+  return neverLeftClient(error, attempt) || connectionLost(error) ? 'unsent' : 'failure'
 }
 
 function openError(circuit: Circuit, request: CallRequest): CircuitOpenError {

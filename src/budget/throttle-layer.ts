@@ -1,7 +1,7 @@
 import { headersAt } from '../core/attempt.ts'
 import { reportShed, type ShedHook } from '../core/events.ts'
 import type { CallResponse, Middleware } from '../core/middleware.ts'
-import { classifyError, classifyStatus, neverLeftClient } from '../core/outcome.ts'
+import { classifyError, classifyStatus, connectionLost, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { InvalidOptionError, ThrottledError } from '../errors.ts'
@@ -84,7 +84,9 @@ export function createThrottleLayer(
         // connection cut short) says nothing about what the origin accepts.
         const last = request.attempts.at(-1)
         if (kind !== 'cancelled' && kind !== 'local' && last !== undefined) {
-          if (!neverLeftClient(error, last)) state.record(clock.now(), kind !== 'overload')
+          if (!neverLeftClient(error, last) && !connectionLost(error)) {
+            state.record(clock.now(), kind !== 'overload')
+          }
         }
         throw error
       },

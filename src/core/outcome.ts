@@ -89,6 +89,18 @@ export function neverLeftClient(error: unknown, attempt?: { sent?: boolean | und
   return UNREACHABLE_CODES.has(code) && syscallOf(error) === 'connect'
 }
 
+/**
+ * True when the attempt died with its connection because this client closed it as dead: an
+ * HTTP/2 session that did not answer a PING (`NQ_H2_UNRESPONSIVE`). One such event fails every
+ * stream on the session at once; it says nothing about the origin's answers, and the attempts go
+ * again on a new connection. So it is not a breaker or throttle failure, and a retry of it (when
+ * the request can be sent again) costs no retry budget: a retry of the same request is the
+ * budget's concern, a connection this client gave up on is not.
+ */
+export function connectionLost(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'NQ_H2_UNRESPONSIVE'
+}
+
 function syscallOf(error: unknown): unknown {
   if (typeof error !== 'object' || error === null) return undefined
   const { syscall, cause } = error as { syscall?: unknown; cause?: unknown }

@@ -1,7 +1,7 @@
 import type { AttemptRecord, RetryDecisionCode } from '../core/attempt.ts'
 import type { CallRequest, CallResponse } from '../core/middleware.ts'
 import { h2ErrorName, h2NeverProcessed } from '../core/h2-error.ts'
-import { errorCode, neverLeftClient } from '../core/outcome.ts'
+import { connectionLost, errorCode, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { isReplayableBody } from '../core/request-body.ts'
 import { MAX_TIMER_MS } from '../core/validate.ts'
@@ -99,8 +99,12 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
         request.undiciOptions.dispatch?.idempotent,
       )
       retryable = safety !== undefined
-      if (safety === 'keyed') reason = `${what} is retryable: the request has an Idempotency-Key`
-      else if (safety === 'idempotent') reason = `${what} is retryable`
+      // A session this client closed as dead: the retry goes on a new connection, for free.
+      transparent = retryable && connectionLost(error)
+      const free = transparent ? ' on a new connection (the session stopped answering)' : ''
+      if (safety === 'keyed')
+        reason = `${what} is retryable${free}: the request has an Idempotency-Key`
+      else if (safety === 'idempotent') reason = `${what} is retryable${free}`
       else {
         code = 'unsafe-method'
         reason = `${what} would be retried, but ${request.method} is not idempotent and has no Idempotency-Key: the server may have acted on it`

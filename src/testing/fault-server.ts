@@ -212,8 +212,10 @@ export interface FaultServer {
   /**
    * Sends every HTTP/2 session a graceful GOAWAY (its open streams finish, then it closes) and
    * closes idle HTTP/1.1 connections: one step of a rolling restart, with the port kept open.
+   * With `grace` (ms), whatever is still open then is destroyed, its streams reset, as a process
+   * that exits at the end of its termination grace period does.
    */
-  goAway(): void
+  goAway(grace?: number): void
   /**
    * A restart: resets every connection (requests in service fail), closes the port for
    * `downFor` ms (connects are refused) and opens it again on the same port. Resolves once it
@@ -604,13 +606,21 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
         ;(socket as unknown as { _handle?: { readStop?: () => void } })._handle?.readStop?.()
       }
     },
-    goAway() {
-      for (const session of sessions) {
-        if (session.closed || session.destroyed) continue
+    goAway(grace) {
+      const wait = grace === undefined ? undefined : positiveMs('grace', grace)
+      const leaving = [...sessions].filter((session) => !session.closed && !session.destroyed)
+      for (const session of leaving) {
         session.goaway(h2.NGHTTP2_NO_ERROR, MAX_STREAM_ID)
         session.close()
       }
       server.closeIdleConnections?.()
+      if (wait === undefined) return
+      const open = new Set(sockets)
+      later(wait, () => {
+        for (const session of leaving) if (!session.destroyed) session.destroy()
+        // HTTP/1.1 connections busy at the GOAWAY: closed with whatever they were serving.
+        for (const socket of open) if (!socket.destroyed) socket.destroy()
+      })
     },
     async restart(downFor) {
       const wait = positiveMs('downFor', downFor)

@@ -138,8 +138,10 @@ describe('a session that stops answering', () => {
     for (let i = 0; i < 3; i++) await (await client.request('/warm')).body.text()
     server.silenceConnections()
     const started = performance.now()
+    // Twenty at once: one dead session fails them together, which must neither open the
+    // breaker nor spend the retry budget (their retries go on a new connection).
     const responses = await Promise.all(
-      Array.from({ length: 6 }, async () => {
+      Array.from({ length: 20 }, async () => {
         const response = await client.request('/after')
         await response.body.text()
         return { response, took: performance.now() - started }
@@ -148,6 +150,7 @@ describe('a session that stops answering', () => {
     for (const { response, took } of responses) {
       expect(response.statusCode).toBe(200)
       expect(h2Errors(response.attempts)).toEqual(['UNRESPONSIVE', 200])
+      expect(response.attempts[0]?.decision?.reason).toContain('on a new connection')
       // pingAfter + pingTimeout (2 s) and a new connection; generous for a loaded machine.
       expect(took).toBeLessThan(4_500)
     }
