@@ -63,6 +63,8 @@ export interface ContenderSettings {
   seed: number
   /** netiquette hedges (`hedge: true`), for the scenario that shows hedging. @defaultValue false */
   hedge?: boolean
+  /** The CA of an origin served over TLS, which every contender trusts. @defaultValue none */
+  ca?: string
 }
 
 /** One sentence per contender on how it is set up, for the tables and the report. */
@@ -94,14 +96,15 @@ export function createContender(
   settings: ContenderSettings,
 ): Contender {
   const origin = origins[0] as string
-  if (name === 'naive') return naiveWrapper(origin, pool(origins))
-  if (name === 'undici-retry') return undiciRetry(origin, pool(origins))
+  if (name === 'naive') return naiveWrapper(origin, pool(origins, settings.ca))
+  if (name === 'undici-retry') return undiciRetry(origin, pool(origins, settings.ca))
   return netiquette(origins, settings)
 }
 
 /** What Node offers for several addresses: undici's round-robin BalancedPool; else an Agent. */
-function pool(origins: readonly string[]): Dispatcher {
-  return origins.length > 1 ? new BalancedPool([...origins]) : new Agent()
+function pool(origins: readonly string[], ca: string | undefined): Dispatcher {
+  const options = ca === undefined ? {} : { connect: { ca } }
+  return origins.length > 1 ? new BalancedPool([...origins], options) : new Agent(options)
 }
 
 /** The fetch wrapper many services carry: retries everything, waits forever. */
@@ -162,6 +165,7 @@ function netiquette(origins: readonly string[], settings: ContenderSettings): Co
     attemptTimeout: settings.attemptTimeout,
     random: seededRandom(settings.seed),
     hedge: settings.hedge === true,
+    ...(settings.ca === undefined ? {} : { agent: { connect: { ca: settings.ca } } }),
   })
   return {
     name: 'netiquette',

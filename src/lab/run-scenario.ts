@@ -166,6 +166,7 @@ export async function runScenario(
         contender: createContender(name, origins, {
           ...options.contender,
           hedge: scenario.hedge === true,
+          ca: servers[servers.length - 1]?.ca,
         }),
         run,
         inFlight: 0,

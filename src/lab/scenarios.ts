@@ -13,6 +13,7 @@ export const SCENARIO_NAMES = [
   'slow-body',
   'long-tail',
   'bad-endpoint',
+  'rolling-restart-h2',
 ] as const
 
 /** One of {@link SCENARIO_NAMES}. */
@@ -286,6 +287,38 @@ const badEndpoint: Scenario = {
   endpoints: BAD_ENDPOINT.addresses,
 }
 
+/** Rolling restart over HTTP/2: how often the origin restarts its sessions, and their grace. */
+export const ROLLING_RESTART = { every: 500, grace: 25 } as const
+
+// The rolling restart's timer, per fault server of a run.
+const rolling = new WeakMap<FaultServer, NodeJS.Timeout>()
+
+const rollingRestartH2: Scenario = {
+  name: 'rolling-restart-h2',
+  title: 'Rolling restart over HTTP/2',
+  mechanism:
+    'The origin speaks HTTP/2 over TLS, every contender multiplexing its calls over one session. ' +
+    'During the fault it goes through a rolling restart, as a Kubernetes rollout does: every ' +
+    '0.5 s each session is sent GOAWAY, new calls move to a new session, and 25 ms later the ' +
+    'old one is destroyed, resetting the streams still in service there (a pod that exits at ' +
+    'the end of its grace period). A stream the server never took up goes again on a new ' +
+    'session whatever the client; a stream reset in service is retried only by a client that ' +
+    'knows the request can be sent again.',
+  server: () => ({ tls: true, http2: true }),
+  answer: () => ({ status: 200, body: { size: 512 }, latency: { min: 5, max: 50 } }),
+  onFault: (server, phase) => {
+    if (phase === 'start') {
+      rolling.set(
+        server,
+        setInterval(() => server.goAway(ROLLING_RESTART.grace), ROLLING_RESTART.every),
+      )
+    } else {
+      clearInterval(rolling.get(server))
+      rolling.delete(server)
+    }
+  },
+}
+
 /** Every scenario, by name. */
 export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze({
   outage,
@@ -298,4 +331,5 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze
   'slow-body': slowBody,
   'long-tail': longTail,
   'bad-endpoint': badEndpoint,
+  'rolling-restart-h2': rollingRestartH2,
 })

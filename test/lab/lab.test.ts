@@ -52,7 +52,7 @@ beforeAll(async () => {
   // machine with two busy loops, the contenders' own calls fell behind their arrivals.
   short = await lab(
     '--scenario',
-    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body,bad-endpoint',
+    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body,bad-endpoint,rolling-restart-h2',
     '--duration',
     '4',
     '--out',
@@ -98,6 +98,7 @@ describe('the failure lab', () => {
       'latency-spike',
       'slow-body',
       'bad-endpoint',
+      'rolling-restart-h2',
     ])
     for (const s of [...short.scenarios, ...overload.scenarios, ...longTail.scenarios]) {
       expect(SCENARIO_NAMES).toContain(s.name)
@@ -181,8 +182,8 @@ describe('the failure lab', () => {
     expect(s.policy.every((p) => p.circuit !== 'open')).toBe(true)
   })
 
-  it('restart and connection cap: calls whose connects were refused are served', () => {
-    for (const name of ['restart', 'connection-cap']) {
+  it('restart, connection cap and an h2 rolling restart: calls refused or reset are served', () => {
+    for (const name of ['restart', 'connection-cap', 'rolling-restart-h2']) {
       const s = scenario(short, name)
       expect(s.headline.holds, name).toBe(true)
       const ours = contender(s, 'netiquette')
@@ -282,6 +283,7 @@ describe('the failure lab', () => {
           'latency-spike',
           'slow-body',
           'bad-endpoint',
+          'rolling-restart-h2',
         ])
         for (const section of drawn) {
           expect(section.headline).toMatch(/^✓ held/)
