@@ -8,6 +8,7 @@ import type { EndpointStats } from './endpoints/endpoint.ts'
 import { ENDPOINT_SET, type EndpointSet } from './endpoints/endpoint-set.ts'
 import type { RateLimits } from './budget/rate-limits.ts'
 import type { RateLimitStats } from './budget/rate-key.ts'
+import type { ConnectionStats, H2Sessions } from './pool/h2-sessions.ts'
 
 /** What `client.stats()` returns: one entry per origin the client holds state for. */
 export interface ClientStats {
@@ -70,6 +71,14 @@ export interface OriginStats {
    * origin, or before the first lookup.
    */
   endpoints: EndpointStats[] | undefined
+  /**
+   * The origin's connections as the client's own agent made them: the HTTP version the latest
+   * negotiated and, over HTTP/2, the sessions open and the streams the peer lets each carry.
+   * Over HTTP/2, `attemptsInFlight` counts streams. `undefined` with a `dispatcher` of the
+   * caller's own, behind a `proxy`, with `endpoints` (the connections go to the addresses), or
+   * before the first connection.
+   */
+  connections: ConnectionStats | undefined
 }
 
 /** @internal The snapshot behind `client.stats()`. */
@@ -79,6 +88,7 @@ export function clientStats(
   circuits: Circuits | undefined,
   limiters: Limiters | undefined,
   rateLimits?: RateLimits,
+  sessions?: H2Sessions,
 ): ClientStats {
   const list: OriginStats[] = []
   for (const [origin, state] of origins.entries()) {
@@ -105,6 +115,7 @@ export function clientStats(
       latency: state.latency(now),
       hedges: hedgeStats(state.peekSlot<HedgeState>(HEDGE_STATE)),
       endpoints: endpointStats(state.peekSlot<EndpointSet | null>(ENDPOINT_SET), now),
+      connections: sessions?.stats(origin),
     })
   }
   return { origins: list, rateLimits: rateLimits?.stats(now) ?? [] }

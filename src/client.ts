@@ -316,6 +316,7 @@ export class Client {
       this.#circuits,
       this.#limiters,
       this.#rateLimits,
+      this.#sessions,
     )
   }
 

@@ -50,6 +50,21 @@ export interface Http2Options {
   maxSessionRequests?: number
 }
 
+/** What `client.stats()` shows of an origin's connections (its `connections` field). */
+export interface ConnectionStats {
+  /** The HTTP version the origin's latest connection negotiated. */
+  protocol: '1.1' | '2'
+  /** HTTP/2 sessions open to the origin (0 over HTTP/1.1). */
+  sessions: number
+  /**
+   * The streams the peer lets one session carry at once (its
+   * `SETTINGS_MAX_CONCURRENT_STREAMS`), the least over the open sessions; `undefined` over
+   * HTTP/1.1 or before the peer's settings arrived. Beyond it undici opens another session, up
+   * to `agent.connections`.
+   */
+  maxConcurrentStreams: number | undefined
+}
+
 /** {@link Http2Options} with every default applied. */
 export type ResolvedHttp2Options = Required<Http2Options>
 
@@ -163,6 +178,21 @@ export class H2Sessions implements ConnectionWatch {
       clearInterval(entry.timer)
       entry.timer = undefined
     }
+  }
+
+  /** The origin's connections, for `client.stats()`. */
+  stats(origin: string): ConnectionStats | undefined {
+    const entry = this.#origins.get(origin)
+    if (entry === undefined) return undefined
+    let sessions = 0
+    let maxConcurrentStreams: number | undefined
+    for (const watched of entry.sessions) {
+      if (this.#retired(watched, entry)) continue
+      sessions++
+      const peer = watched.session.remoteSettings?.maxConcurrentStreams
+      if (peer !== undefined) maxConcurrentStreams = Math.min(peer, maxConcurrentStreams ?? peer)
+    }
+    return { protocol: entry.protocol, sessions, maxConcurrentStreams }
   }
 
   /** Stops every timer (the client is closing). */

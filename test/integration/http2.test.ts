@@ -185,6 +185,13 @@ describe("a peer's SETTINGS_MAX_CONCURRENT_STREAMS of 1", () => {
     )
     expect(responses.every((r) => r.statusCode === 200)).toBe(true)
     expect(server.stats.h2Requests).toBe(20)
+    // More streams than one session may carry open more sessions (undici's pool, up to
+    // agent.connections), and stats() says so.
+    const stats = client.stats().origins[0]?.connections
+    expect(stats?.protocol).toBe('2')
+    expect(stats?.maxConcurrentStreams).toBe(1)
+    expect(stats?.sessions).toBeGreaterThan(1)
+    expect(server.stats.connections).toBeGreaterThan(1)
   })
 })
 
