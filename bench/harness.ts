@@ -130,20 +130,33 @@ export interface Origin {
   url: string
   kind: string
   stop: () => void
+  /** With `h2`: the PEM certificate to trust. */
+  ca?: string
 }
 
-/** bench/server.ts in its own process (see there for its routes). */
-export async function startNodeServer(pinned: boolean): Promise<Origin> {
+/**
+ * bench/server.ts in its own process (see there for its routes); with `h2`, over HTTP/2 and TLS
+ * on a generated certificate.
+ */
+export async function startNodeServer(pinned: boolean, h2 = false): Promise<Origin> {
   const serverPath = fileURLToPath(new URL('./server.ts', import.meta.url))
+  const args = h2 ? [serverPath, '--h2'] : [serverPath]
   const [command, argv] = pinned
-    ? ['taskset', ['-c', '1', process.execPath, serverPath]]
-    : [process.execPath, [serverPath]]
+    ? ['taskset', ['-c', '1', process.execPath, ...args]]
+    : [process.execPath, args]
   const child = spawn(command as string, argv as string[], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const [portLine] = (await once(child.stdout, 'data')) as [Buffer]
+  // The first line is the port; with h2 the certificate follows, base64 on one line.
+  let out = ''
+  while (!out.includes('\n') || (h2 && out.split('\n').length < 3)) {
+    const [chunk] = (await once(child.stdout, 'data')) as [Buffer]
+    out += String(chunk)
+  }
+  const [port, ca] = out.split('\n')
   return {
-    url: `http://127.0.0.1:${String(portLine).trim()}`,
-    kind: 'node:http',
+    url: `${h2 ? 'https' : 'http'}://127.0.0.1:${(port as string).trim()}`,
+    kind: h2 ? 'node:http2' : 'node:http',
     stop: () => stopChild(child),
+    ...(h2 ? { ca: Buffer.from(ca as string, 'base64').toString() } : {}),
   }
 }
 

@@ -13,7 +13,7 @@
 //
 //   npm run bench                      # defaults: 10 rounds of 1.5 s per variant and workload
 //   npm run bench -- --rounds 20 --window 2000 --json
-//   npm run bench -- --only big        # one workload: tiny or big
+//   npm run bench -- --only big        # one workload: tiny, big or h2 (the tiny body over HTTP/2)
 import { parseArgs } from 'node:util'
 import {
   asGlobalFetchSees,
@@ -54,6 +54,8 @@ interface Workload {
   connections: number
   /** nginx can serve it (it has no way to delay a response by 1 ms). */
   nginx: boolean
+  /** Over HTTP/2 and TLS (bench/server.ts --h2), one session multiplexing every call. */
+  h2?: boolean
 }
 const workloads: Workload[] = [
   { name: 'tiny body, 32 in flight', path: '/tiny', inFlight: 32, connections: 32, nginx: true },
@@ -64,17 +66,33 @@ const workloads: Workload[] = [
     connections: 50,
     nginx: false,
   },
+  {
+    name: 'tiny body over HTTP/2 (TLS), 32 in flight',
+    path: '/tiny',
+    inFlight: 32,
+    connections: 32,
+    nginx: false,
+    h2: true,
+  },
 ]
 
 interface Variant {
   name: string
-  make: (origin: string, connections: number) => { send: Send; close: () => Promise<void> }
+  make: (
+    origin: string,
+    connections: number,
+    ca?: string,
+  ) => { send: Send; close: () => Promise<void> }
+  /** Runs in the HTTP/2 workload too (the global fetch variants do not: Node's undici differs). */
+  h2?: boolean
+  /** Runs in the HTTP/2 workload only. */
+  h2Only?: boolean
 }
 
 // Every variant gets an Agent with the client's default settings, so only the stack differs.
-const agentFor = (connections: number) =>
+const agentFor = (connections: number, ca?: string) =>
   new Agent({
-    connect: { timeout: DEFAULT_AGENT_OPTIONS.connectTimeout },
+    connect: { timeout: DEFAULT_AGENT_OPTIONS.connectTimeout, ...(ca === undefined ? {} : { ca }) },
     headersTimeout: DEFAULT_AGENT_OPTIONS.headersTimeout,
     bodyTimeout: DEFAULT_AGENT_OPTIONS.bodyTimeout,
     keepAliveTimeout: DEFAULT_AGENT_OPTIONS.keepAliveTimeout,
@@ -86,8 +104,13 @@ const agentFor = (connections: number) =>
 function netiquetteVariant(name: string, options: ClientOptions): Variant {
   return {
     name,
-    make: (origin, connections) => {
-      const client = createClient({ ...options, origin, agent: { connections } })
+    h2: true,
+    make: (origin, connections, ca) => {
+      const client = createClient({
+        ...options,
+        origin,
+        agent: { ...options.agent, ...agentOptions(connections, ca) },
+      })
       return {
         send: async (url) => {
           const res = await client.request(url)
@@ -99,11 +122,15 @@ function netiquetteVariant(name: string, options: ClientOptions): Variant {
   }
 }
 
+const agentOptions = (connections: number, ca?: string) =>
+  ca === undefined ? { connections } : { connections, connect: { ca } }
+
 const variants: Variant[] = [
   {
     name: 'undici.request',
-    make: (_origin, connections) => {
-      const agent = agentFor(connections)
+    h2: true,
+    make: (_origin, connections, ca) => {
+      const agent = agentFor(connections, ca)
       return {
         send: async (url) => {
           const res = await request(url, { dispatcher: agent })
@@ -117,6 +144,12 @@ const variants: Variant[] = [
   // The same client with the default policies removed: the gap to 'netiquette' is what the
   // policies (deadline, retry with its budget, breaker, concurrency limiter, attempt timeout) cost.
   netiquetteVariant('netiquette, no policies', { middleware: () => [] }),
+  // Over HTTP/2 only: the default stack without its session watch (`agent.http2: false`), so the
+  // gap to 'netiquette' is what watching sessions costs per call.
+  {
+    ...netiquetteVariant('netiquette, http2 watch off', { agent: { http2: false } }),
+    h2Only: true,
+  },
   // The default stack plus `endpoints` over one address, behind a name: what choosing an address
   // per attempt costs (a lookup is cached, so this is the choice, the measuring and the Host).
   {
@@ -139,8 +172,9 @@ const variants: Variant[] = [
   },
   {
     name: 'undici fetch',
-    make: (_origin, connections) => {
-      const agent = agentFor(connections)
+    h2: true,
+    make: (_origin, connections, ca) => {
+      const agent = agentFor(connections, ca)
       return {
         send: async (url) => {
           const res = await fetch(url, { dispatcher: agent })
@@ -152,8 +186,9 @@ const variants: Variant[] = [
   },
   {
     name: 'netiquette fetch',
-    make: (origin, connections) => {
-      const client = createClient({ origin, agent: { connections } })
+    h2: true,
+    make: (origin, connections, ca) => {
+      const client = createClient({ origin, agent: agentOptions(connections, ca) })
       return {
         send: async (url) => {
           const res = await client.fetch(url)
@@ -198,6 +233,8 @@ const variants: Variant[] = [
 async function main() {
   const pinned = pinSelf()
   const node = await startNodeServer(pinned)
+  const needsH2 = workloads.some((w) => w.h2 === true && selected(w))
+  const nodeH2 = needsH2 ? await startNodeServer(pinned, true) : undefined
   const nginx = args.server === 'node' ? undefined : await startNginx(pinned)
   if (args.server === 'nginx' && nginx === undefined) {
     node.stop()
@@ -213,13 +250,20 @@ async function main() {
       )
     }
     for (const workload of workloads) {
-      if (args.only !== undefined && !workload.path.includes(args.only)) continue
-      const server = workload.nginx && nginx !== undefined ? nginx : node
+      if (!selected(workload)) continue
+      const server =
+        workload.h2 === true
+          ? (nodeH2 as NonNullable<typeof nodeH2>)
+          : workload.nginx && nginx !== undefined
+            ? nginx
+            : node
       const origin = server.url
       const url = `${origin}${workload.path}`
-      const live = variants.map((v) => ({ variant: v, ...v.make(origin, workload.connections) }))
+      const live = variants
+        .filter((v) => (workload.h2 === true ? v.h2 === true : v.h2Only !== true))
+        .map((v) => ({ variant: v, ...v.make(origin, workload.connections, server.ca) }))
       for (const v of live) await runWindow(v.send, url, workload.inFlight, 300) // warm-up
-      const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]))
+      const samples = new Map<string, Sample[]>(live.map((v) => [v.variant.name, []]))
       for (let round = 0; round < rounds; round++) {
         const order = round % 2 === 0 ? live : [...live].reverse()
         for (const v of order) {
@@ -239,9 +283,17 @@ async function main() {
     }
   } finally {
     node.stop()
+    nodeH2?.stop()
     nginx?.stop()
   }
   if (args.json) console.log(JSON.stringify(results, null, 2))
+}
+
+/** `--only tiny`, `--only big` or `--only h2` picks workloads; none picks every one. */
+function selected(workload: Workload): boolean {
+  if (args.only === undefined) return true
+  if (args.only === 'h2') return workload.h2 === true
+  return workload.h2 !== true && workload.path.includes(args.only)
 }
 
 /**
@@ -255,12 +307,14 @@ function faceRatios(samples: Map<string, Sample[]>) {
     const per = a.map((s, i) => s.rps / (b[i] as Sample).rps)
     return { ratio: median(per), min: Math.min(...per), max: Math.max(...per) }
   }
-  const faces = {
+  const faces: Record<string, ReturnType<typeof ratio>> = {
     'client.fetch / undici fetch': ratio('netiquette fetch', 'undici fetch'),
-    'global fetch via client.dispatcher / global fetch': ratio(
+  }
+  if (samples.has('global fetch')) {
+    faces['global fetch via client.dispatcher / global fetch'] = ratio(
       'global fetch, dispatcher',
       'global fetch',
-    ),
+    )
   }
   if (!args.json) {
     for (const [name, r] of Object.entries(faces)) {

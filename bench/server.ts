@@ -6,8 +6,11 @@
 //          connection reset before any response (a fixed pattern, the same for every client)
 //   /stall never answered: the request is held open until the client gives up
 //   /stalled  how many /stall requests are being held, as a decimal number
-import { createServer } from 'node:http'
+//   --h2   serve over HTTP/2 and TLS (a generated certificate, printed base64 on the second line)
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createSecureServer } from 'node:http2'
 import type { AddressInfo } from 'node:net'
+import { testCertificate } from '../src/testing/test-certificate.ts'
 
 const tiny = Buffer.from('hello world!')
 const big = Buffer.alloc(64 * 1024, 'x')
@@ -15,7 +18,7 @@ const big = Buffer.alloc(64 * 1024, 'x')
 let mixed = 0
 let stalled = 0
 
-const server = createServer((req, res) => {
+function handle(req: IncomingMessage, res: ServerResponse): void {
   if (req.url === '/stall') {
     stalled++
     req.socket.once('close', () => stalled--)
@@ -48,14 +51,26 @@ const server = createServer((req, res) => {
   }
   res.writeHead(200, { 'content-length': tiny.length, 'content-type': 'text/plain' })
   res.end(tiny)
-})
+}
+
+const h2 = process.argv.includes('--h2')
+const certificate = h2 ? await testCertificate() : undefined
+const server =
+  certificate === undefined
+    ? createServer(handle)
+    : (createSecureServer(
+        { key: certificate.key, cert: certificate.cert },
+        handle as never,
+      ) as unknown as ReturnType<typeof createServer>)
 server.keepAliveTimeout = 600_000
 // Held requests are held: no timeout of the server's ends them.
 server.requestTimeout = 0
 server.headersTimeout = 0
 server.maxConnections = 100_000
 server.listen(0, '127.0.0.1', () => {
-  console.log((server.address() as AddressInfo).port)
+  const port = (server.address() as AddressInfo).port
+  if (certificate === undefined) console.log(port)
+  else console.log(`${port}\n${Buffer.from(certificate.cert).toString('base64')}`)
 })
 // Dies with its parent: stdin closes when the benchmark exits, however it exits.
 process.stdin.resume()

@@ -99,12 +99,18 @@ interface Watched {
   draining: boolean
 }
 
-/** The sessions of one origin, and the attempts waiting on it. */
-interface OriginSessions {
+/**
+ * The sessions of one origin, and the attempts waiting on it. It is also the ticket of every
+ * attempt that need not wait for a PING (nearly all of them), so that following an attempt
+ * allocates nothing.
+ */
+interface OriginSessions extends WatchedAttempt {
   readonly sessions: Set<Watched>
   protocol: '1.1' | '2'
   waiting: number
   timer: NodeJS.Timeout | undefined
+  // When dispatching() last looked at the sessions.
+  checkedAt: number
 }
 
 /**
@@ -147,17 +153,13 @@ export class H2Sessions implements ConnectionWatch {
     const entry = this.#origins.get(origin)
     if (entry === undefined || entry.sessions.size === 0) return undefined
     entry.waiting++
-    let settled = false
-    const attempt = {
-      wait: undefined as Promise<void> | undefined,
-      settled: () => {
-        if (settled) return
-        settled = true
-        this.#settled(entry)
-      },
-    }
-    entry.timer ??= setInterval(() => this.#tick(entry), this.#options.pingAfter / 4).unref()
+    const every = this.#options.pingAfter / 4
+    entry.timer ??= setInterval(() => this.#tick(entry), every).unref()
+    // The sessions are looked at a few times per pingAfter, not per attempt: under steady
+    // traffic a session is far from quiet, and looking costs a few getters per session.
     const now = this.#now()
+    if (now - entry.checkedAt < every) return entry
+    entry.checkedAt = now
     let wait: Promise<void>[] | undefined
     for (const watched of entry.sessions) {
       if (this.#retired(watched, entry)) continue
@@ -166,13 +168,11 @@ export class H2Sessions implements ConnectionWatch {
       const ping = this.#ping(watched, entry)
       if (!IDEMPOTENT.has(method)) (wait ??= []).push(ping)
     }
-    if (wait !== undefined) attempt.wait = Promise.all(wait).then(noop)
-    return attempt
+    if (wait === undefined) return entry
+    return { wait: Promise.all(wait).then(noop), settled: () => entry.settled() }
   }
 
   #settled(entry: OriginSessions): void {
-    const now = this.#now()
-    for (const watched of entry.sessions) this.#quiet(watched, now, true)
     entry.waiting--
     if (entry.waiting === 0 && entry.timer !== undefined) {
       clearInterval(entry.timer)
@@ -207,7 +207,17 @@ export class H2Sessions implements ConnectionWatch {
     let entry = this.#origins.get(origin)
     const h2 = (socket as Socket & { alpnProtocol?: unknown }).alpnProtocol === 'h2'
     if (entry === undefined) {
-      entry = { sessions: new Set(), protocol: h2 ? '2' : '1.1', waiting: 0, timer: undefined }
+      const created: OriginSessions = {
+        sessions: new Set(),
+        protocol: h2 ? '2' : '1.1',
+        waiting: 0,
+        timer: undefined,
+        checkedAt: -Infinity,
+        wait: undefined,
+        // The transport calls it once per attempt, when the attempt has headers or failed.
+        settled: () => this.#settled(created),
+      }
+      entry = created
       this.#origins.set(origin, entry)
     }
     entry.protocol = h2 ? '2' : '1.1'
@@ -246,13 +256,13 @@ export class H2Sessions implements ConnectionWatch {
    * Whether nothing was read from the session for `pingAfter`. A read seen now happened some
    * time since the last look: it is taken to have happened right after it, so that a session
    * nobody looked at for a while counts as quiet (a PING too many costs a round trip; one too
-   * few can put a request on a dead session). `justRead`: a response just arrived.
+   * few can put a request on a dead session).
    */
-  #quiet(watched: Watched, now: number, justRead = false): boolean {
+  #quiet(watched: Watched, now: number): boolean {
     const read = watched.socket.bytesRead
     if (read !== watched.bytesRead) {
       watched.bytesRead = read
-      watched.lastRead = justRead ? now : watched.checkedAt
+      watched.lastRead = watched.checkedAt
     }
     watched.checkedAt = now
     return watched.ping === undefined && now - watched.lastRead >= this.#options.pingAfter
