@@ -44,7 +44,8 @@ export interface Http2Options {
   maxSessionAge?: number
   /**
    * Streams a session carries before it drains (Envoy's `max_requests_per_connection`). 0 for
-   * none.
+   * none. Age and count are checked a few times per `pingAfter`, not before every stream, so a
+   * burst can run past the count by what arrives in a quarter of `pingAfter`.
    * @defaultValue 0 (none: `maxSessionAge` already rotates sessions)
    */
   maxSessionRequests?: number
