@@ -82,6 +82,8 @@ const symbols = undiciSymbols as Record<string, symbol | undefined>
 const kHTTP2Session = symbols.kHTTP2Session
 const kError = symbols.kError
 const NO_ERROR = 0
+// Origins whose connections are remembered at once (see #evictIdle).
+const MAX_ORIGINS = 1_024
 const MAX_STREAM_ID = 2 ** 31 - 1
 // Methods a request can be sent again with: they need not wait for a PING's answer.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE', 'QUERY'])
@@ -219,6 +221,7 @@ export class H2Sessions implements ConnectionWatch {
         settled: () => this.#settled(created),
       }
       entry = created
+      this.#evictIdle()
       this.#origins.set(origin, entry)
     }
     entry.protocol = h2 ? '2' : '1.1'
@@ -243,6 +246,21 @@ export class H2Sessions implements ConnectionWatch {
       this.#anyH2 = true
       session.once('close', () => found.sessions.delete(watched))
     })
+  }
+
+  /**
+   * Keeps the map bounded for a client that calls many origins (webhooks): past
+   * `MAX_ORIGINS`, the oldest origin with no session and nothing waiting is forgotten (its
+   * protocol is learned again from its next connection).
+   */
+  #evictIdle(): void {
+    if (this.#origins.size < MAX_ORIGINS) return
+    for (const [origin, entry] of this.#origins) {
+      if (entry.sessions.size === 0 && entry.waiting === 0) {
+        this.#origins.delete(origin)
+        return
+      }
+    }
   }
 
   /** Whether the session is gone (and forgets it then). */

@@ -244,3 +244,71 @@ describe('createFaultServer', () => {
     }
   })
 })
+
+describe('createFaultServer over TLS and HTTP/2', () => {
+  it('serves h2 on a certificate it generates and exposes as ca, HTTP/1.1 to clients that ask for it', async () => {
+    server = await createFaultServer({ tls: true, http2: true })
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    expect(server.ca).toContain('BEGIN CERTIFICATE')
+    const h2 = new Agent({ connect: { ca: server.ca } })
+    const h1 = new Agent({ connect: { ca: server.ca }, allowH2: false })
+    try {
+      for (const dispatcher of [h2, h1]) {
+        const res = await request(`${server.url}/x`, { dispatcher })
+        expect(await res.body.text()).toBe('ok')
+      }
+    } finally {
+      await h2.close()
+      await h1.close()
+    }
+    expect(server.requests.map((r) => r.httpVersion)).toEqual(['2.0', '1.1'])
+    expect(server.stats.h2Requests).toBe(1)
+  })
+
+  it('resets a stream with the code asked, and the session goes on', async () => {
+    server = await createFaultServer({ tls: true, http2: true })
+    server.route('/calm', [{ reset: 'before-headers', resetCode: 'ENHANCE_YOUR_CALM' }, 200])
+    const dispatcher = new Agent({ connect: { ca: server.ca } })
+    try {
+      const error = await request(`${server.url}/calm`, { dispatcher }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      )
+      expect(error?.message).toContain('NGHTTP2_ENHANCE_YOUR_CALM')
+      const res = await request(`${server.url}/calm`, { dispatcher })
+      expect(res.statusCode).toBe(200)
+      await res.body.text()
+    } finally {
+      await dispatcher.close()
+    }
+    expect(server.stats.connections).toBe(1)
+  })
+
+  it('goAway(grace) lets new requests use a new session and destroys the old one after grace', async () => {
+    server = await createFaultServer({ tls: true, http2: true })
+    server.route('/slow', { latency: 2_000 })
+    const dispatcher = new Agent({ connect: { ca: server.ca } })
+    try {
+      await (await request(`${server.url}/warm`, { dispatcher })).body.text()
+      const slow = request(`${server.url}/slow`, { dispatcher }).then(
+        () => 'answered',
+        () => 'reset',
+      )
+      await eventually(() => server?.stats.inFlight === 1)
+      server.goAway(50)
+      expect(await slow).toBe('reset')
+      await (await request(`${server.url}/after`, { dispatcher })).body.text()
+      expect(server.requests.at(-1)?.connection).toBe(2)
+    } finally {
+      await dispatcher.destroy()
+    }
+  })
+
+  it('refuses http2 without tls, and a bad tls option, with typed errors', async () => {
+    await expect(createFaultServer({ http2: true })).rejects.toThrow(InvalidOptionError)
+    await expect(createFaultServer({ tls: 'yes' as never })).rejects.toThrow(/tls/)
+    await expect(
+      createFaultServer({ tls: true, http2: true, maxConcurrentStreams: 0 }),
+    ).rejects.toThrow(/maxConcurrentStreams/)
+  })
+})
