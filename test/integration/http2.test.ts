@@ -208,3 +208,30 @@ describe('session age and request count', () => {
     expect(server.stats.connections).toBe(2)
   })
 })
+
+describe('on every face', () => {
+  beforeEach(() => start())
+
+  it('client.fetch and client.dispatcher retry a refused stream and ride a GOAWAY', async () => {
+    const { request } = await import('undici')
+    server.route('/refuse', [refused, refused, refused, refused, 200])
+    const viaFetch = await client.fetch(`${server.url}/refuse`, { method: 'POST', body: 'x' })
+    expect(viaFetch.status).toBe(200)
+    await viaFetch.text()
+
+    server.route('/refuse', [refused, refused, refused, refused, 200])
+    const viaDispatcher = await request(`${server.url}/refuse`, {
+      dispatcher: client.dispatcher,
+      method: 'POST',
+      body: 'x',
+    })
+    expect(viaDispatcher.statusCode).toBe(200)
+    await viaDispatcher.body.text()
+
+    server.route('/away', [{ goaway: 'unprocessed' }, 200])
+    const away = await client.fetch(`${server.url}/away`, { method: 'POST', body: 'x' })
+    expect(away.status).toBe(200)
+    await away.text()
+    expect(server.requests.every((r) => r.httpVersion === '2.0')).toBe(true)
+  })
+})
