@@ -82,6 +82,7 @@ const symbols = undiciSymbols as Record<string, symbol | undefined>
 const kHTTP2Session = symbols.kHTTP2Session
 const kError = symbols.kError
 const NO_ERROR = 0
+const CANCEL = 8
 // Origins whose connections are remembered at once (see #evictIdle).
 const MAX_ORIGINS = 1_024
 const MAX_STREAM_ID = 2 ** 31 - 1
@@ -245,6 +246,7 @@ export class H2Sessions implements ConnectionWatch {
       found.sessions.add(watched)
       this.#anyH2 = true
       session.once('close', () => found.sessions.delete(watched))
+      cancelWithCancel(session)
     })
   }
 
@@ -366,3 +368,27 @@ export class H2Sessions implements ConnectionWatch {
 }
 
 function noop(): void {}
+
+/**
+ * Makes the streams of `session` send `CANCEL` when they are closed without a code. undici
+ * closes a stream it aborts (a hedge's loser, a call past its deadline, a caller's abort) with
+ * `stream.close()`, whose code defaults to `NO_ERROR`; RFC 9113 section 8.7 names `CANCEL` for
+ * a stream the client no longer needs, and servers and proxies log and count it as such. Every
+ * other close undici makes passes its code (`REFUSED_STREAM` on a GOAWAY), and is kept. undici
+ * opens each stream with `session.request()`: the session's own method is wrapped, Node's and
+ * other sessions' are untouched.
+ */
+function cancelWithCancel(session: Http2Session): void {
+  const client = session as Http2Session & {
+    request?: (...args: unknown[]) => { close: (code?: number, callback?: () => void) => void }
+  }
+  const open = client.request
+  if (typeof open !== 'function') return
+  client.request = function request(...args: unknown[]) {
+    const stream = open.apply(this, args)
+    const close = stream.close
+    stream.close = (code?: number, callback?: () => void) =>
+      close.call(stream, code ?? CANCEL, callback)
+    return stream
+  }
+}

@@ -112,6 +112,11 @@ export interface FaultServerStats {
   rejected: number
   /** Requests that came over HTTP/2 (the rest came over HTTP/1.1). */
   h2Requests: number
+  /**
+   * HTTP/2 streams the client reset, by RFC 9113 error code name (`CANCEL` when a client gives
+   * up on a stream it no longer needs).
+   */
+  clientResets: Record<string, number>
 }
 
 /** Options of {@link createFaultServer}. */
@@ -255,6 +260,9 @@ const RESET_CODES: Readonly<Record<H2ResetCode, number>> = {
   ENHANCE_YOUR_CALM: h2.NGHTTP2_ENHANCE_YOUR_CALM,
 }
 const MAX_STREAM_ID = 2 ** 31 - 1
+const CODE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(RESET_CODES).map(([name, code]) => [code, name]),
+)
 
 type AnyRequest = IncomingMessage | Http2ServerRequest
 type AnyResponse = ServerResponse | Http2ServerResponse
@@ -386,8 +394,14 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
       // A session torn down by a fault or by close() must not crash the process.
       session.on('error', () => {})
     })
-    // Streams the client reset (a hedge's loser, an aborted call) emit errors nobody awaits.
-    secure.on('stream', (stream) => stream.on('error', () => {}))
+    secure.on('stream', (stream) => {
+      // Streams the client reset (a hedge's loser, an aborted call) emit errors nobody awaits.
+      stream.on('error', () => {})
+      stream.on('aborted', () => {
+        const name = CODE_NAMES[stream.rstCode] ?? String(stream.rstCode)
+        stats.clientResets[name] = (stats.clientResets[name] ?? 0) + 1
+      })
+    })
     server = secure as unknown as Server
   } else {
     server = createTlsServer(credentials, onRequest) as unknown as Server
@@ -573,7 +587,7 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
     port,
     ca,
     get stats() {
-      return { ...stats }
+      return { ...stats, clientResets: { ...stats.clientResets } }
     },
     get requests() {
       return recorded
@@ -662,6 +676,7 @@ function zeroStats(): FaultServerStats {
     queued: 0,
     rejected: 0,
     h2Requests: 0,
+    clientResets: {},
   }
 }
 

@@ -3,6 +3,7 @@
 // session's age and request count. Faults that also exist on HTTP/1.1 run on both protocols in
 // protocols.test.ts.
 import { setTimeout as delay } from 'node:timers/promises'
+import { eventually } from './helpers.ts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   createClient,
@@ -233,5 +234,20 @@ describe('on every face', () => {
     expect(away.status).toBe(200)
     await away.text()
     expect(server.requests.every((r) => r.httpVersion === '2.0')).toBe(true)
+  })
+})
+
+describe("a hedge's loser", () => {
+  it('is reset with CANCEL, which the server sees at once, and the session stays open', async () => {
+    await start({}, { hedge: { delay: 50, maxExtraLoad: 1 } })
+    await (await client.request('/warm')).body.text()
+    // The first attempt waits 2 s; its hedge, 50 ms later, is answered at once.
+    server.route('/tail', [{ latency: 2_000 }, 200])
+    const response = await client.request('/tail')
+    await response.body.text()
+    expect(response.attempts.map((a) => a.hedge)).toEqual([false, true])
+    await eventually(() => server.stats.clientResets.CANCEL === 1)
+    expect(server.stats.clientResets).toEqual({ CANCEL: 1 })
+    expect(server.stats.connections).toBe(1)
   })
 })
