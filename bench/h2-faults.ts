@@ -47,8 +47,13 @@ function netiquette(server: FaultServer, deadline?: number): { call: Caller; cli
           headers,
           body: method === 'POST' ? 'order' : undefined,
         })
-        await response.body.text()
         const attempts = response.attempts.map((a) => a.h2Error ?? a.statusCode).join(' ')
+        try {
+          await response.body.text()
+        } catch (error) {
+          // Committed: the response was handed over, and a body that fails is not retried.
+          return { ok: false, label: `${label(error)} in the body`, ms: ms(start) }
+        }
         return { ok: true, label: `${response.statusCode} (${attempts})`, ms: ms(start) }
       } catch (error) {
         return { ok: false, label: label(error), ms: ms(start) }
