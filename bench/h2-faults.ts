@@ -109,6 +109,24 @@ function naive(server: FaultServer): { call: Caller; agent: Dispatcher } {
   }
 }
 
+type Contender = { call: Caller; client: Client } | { call: Caller; agent: Dispatcher }
+
+async function closeAll(contender: Contender, server: FaultServer): Promise<void> {
+  if ('client' in contender) await contender.client.destroy()
+  else await contender.agent.destroy()
+  await server.close()
+}
+
+/** `20 200 (UNRESPONSIVE 200), 1 fails: ...`: how many calls ended each way. */
+function tally(outcomes: readonly Outcome[], prefixFailures = false): string {
+  const labels = new Map<string, number>()
+  for (const o of outcomes) {
+    const key = o.ok || !prefixFailures ? o.label : `fails: ${o.label}`
+    labels.set(key, (labels.get(key) ?? 0) + 1)
+  }
+  return [...labels].map(([l, n]) => `${n} ${l}`).join(', ') || '-'
+}
+
 function ms(start: number): number {
   return Math.round(performance.now() - start)
 }
@@ -199,19 +217,15 @@ if (run('rolling')) {
     const outcomes = await Promise.all(calls)
     clearInterval(roll)
     const failed = outcomes.filter((o) => !o.ok)
-    const labels = new Map<string, number>()
-    for (const o of failed) labels.set(o.label, (labels.get(o.label) ?? 0) + 1)
     const share = ((100 * failed.length) / outcomes.length).toFixed(2)
-    const what = [...labels].map(([l, n]) => `${n} ${l}`).join(', ') || '-'
+    const what = tally(failed)
     const name = {
       netiquette: 'netiquette (defaults)',
       bare: 'bare undici.request',
       naive: 'naive fetch wrapper',
     }[which]
     console.log(`| ${name} | ${outcomes.length} | ${failed.length} | ${share}% | ${what} |`)
-    if ('client' in client) await client.client.destroy()
-    else await client.agent.destroy()
-    await server.close()
+    await closeAll(client, server)
   }
   console.log()
 }
@@ -226,18 +240,11 @@ if (run('dead')) {
     for (let i = 0; i < 3; i++) await client.call('/warm', 'GET')
     server.silenceConnections()
     const outcomes = await Promise.all(Array.from({ length: 20 }, () => client.call('/x', 'GET')))
-    const labels = new Map<string, number>()
-    for (const o of outcomes) {
-      const key = o.ok ? o.label : `fails: ${o.label}`
-      labels.set(key, (labels.get(key) ?? 0) + 1)
-    }
     const name = which === 'netiquette' ? 'netiquette (deadline 5 s)' : 'bare undici (cut at 10 s)'
     console.log(
-      `| ${name} | ${outcomes.filter((o) => o.ok).length}/20 | ${Math.max(...outcomes.map((o) => o.ms))} ms | ${[...labels].map(([l, n]) => `${n} ${l}`).join(', ')} |`,
+      `| ${name} | ${outcomes.filter((o) => o.ok).length}/20 | ${Math.max(...outcomes.map((o) => o.ms))} ms | ${tally(outcomes, true)} |`,
     )
-    if ('client' in client) await client.client.destroy()
-    else await client.agent.destroy()
-    await server.close()
+    await closeAll(client, server)
   }
   console.log()
 }
@@ -256,9 +263,7 @@ if (run('streams')) {
     console.log(
       `| ${name} | ${outcomes.filter((o) => o.ok).length}/20 | ${Math.max(...outcomes.map((o) => o.ms))} ms |`,
     )
-    if ('client' in client) await client.client.destroy()
-    else await client.agent.destroy()
-    await server.close()
+    await closeAll(client, server)
   }
   console.log()
 }
