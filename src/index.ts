@@ -157,7 +157,7 @@ export { AdaptiveThrottle, DEFAULT_THROTTLE } from './budget/adaptive-throttle.t
 export type { ThrottleOptions } from './budget/adaptive-throttle.ts'
 export { throttleLayer } from './budget/throttle-layer.ts'
 export type { ThrottleLayerOptions } from './budget/throttle-layer.ts'
-export { SlidingWindow } from './budget/sliding-window.ts'
+export { SlidingWindow } from './core/sliding-window.ts'
 export type { OriginCounters } from './core/origin-state.ts'
 export { breakerLayer, Breaker } from './breaker/breaker-layer.ts'
 export type {

@@ -1,4 +1,4 @@
-import { SlidingWindow } from '../budget/sliding-window.ts'
+import { SlidingWindow } from '../core/sliding-window.ts'
 import type { Random } from '../core/random.ts'
 import { equalJitter } from '../retry/backoff.ts'
 import type { ResolvedBreakerOptions } from './breaker-options.ts'

@@ -1,4 +1,4 @@
-import { SlidingWindow } from './sliding-window.ts'
+import { SlidingWindow } from '../core/sliding-window.ts'
 
 /** Settings of {@link LearnedRate}. */
 export interface LearnedRateSettings {

@@ -1,5 +1,5 @@
 import { intInRange, optionsObject, numberInRange, positiveMs } from '../core/validate.ts'
-import { SlidingWindow } from './sliding-window.ts'
+import { SlidingWindow } from '../core/sliding-window.ts'
 
 /** Settings of a {@link RetryBudget}. */
 export interface RetryBudgetOptions {

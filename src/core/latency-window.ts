@@ -1,4 +1,4 @@
-import { SlidingWindow } from '../budget/sliding-window.ts'
+import { SlidingWindow } from './sliding-window.ts'
 
 // Five buckets per doubling from 0.1 ms: a quantile is reported within about 7% of the truth,
 // and 106 buckets reach past 200 s, beyond any finite deadline worth having.

@@ -1,4 +1,4 @@
-import { SlidingWindow } from '../budget/sliding-window.ts'
+import { SlidingWindow } from '../core/sliding-window.ts'
 import { LatencyWindow } from '../core/latency-window.ts'
 
 /** How far back attempt latencies count for a percentile delay: Finagle's 30 s. */

@@ -1,4 +1,4 @@
-import { intInRange, positiveMs } from '../core/validate.ts'
+import { intInRange, positiveMs } from './validate.ts'
 
 /**
  * Running totals of a few counters over the last `window` ms, kept in a ring of buckets: adding
