@@ -121,8 +121,8 @@ export {
   parseRateLimitReset,
   parseRetryAfter,
   serverRetryHint,
-} from './retry/retry-after.ts'
-export type { RetryHint } from './retry/retry-after.ts'
+} from './core/retry-after.ts'
+export type { RetryHint } from './core/retry-after.ts'
 export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS } from './retry/idempotency.ts'
 export { DEFAULT_HEDGE, MAX_HEDGES } from './retry/hedge-options.ts'
 export type { HedgeOptions, HedgePercentile, ResolvedHedgePolicy } from './retry/hedge-options.ts'

@@ -18,7 +18,7 @@ import {
   InvalidOptionError,
   type CircuitRejectingState,
 } from '../errors.ts'
-import { serverRetryHint } from '../retry/retry-after.ts'
+import { serverRetryHint } from '../core/retry-after.ts'
 import {
   resolveBreakerOptions,
   type BreakerOptions,

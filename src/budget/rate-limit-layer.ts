@@ -1,6 +1,6 @@
 import { reportShed, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
-import { serverRetryHint } from '../retry/retry-after.ts'
+import { serverRetryHint } from '../core/retry-after.ts'
 import { HedgeDeclinedError, InvalidOptionError, RateLimitedError } from '../errors.ts'
 import type { GcraRule } from './gcra.ts'
 import type { RateKey } from './rate-key.ts'

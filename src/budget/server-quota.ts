@@ -1,4 +1,4 @@
-import { parseRateLimitReset } from '../retry/retry-after.ts'
+import { parseRateLimitReset } from '../core/retry-after.ts'
 
 /** What a response's `RateLimit-*` headers say about the quota. */
 export interface ServerQuota {

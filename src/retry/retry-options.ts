@@ -9,7 +9,7 @@ import {
   type RetryBudgetOptions,
 } from '../budget/retry-budget.ts'
 import type { BackoffStrategy } from './backoff.ts'
-import type { RetryHint } from './retry-after.ts'
+import type { RetryHint } from '../core/retry-after.ts'
 
 /**
  * The most retries a call may make, whatever the options say: 11 attempts in all, what a

@@ -8,7 +8,7 @@ import { MAX_TIMER_MS } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { backoffDelay } from './backoff.ts'
 import { replaySafety } from './idempotency.ts'
-import { serverRetryHint } from './retry-after.ts'
+import { serverRetryHint } from '../core/retry-after.ts'
 import type { ResolvedRetryPolicy } from './retry-options.ts'
 
 /** Everything {@link planRetry} decides from; time and randomness are passed in. */
