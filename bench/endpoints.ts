@@ -1,3 +1,4 @@
+import { ATTEMPT_ENDPOINT } from '../src/core/attempt-keys.ts'
 // Balancing over an origin's addresses on virtual time, through the client's real default stack
 // ending in simulated endpoints (issue 21): Buoyant's "Beyond Round Robin" (Linkerd, 2016).
 // 11 endpoints answer in a lognormal time (median 167 ms); 1,000 calls/s for 60 s with a 1 s
@@ -108,7 +109,7 @@ function baselineBalancer(
     endpoint.inFlight++
     let failed = true
     try {
-      const response = await nextHandler({ ...request, endpoint })
+      const response = await nextHandler(ATTEMPT_ENDPOINT.with(request, endpoint))
       failed = response.statusCode >= 500
       return response
     } finally {
@@ -143,7 +144,7 @@ export async function runBalancer(scenario: BalancerScenario): Promise<BalancerR
       : lognormal(draws, MEDIAN, SIGMA)
   // The endpoints: 200 after a lognormal time, the stuck one after 2 s while stuck.
   const origin = simulatedOrigin((request) => {
-    const address = request.endpoint?.address ?? 'none'
+    const address = ATTEMPT_ENDPOINT.get(request)?.address ?? 'none'
     const ms = latency(address, clock.now())
     if (ms === STUCK_LATENCY) counts.toStuck++
     return ms

@@ -5,7 +5,7 @@
 // the built package); `node bench/rate-limits.ts [--seconds 10]`.
 import { Redis } from 'ioredis'
 import { main as sharedQuota } from '../examples/shared-quota.ts'
-import { gcraRule } from '../src/budget/gcra.ts'
+import { gcraRule } from '../src/rate-limit/gcra.ts'
 import { memoryStore } from '../src/index.ts'
 import { redisStore } from '../src/redis/index.ts'
 import { startRedis } from '../test/support/redis-server.ts'

@@ -1,14 +1,11 @@
 import type { CircuitState } from './breaker/circuit.ts'
-import type { Circuits } from './breaker/circuits.ts'
 import type { OriginMap } from './core/origin-map.ts'
 import type { OriginState } from './core/origin-state.ts'
-import type { Limiters } from './pool/limiters.ts'
-import { HEDGE_STATE, type HedgeState, type HedgeStats } from './retry/hedge-state.ts'
+import type { PolicyInstance } from './core/policy.ts'
+import type { HedgeStats } from './retry/hedge-state.ts'
 import type { EndpointStats } from './endpoints/endpoint.ts'
-import { ENDPOINT_SET, type EndpointSet } from './endpoints/endpoint-set.ts'
-import type { RateLimits } from './budget/rate-limits.ts'
-import type { RateLimitStats } from './budget/rate-key.ts'
-import type { ConnectionStats, H2Sessions } from './pool/h2-sessions.ts'
+import type { RateLimitStats } from './rate-limit/rate-key.ts'
+import type { ConnectionStats, H2Sessions } from './connections/h2-sessions.ts'
 
 /** What `client.stats()` returns: one entry per origin the client holds state for. */
 export interface ClientStats {
@@ -81,55 +78,36 @@ export interface OriginStats {
   connections: ConnectionStats | undefined
 }
 
-/** @internal The snapshot behind `client.stats()`. */
+/** @internal The snapshot behind `client.stats()`: the client's counts, then each policy's. */
 export function clientStats(
   origins: OriginMap<OriginState>,
   now: number,
-  circuits: Circuits | undefined,
-  limiters: Limiters | undefined,
-  rateLimits?: RateLimits,
-  sessions?: H2Sessions,
+  policies: ReadonlyMap<string, PolicyInstance<OriginStats, ClientStats>>,
+  sessions: H2Sessions | undefined,
 ): ClientStats {
   const list: OriginStats[] = []
   for (const [origin, state] of origins.entries()) {
-    const { counters } = state
-    const limiter = limiters?.get(origin)
-    list.push({
+    const entry: OriginStats = {
       origin,
-      calls: counters.calls,
+      calls: state.counters.calls,
       inFlight: state.inFlight,
-      attempts: counters.attempts,
-      retriesAllowed: counters.retriesAllowed,
-      retriesRefused: counters.retriesRefused,
-      shed: {
-        queueFull: limiter?.shedQueueFull ?? 0,
-        queueTimeout: limiter?.shedTimeout ?? 0,
-        circuitOpen: counters.circuitRejected,
-        throttled: counters.throttled,
-        rateLimited: counters.rateLimited,
-      },
-      limit: limiter?.limit,
-      attemptsInFlight: limiter?.inFlight,
-      queued: limiter?.queued,
-      circuit: circuits?.get(origin).state,
+      attempts: state.counters.attempts,
+      retriesAllowed: 0,
+      retriesRefused: 0,
+      shed: { queueFull: 0, queueTimeout: 0, circuitOpen: 0, throttled: 0, rateLimited: 0 },
+      limit: undefined,
+      attemptsInFlight: undefined,
+      queued: undefined,
+      circuit: undefined,
       latency: state.latency(now),
-      hedges: hedgeStats(state.peekSlot<HedgeState>(HEDGE_STATE)),
-      endpoints: endpointStats(state.peekSlot<EndpointSet | null>(ENDPOINT_SET), now),
+      hedges: undefined,
+      endpoints: undefined,
       connections: sessions?.stats(origin),
-    })
+    }
+    for (const policy of policies.values()) policy.originStats?.(entry, state, now)
+    list.push(entry)
   }
-  return { origins: list, rateLimits: rateLimits?.stats(now) ?? [] }
-}
-
-function hedgeStats(state: HedgeState | undefined): HedgeStats | undefined {
-  if (state === undefined) return undefined
-  return { sent: state.sent, won: state.won, refused: state.refused, delay: state.currentDelay }
-}
-
-function endpointStats(
-  set: EndpointSet | null | undefined,
-  now: number,
-): EndpointStats[] | undefined {
-  if (set === null || set === undefined || set.endpoints.length === 0) return undefined
-  return set.stats(now)
+  const stats: ClientStats = { origins: list, rateLimits: [] }
+  for (const policy of policies.values()) policy.clientStats?.(stats, now)
+  return stats
 }

@@ -1,277 +1,44 @@
-import type { Dispatcher } from 'undici'
 import { headersAt } from './core/attempt.ts'
-import { systemClock, type Clock } from './core/clock.ts'
 import { channels } from './core/events.ts'
-import { mergeHeaders, normalizeHeaders, type HeaderRecord } from './core/headers.ts'
-import { normalizeMethod } from './core/method.ts'
-import {
-  compose,
-  type CallRequest,
-  type CallResponse,
-  type ClientResponse,
-  type Handler,
-} from './core/middleware.ts'
-import { OriginMap } from './core/origin-map.ts'
-import { OriginState } from './core/origin-state.ts'
-import { Cancellation } from './core/cancellation.ts'
-import { callerAbortError, withAttempts } from './core/call-error.ts'
+import type { Cancellation } from './core/cancellation.ts'
+import type { HeaderRecord } from './core/headers.ts'
+import type { CallResponse, ClientResponse } from './core/middleware.ts'
+import type { OriginState } from './core/origin-state.ts'
 import { whenBodyComplete } from './core/response-body.ts'
-import { parseBase, resolveTarget } from './core/target.ts'
-import { createTransport } from './core/transport.ts'
-import { splitUndiciOptions } from './core/undici-options.ts'
-import {
-  checkKnownKeys,
-  intInRange,
-  isPlainObject,
-  optionalFunction,
-  positiveMs,
-} from './core/validate.ts'
-import { ClientClosedError, InvalidOptionError, MiddlewareError } from './errors.ts'
-import { Breaker } from './breaker/breaker-layer.ts'
-import { resolveBreakerOptions } from './breaker/breaker-options.ts'
-import { Circuits } from './breaker/circuits.ts'
-import { createDefaultAgent, resolveAgentOptions } from './pool/agent-defaults.ts'
-import type { H2Sessions } from './pool/h2-sessions.ts'
-import { resolveConcurrencyOptions } from './pool/concurrency-options.ts'
-import { Limiters } from './pool/limiters.ts'
-import { currentDeadline } from './timeouts/deadline-context.ts'
-import {
-  deadlineFromNow,
-  resolveTimeouts,
-  type ResolvedTimeouts,
-} from './timeouts/timeout-options.ts'
+import { resolveTarget } from './core/target.ts'
+import { ClientClosedError } from './errors.ts'
+import type { Circuits } from './breaker/circuits.ts'
+import type { Limiters } from './concurrency/limiters.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
+import { setUpClient, type ClientSetup } from './client-setup.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
+import { finalError, publishEnd, recordLatency, RETURNED } from './finish-call.ts'
+import { DEFAULT_POLICIES, type ClientPolicy } from './policies.ts'
+import { prepareCall, type PreparedCall } from './prepare-call.ts'
 import { StackDispatcher } from './faces/stack-dispatcher.ts'
-import { resolveRedirectPolicy, type RedirectPolicy } from './faces/redirect-policy.ts'
-import { resolveDecompress, type DecompressPolicy } from './faces/decode-body.ts'
 import {
   fetchThrough,
   type FetchInit,
   type FetchResponse,
   type FetchTarget,
 } from './faces/fetch.ts'
-import { defaultStack, resolveMiddleware } from './default-stack.ts'
-import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyFor } from './retry/idempotency.ts'
-import {
-  DEFAULT_RETRY,
-  resolveRetryPolicy,
-  type ResolvedRetryPolicy,
-} from './retry/retry-options.ts'
-import { resolveHedgePolicy, type ResolvedHedgePolicy } from './retry/hedge-options.ts'
-import { resolveEndpointsOptions } from './endpoints/endpoints-options.ts'
-import { resolveRateLimitOptions } from './budget/rate-limit-options.ts'
-import { RateLimits } from './budget/rate-limits.ts'
-import { redactQuery } from './core/redact-query.ts'
-
-const CLOCK_METHODS = ['now', 'wallNow', 'sleep', 'setTimer', 'clearTimer'] as const
-
-const HOOKS = ['onCircuitStateChange', 'onLimitChange', 'onAttempt', 'onRetry', 'onShed'] as const
-
-const KNOWN_OPTIONS = [
-  'deadline',
-  'attemptTimeout',
-  'minAttemptTime',
-  'propagation',
-  'origin',
-  'headers',
-  'dispatcher',
-  'agent',
-  'middleware',
-  'clock',
-  'random',
-  'retry',
-  'hedge',
-  'endpoints',
-  'rateLimit',
-  'throttle',
-  'breaker',
-  'onCircuitStateChange',
-  'concurrency',
-  'onLimitChange',
-  'onAttempt',
-  'onRetry',
-  'onShed',
-  'maxOrigins',
-  'originIdleTimeout',
-  'redirect',
-  'decompress',
-]
 
 /**
  * An HTTP client for one service or many: `request()` runs each call through the policy stack over
  * undici. Create it with {@link createClient}.
  */
 export class Client {
-  readonly #origin: string | undefined
-  /** The path prefix of the `origin` option (`/v1`), or `''`. */
-  readonly #prefix: string = ''
-  readonly #headers: HeaderRecord | undefined
-  readonly #dispatcher: Dispatcher
-  readonly #ownsDispatcher: boolean
-  readonly #clock: Clock
-  readonly #timeouts: ResolvedTimeouts
-  readonly #retry: ResolvedRetryPolicy | false
-  readonly #hedge: ResolvedHedgePolicy | false
-  readonly #handler: Handler
-  readonly #circuits: Circuits | undefined
-  readonly #limiters: Limiters | undefined
-  readonly #rateLimits: RateLimits | undefined
-  readonly #origins: OriginMap<OriginState>
-  readonly #redirect: RedirectPolicy
-  readonly #decompress: DecompressPolicy | false
+  readonly #setup: ClientSetup
   // Calls not yet settled; a returned response settles once its body has been received.
   readonly #inFlight = new Set<Cancellation>()
   #closed = false
-  // The watch over the default agent's connections (HTTP/2 session health), when it made one.
-  #sessions: H2Sessions | undefined
   // The first destroy()'s work: later calls, and a close() it overtook, wait for it.
   #destroyed: Promise<void> | undefined
   // Resolves when the last call in flight settles; created by the first close() that waits.
   #drained: { promise: Promise<void>; resolve: () => void } | undefined
 
   constructor(options: ClientOptions = {}) {
-    const raw: unknown = options
-    if (!isPlainObject(raw)) throw new InvalidOptionError('options', options, 'an object')
-    checkKnownKeys('', raw, KNOWN_OPTIONS)
-
-    if (options.origin !== undefined) {
-      const base =
-        typeof options.origin === 'string' || options.origin instanceof URL
-          ? parseBase(options.origin)
-          : undefined
-      if (base === undefined) {
-        throw new InvalidOptionError(
-          'origin',
-          options.origin instanceof URL ? options.origin.href : options.origin,
-          'an http: or https: origin such as "https://api.internal:8443", optionally with a path prefix ("https://api.internal/v1"), without query or credentials',
-        )
-      }
-      this.#origin = base.origin
-      this.#prefix = base.prefix
-    }
-
-    if (options.headers !== undefined) {
-      try {
-        this.#headers = normalizeHeaders(options.headers)
-      } catch (error) {
-        throw new InvalidOptionError(
-          'headers',
-          options.headers,
-          `valid headers (${(error as Error).message})`,
-        )
-      }
-    }
-
-    this.#redirect = resolveRedirectPolicy('redirect', options.redirect)
-    this.#decompress = resolveDecompress(options.decompress)
-    const concurrency = resolveConcurrencyOptions('concurrency', options.concurrency)
-    const endpoints = resolveEndpointsOptions('endpoints', options.endpoints)
-    if (endpoints !== false && options.agent?.proxy !== undefined) {
-      throw new InvalidOptionError(
-        'endpoints',
-        options.endpoints,
-        'false when agent.proxy is set: the proxy resolves the hostname and picks the address',
-      )
-    }
-    const rateLimit = resolveRateLimitOptions('rateLimit', options.rateLimit)
-    if (rateLimit !== false) this.#rateLimits = new RateLimits(rateLimit)
-    for (const name of HOOKS) optionalFunction(name, options[name])
-
-    if (options.dispatcher !== undefined) {
-      if (options.agent !== undefined) {
-        throw new InvalidOptionError(
-          'agent',
-          options.agent,
-          'nothing when `dispatcher` is given (configure that dispatcher instead)',
-        )
-      }
-      if (typeof (options.dispatcher as Partial<Dispatcher>).request !== 'function') {
-        throw new InvalidOptionError('dispatcher', options.dispatcher, 'an undici Dispatcher')
-      }
-      this.#dispatcher = options.dispatcher
-      this.#ownsDispatcher = false
-    } else {
-      const agent = resolveAgentOptions(options.agent)
-      // One connection per attempt in flight: the limiter's ceiling is the pool's, unless the
-      // user set the pool's.
-      if (concurrency !== false && options.agent?.connections === undefined) {
-        agent.connections = Math.min(65_535, concurrency.maxLimit)
-      }
-      const made = createDefaultAgent(agent)
-      this.#dispatcher = made.dispatcher
-      this.#sessions = made.sessions
-      this.#ownsDispatcher = true
-    }
-
-    if (options.clock !== undefined) {
-      const c = options.clock as Partial<Clock>
-      if (CLOCK_METHODS.some((name) => typeof c[name] !== 'function')) {
-        throw new InvalidOptionError(
-          'clock',
-          options.clock,
-          `an object with the methods ${CLOCK_METHODS.join(', ')}`,
-        )
-      }
-    }
-    this.#clock = options.clock ?? systemClock
-    if (options.random !== undefined && typeof options.random !== 'function') {
-      throw new InvalidOptionError(
-        'random',
-        options.random,
-        'a function returning numbers in [0, 1)',
-      )
-    }
-
-    const maxOrigins = intInRange('maxOrigins', options.maxOrigins, 1, 1_000_000, 1024)
-    const idleTimeout = positiveMs('originIdleTimeout', options.originIdleTimeout, 300_000)
-    const clock = this.#clock
-    this.#origins = new OriginMap({
-      create: (origin) => new OriginState(origin),
-      dispose: (state) => state.dispose(),
-      maxOrigins,
-      idleTimeout,
-      now: () => clock.now(),
-    })
-
-    const timeouts = resolveTimeouts(options)
-    this.#timeouts = timeouts
-    this.#retry = resolveRetryPolicy('retry', options.retry, DEFAULT_RETRY)
-    if (this.#retry !== false && options.dispatcher?.constructor?.name === 'RetryAgent') {
-      throw new InvalidOptionError(
-        'dispatcher',
-        options.dispatcher,
-        "a dispatcher without undici's own retries: under netiquette's retry policy a RetryAgent sends each attempt up to 6 times, unseen by the retry budget (pass the agent it wraps, or set retry: false)",
-      )
-    }
-    this.#hedge = resolveHedgePolicy('hedge', options.hedge, false)
-    const random = options.random ?? Math.random
-    const breakerOptions = resolveBreakerOptions('breaker', options.breaker)
-    const breaker =
-      breakerOptions === false
-        ? undefined
-        : new Breaker(breakerOptions, random, options.onCircuitStateChange, options.onShed)
-    if (breaker !== undefined) {
-      this.#circuits = new Circuits(breaker, this.#origins, clock, this.#origin, maxOrigins)
-    }
-    if (concurrency !== false) {
-      this.#limiters = new Limiters(concurrency, this.#origins, this.#origin)
-    }
-    const defaults = defaultStack(
-      options,
-      timeouts,
-      this.#retry,
-      this.#hedge,
-      breaker,
-      concurrency,
-      random,
-      endpoints,
-      this.#rateLimits,
-    )
-    this.#handler = compose(
-      resolveMiddleware(options.middleware, defaults),
-      createTransport(this.#dispatcher, options.onAttempt, this.#sessions),
-    )
+    this.#setup = setUpClient(options, policyLists.get(options) ?? DEFAULT_POLICIES)
     // SDKs take `fetch: client.fetch`, and code destructures `const { request } = client`: the
     // public methods work detached from the client, as the global fetch does.
     this.request = this.request.bind(this)
@@ -286,7 +53,7 @@ export class Client {
    * circuit. `undefined` when `breaker` is `false`. See {@link Circuits}.
    */
   get circuits(): Circuits | undefined {
-    return this.#circuits
+    return this.#setup.policies.get('breaker')?.handle as Circuits | undefined
   }
 
   /**
@@ -294,7 +61,7 @@ export class Client {
    * shed. `undefined` when `concurrency` is `false`. See {@link Limiters}.
    */
   get limiters(): Limiters | undefined {
-    return this.#limiters
+    return this.#setup.policies.get('concurrency')?.handle as Limiters | undefined
   }
 
   /**
@@ -310,14 +77,8 @@ export class Client {
    * ```
    */
   stats(): ClientStats {
-    return clientStats(
-      this.#origins,
-      this.#clock.now(),
-      this.#circuits,
-      this.#limiters,
-      this.#rateLimits,
-      this.#sessions,
-    )
+    const { origins, clock, policies, sessions } = this.#setup
+    return clientStats(origins, clock.now(), policies, sessions)
   }
 
   /** True once `close()` or `destroy()` has been called. */
@@ -333,7 +94,7 @@ export class Client {
    * @param url - a path (with the client's `origin`) or an absolute http(s) URL.
    */
   request(url: string | URL, options: RequestOptions = {}): Promise<ClientResponse> {
-    return this.#send(url, options, this.#headers)
+    return this.#send(url, options, this.#setup.headers)
   }
 
   /**
@@ -380,11 +141,12 @@ export class Client {
    * ```
    */
   get dispatcher(): StackDispatcher {
+    const { origin, prefix, headers } = this.#setup
     this.#stackDispatcher ??= new StackDispatcher({
       // A dispatch names its whole path: under a prefix it goes the long way, as a URL that must
       // lie under the prefix, so the prefix is never added twice.
-      origin: this.#prefix === '' ? this.#origin : undefined,
-      send: (url, options) => this.#send(url, options, this.#headers),
+      origin: prefix === '' ? origin : undefined,
+      send: (url, options) => this.#send(url, options, headers),
       close: () => this.close(),
       destroy: (reason) => this.destroy(reason),
     })
@@ -395,23 +157,23 @@ export class Client {
 
   readonly #fetchTarget: FetchTarget = {
     resolve: (url) => {
-      const { origin, path } = resolveTarget(this.#origin, url, this.#prefix)
+      const { origin, path } = resolveTarget(this.#setup.origin, url, this.#setup.prefix)
       return origin + path
     },
     send: (url, options, crossOrigin) =>
-      this.#send(url, options, crossOrigin ? this.#headersForOtherOrigins() : this.#headers),
-    wallNow: () => this.#clock.wallNow(),
-    defaultDeadline: () => this.#timeouts.deadline,
-    redirect: () => this.#redirect,
-    decompress: () => this.#decompress,
-    hasDefaultHeader: (name) => this.#headers?.[name] !== undefined,
+      this.#send(url, options, crossOrigin ? this.#headersForOtherOrigins() : this.#setup.headers),
+    wallNow: () => this.#setup.clock.wallNow(),
+    defaultDeadline: () => this.#setup.timeouts.deadline,
+    redirect: () => this.#setup.redirect,
+    decompress: () => this.#setup.decompress,
+    hasDefaultHeader: (name) => this.#setup.headers?.[name] !== undefined,
   }
 
   #headersForOtherOrigins(): HeaderRecord | undefined {
-    const headers = this.#headers
+    const { headers, redirect } = this.#setup
     if (headers === undefined) return undefined
     return Object.fromEntries(
-      Object.entries(headers).filter(([name]) => !this.#redirect.secretHeaders.includes(name)),
+      Object.entries(headers).filter(([name]) => !redirect.secretHeaders.includes(name)),
     )
   }
 
@@ -427,13 +189,17 @@ export class Client {
   ): Promise<ClientResponse> {
     let call: PreparedCall
     try {
-      call = this.#prepare(url, options, defaultHeaders)
+      if (this.#closed) {
+        throw new ClientClosedError('the client is closed; create a new client to send requests')
+      }
+      call = prepareCall(this.#setup, url, options, defaultHeaders)
     } catch (error) {
       return Promise.reject(error as Error)
     }
+    this.#inFlight.add(call.request.cancellation)
     let pending: Promise<CallResponse>
     try {
-      pending = this.#handler(call.request)
+      pending = this.#setup.handler(call.request)
     } catch (error) {
       pending = Promise.reject(error as Error)
     }
@@ -441,98 +207,6 @@ export class Client {
       (response) => this.#delivered(call, response),
       (error: unknown) => this.#failed(call, error),
     )
-  }
-
-  #prepare(
-    url: string | URL,
-    options: RequestOptions,
-    defaultHeaders: HeaderRecord | undefined,
-  ): PreparedCall {
-    if (this.#closed) {
-      throw new ClientClosedError('the client is closed; create a new client to send requests')
-    }
-    const { origin, path } = resolveTarget(this.#origin, url, this.#prefix)
-    const { method, headers, body, signal } = options
-    const normalizedMethod = normalizeMethod(method)
-    const mergedHeaders = mergeHeaders(defaultHeaders, headers)
-    if (options.idempotencyKey !== undefined) {
-      const key = idempotencyKeyFor(options.idempotencyKey)
-      // A key already in the headers is the caller's own: it wins.
-      if (key !== undefined) mergedHeaders[IDEMPOTENCY_KEY_HEADER] ??= key
-    }
-    const retry =
-      options.retry === undefined
-        ? undefined
-        : resolveRetryPolicy('retry', options.retry, this.#retry || DEFAULT_RETRY, true)
-    const hedge =
-      options.hedge === undefined
-        ? undefined
-        : resolveHedgePolicy('hedge', options.hedge, this.#hedge)
-    const undiciOptions = splitUndiciOptions(options)
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidOptionError('signal', signal, 'an AbortSignal')
-    }
-    const clock = this.#clock
-    const timeouts = this.#timeouts
-    const attemptTimeout =
-      options.attemptTimeout === undefined
-        ? timeouts.attemptTimeout
-        : positiveMs('attemptTimeout', options.attemptTimeout)
-    const startTime = clock.now()
-    let deadline =
-      startTime +
-      (options.deadline === undefined
-        ? timeouts.deadline
-        : deadlineFromNow(options.deadline, clock))
-    let deadlineInherited = false
-    if (timeouts.inherit) {
-      const scope = currentDeadline()
-      if (scope !== undefined) {
-        const inherited = startTime + scope.remaining()
-        if (inherited < deadline) {
-          deadline = inherited
-          deadlineInherited = true
-        }
-      }
-    }
-    if (signal?.aborted) throw callerAbortError(signal.reason, [])
-
-    const cancellation = new Cancellation()
-    const unfollow = cancellation.follow(signal)
-    this.#inFlight.add(cancellation)
-    const originState = this.#origins.get(origin, startTime)
-    originState.noteCall(startTime)
-    originState.inFlight++
-    const request: CallRequest = {
-      method: normalizedMethod,
-      origin,
-      path,
-      headers: mergedHeaders,
-      body,
-      cancellation,
-      callerSignal: signal,
-      attempts: [],
-      startTime,
-      deadline,
-      deadlineInherited,
-      attemptTimeout,
-      minAttemptTime: timeouts.minAttemptTime,
-      retry,
-      hedge,
-      clock,
-      originState,
-      undiciOptions,
-    }
-    if (channels.callStart.hasSubscribers) {
-      channels.callStart.publish({
-        method: normalizedMethod,
-        origin,
-        path: redactQuery(path),
-        attempts: request.attempts,
-      })
-    }
-
-    return { request, unfollow }
   }
 
   #failed({ request, unfollow }: PreparedCall, error: unknown): never {
@@ -567,13 +241,13 @@ export class Client {
       this.#drained ??= Promise.withResolvers<void>()
       await this.#drained.promise
     }
-    this.#origins.clear()
+    this.#setup.origins.clear()
     // A destroy() while this close() waited took the client down already: that is not a failure
     // of the close, which resolves once the client is down, however it went down.
     if (this.#destroyed !== undefined) return this.#destroyed
     // (A destroy() from here on is fine: undici resolves a close that a destroy overtakes.)
-    this.#sessions?.close()
-    if (this.#ownsDispatcher) await this.#dispatcher.close()
+    this.#closeParts()
+    if (this.#setup.ownsDispatcher) await this.#setup.dispatcher.close()
   }
 
   /**
@@ -594,9 +268,14 @@ export class Client {
         new ClientClosedError('the client was destroyed during the call', { cause: reason }),
       )
     }
-    this.#origins.clear()
-    this.#sessions?.close()
-    if (this.#ownsDispatcher) await this.#dispatcher.destroy()
+    this.#setup.origins.clear()
+    this.#closeParts()
+    if (this.#setup.ownsDispatcher) await this.#setup.dispatcher.destroy()
+  }
+
+  #closeParts(): void {
+    this.#setup.sessions?.close()
+    for (const policy of this.#setup.policies.values()) policy.close?.()
   }
 
   #settle(cancellation: Cancellation, unfollow: () => void, originState: OriginState): void {
@@ -622,52 +301,22 @@ export function createClient(options: ClientOptions = {}): Client {
   return new Client(options)
 }
 
-/** A call ready to run: its request, and how to stop following the caller's signal. */
-interface PreparedCall {
-  readonly request: CallRequest
-  readonly unfollow: () => void
-}
+// The policy list of a client being built by `createClientWith`, found by its options object.
+const policyLists = new WeakMap<object, readonly ClientPolicy[]>()
 
-/** The error the caller sees: always an object with `attempts`, and typed. */
-function finalError(error: unknown, request: CallRequest): unknown {
-  const { attempts, callerSignal } = request
-  const last = attempts[attempts.length - 1]
-  if (callerSignal?.aborted === true && !(error instanceof ClientClosedError)) {
-    if (last !== undefined) last.decision ??= { action: 'fail', reason: 'the caller aborted' }
-    return callerAbortError(callerSignal.reason, attempts)
+/**
+ * @internal A client assembled from `policies`, outermost first, instead of the default list
+ * (`src/policies.ts`): how a test puts a policy of its own on the seam. Not exported from the
+ * package.
+ */
+export function createClientWith(
+  options: ClientOptions,
+  policies: readonly ClientPolicy[],
+): Client {
+  policyLists.set(options, policies)
+  try {
+    return new Client(options)
+  } finally {
+    policyLists.delete(options)
   }
-  if (last !== undefined) last.decision ??= { action: 'fail', reason: 'error handed to the caller' }
-  if (typeof error === 'object' && error !== null) return withAttempts(error, attempts)
-  return new MiddlewareError(`a middleware threw a non-Error value: ${String(error)}`, {
-    cause: error,
-    attempts,
-  })
-}
-
-/** Adds a call that sent something to its origin's latency window; local rejections say nothing. */
-function recordLatency(request: CallRequest, now: number): void {
-  if (request.attempts.length === 0) return
-  request.originState.recordLatency(now, now - request.startTime)
-}
-
-// The decision on a response handed to the caller: the same for every call, never mutated.
-const RETURNED = Object.freeze({
-  action: 'return',
-  reason: 'response handed to the caller',
-} as const)
-
-function publishEnd(
-  request: CallRequest,
-  response: CallResponse | undefined,
-  error: unknown,
-): void {
-  channels.callEnd.publish({
-    method: request.method,
-    origin: request.origin,
-    path: redactQuery(request.path),
-    duration: request.clock.now() - request.startTime,
-    attempts: request.attempts,
-    statusCode: response?.statusCode,
-    error,
-  })
 }

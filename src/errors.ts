@@ -1,4 +1,4 @@
-import type { AttemptRecord } from './core/attempt.ts'
+import type { AttemptRecord } from './core/attempt-record.ts'
 
 /**
  * Stable error codes. A code never changes meaning once released; match on `err.code`, not on

@@ -1,3 +1,4 @@
+import { isHedge } from '../retry/hedge-attempt.ts'
 import { failedAttempt, headersAt } from '../core/attempt.ts'
 import type { Clock } from '../core/clock.ts'
 import { channels, emit, reportShed, type ShedHook } from '../core/events.ts'
@@ -153,7 +154,7 @@ export class Breaker {
       const { clock, originState } = request
       const circuit = this.circuitFor(originState, clock)
       let permit = circuit.closedPermit()
-      if (permit === REJECTED && request.hedgeAttempt === true) {
+      if (permit === REJECTED && isHedge(request)) {
         // A hedge is an optimisation: it never takes a probe's place or knocks on an open circuit.
         return Promise.reject(
           new HedgeDeclinedError(
@@ -163,7 +164,7 @@ export class Breaker {
       }
       if (permit === REJECTED) permit = circuit.acquire(clock.now())
       if (permit === REJECTED) {
-        originState.counters.circuitRejected++
+        originState.bump(CIRCUIT_REJECTED)
         const error = openError(circuit, request)
         reportShed(request, 'circuit-open', error, this.#onShed)
         return Promise.reject(error)
@@ -253,3 +254,6 @@ function openError(circuit: Circuit, request: CallRequest): CircuitOpenError {
 export function toWall(clock: Clock, monotonic: number | undefined): number | undefined {
   return monotonic === undefined ? undefined : Math.round(clock.wallNow() + monotonic - clock.now())
 }
+
+/** The origin's tally of attempts a circuit rejected (`stats().shed.circuitOpen`). */
+export const CIRCUIT_REJECTED: unique symbol = Symbol('circuit rejections')

@@ -3,7 +3,7 @@ import type { OriginMap } from '../core/origin-map.ts'
 import type { OriginState } from '../core/origin-state.ts'
 import { originKey } from '../core/target.ts'
 import { InvalidOptionError } from '../errors.ts'
-import { toWall, type Breaker } from './breaker-layer.ts'
+import { CIRCUIT_REJECTED, toWall, type Breaker } from './breaker-layer.ts'
 import type { Circuit, CircuitState } from './circuit.ts'
 
 /** One origin's circuit at one moment. */
@@ -82,7 +82,7 @@ export class Circuits {
         consecutiveFailures: 0,
         probesInFlight: 0,
         trips: 0,
-        rejected: state?.counters.circuitRejected ?? 0,
+        rejected: state?.tally(CIRCUIT_REJECTED) ?? 0,
       }
     }
     return this.#snapshot(state, circuit)
@@ -149,7 +149,7 @@ export class Circuits {
       consecutiveFailures: counts.consecutiveFailures,
       probesInFlight: counts.probes,
       trips: counts.trips,
-      rejected: state.counters.circuitRejected,
+      rejected: state.tally(CIRCUIT_REJECTED),
     }
   }
 }

@@ -1,5 +1,6 @@
 import { AbortedError, NetiquetteError } from '../errors.ts'
-import { attemptError, type AttemptRecord } from './attempt.ts'
+import { attemptError } from './attempt.ts'
+import type { AttemptRecord } from './attempt-record.ts'
 
 /**
  * `error` carrying the call's `attempts`, so that `explain()` can tell its story whichever way it

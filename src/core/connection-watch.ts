@@ -1,6 +1,6 @@
 /**
  * What the transport tells whoever owns the client's connections (the default agent's session
- * watch, `pool/h2-sessions.ts`), and asks it. Declared here so that `core` depends on no policy
+ * watch, `connections/h2-sessions.ts`), and asks it. Declared here so that `core` depends on no policy
  * folder; absent when the caller brought a dispatcher of their own.
  */
 export interface ConnectionWatch {

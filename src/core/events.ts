@@ -1,5 +1,5 @@
 import diagnosticsChannel, { type Channel } from 'node:diagnostics_channel'
-import type { AttemptRecord } from './attempt.ts'
+import type { AttemptRecord } from './attempt-record.ts'
 import { callHook } from './hooks.ts'
 import type { CallRequest } from './middleware.ts'
 import type { NetiquetteError } from '../errors.ts'

@@ -1,4 +1,4 @@
-import type { AttemptRecord } from './attempt.ts'
+import type { AttemptRecord } from './attempt-record.ts'
 import { describeH2Error } from './h2-error.ts'
 import { errorCode } from './outcome.ts'
 import { redactQuery } from './redact-query.ts'

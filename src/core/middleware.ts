@@ -1,12 +1,10 @@
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
-import type { AttemptRecord } from './attempt.ts'
+import type { AttemptRecord } from './attempt-record.ts'
 import type { Cancellation } from './cancellation.ts'
 import type { Clock } from './clock.ts'
 import type { OriginState } from './origin-state.ts'
 import type { ResponseBody } from './response-body.ts'
-import type { ResolvedRetryPolicy } from '../retry/retry-options.ts'
-import type { ResolvedHedgePolicy } from '../retry/hedge-options.ts'
 import { InvalidOptionError } from '../errors.ts'
 
 /**
@@ -97,18 +95,6 @@ export interface CallUndiciOptions {
   readonly context?: Record<string, unknown> | undefined
 }
 
-/** One address of an origin, as an attempt is sent to it (see `CallRequest.endpoint`). */
-export interface AttemptEndpoint {
-  /** The IP address. */
-  readonly address: string
-  /** `scheme://address:port`: where the attempt is dispatched. */
-  readonly origin: string
-  /** The origin's `host[:port]`, sent as the Host header. */
-  readonly host: string
-  /** The origin's hostname: the TLS server name (SNI) and the name the certificate must carry. */
-  readonly servername: string
-}
-
 /**
  * One call as the middleware stack sees it. The same object goes to every attempt; a middleware
  * that needs to change something for the layers below (an attempt's own signal, a header) passes a
@@ -153,36 +139,6 @@ export interface CallRequest {
    * `minAttemptTime`), and no policy should wait into that last slice.
    */
   readonly minAttemptTime: number
-  /**
-   * The call's own retry policy (the request's `retry` option merged over the client's), or
-   * `false` when the request turned retries off; `undefined` when the request said nothing and
-   * the retry layer's own policy applies.
-   */
-  readonly retry: ResolvedRetryPolicy | false | undefined
-  /**
-   * The call's own hedging policy (the request's `hedge` option merged over the client's), or
-   * `false` when the request turned hedging off; `undefined` when the request said nothing and
-   * the retry layer's own policy applies.
-   */
-  readonly hedge?: ResolvedHedgePolicy | false | undefined
-  /**
-   * True on the copy of the request a hedge is sent with (an extra attempt while an earlier one
-   * of the call is still running). A layer that would queue or probe with it refuses it with
-   * `HedgeDeclinedError` instead: a hedge must never add load to a struggling origin.
-   */
-  readonly hedgeAttempt?: boolean
-  /**
-   * Where this attempt connects, when the client balances over the origin's addresses (the
-   * `endpoints` option): the transport dispatches to `endpoint.origin` and sends `host` as the
-   * Host header and `servername` for TLS. `undefined`: the dispatcher resolves the origin itself.
-   */
-  readonly endpoint?: AttemptEndpoint | undefined
-  /**
-   * ms this attempt waited for its slot under the rate limit (`rateLimit` option), set on the
-   * copy of the request the rate limit passes on after a wait; the transport stamps it on the
-   * attempt's record.
-   */
-  readonly rateLimitWait?: number | undefined
   readonly clock: Clock
   /** State the policies keep for this origin. */
   readonly originState: OriginState

@@ -6,16 +6,6 @@ export interface OriginCounters {
   calls: number
   /** Attempts dispatched to undici (a call rejected locally makes none). */
   attempts: number
-  /** Retries the retry budget allowed. */
-  retriesAllowed: number
-  /** Retries the retry policy wanted and the budget refused. */
-  retriesRefused: number
-  /** Calls adaptive throttling rejected locally. */
-  throttled: number
-  /** Attempts the circuit breaker rejected because the origin's circuit was not closed. */
-  circuitRejected: number
-  /** Attempts the rate limit refused: their slot would have come after the deadline. */
-  rateLimited: number
 }
 
 /** Something held per origin that must release resources (timers) when the origin is evicted. */
@@ -34,15 +24,11 @@ export class OriginState {
   readonly counters: OriginCounters = {
     calls: 0,
     attempts: 0,
-    retriesAllowed: 0,
-    retriesRefused: 0,
-    throttled: 0,
-    circuitRejected: 0,
-    rateLimited: 0,
   }
   /** Calls started and not yet settled (a returned response settles once its body is in). */
   inFlight = 0
   readonly #slots = new Map<symbol, unknown>()
+  #tallies: Map<symbol, number> | undefined
   #latency: LatencyWindow | undefined
   // Calls started in the current 10 s bucket and the one before: a policy created late (a
   // request's own hedge) starts from the origin's recent traffic rather than from nothing.
@@ -108,6 +94,20 @@ export class OriginState {
     if (this.#latency === undefined) return { count: 0, p50: undefined, p99: undefined }
     const { count, values } = this.#latency.quantiles(now, P50_P99)
     return { count, p50: values[0], p99: values[1] }
+  }
+
+  /**
+   * Adds one to the tally under `key`: what a policy counts per origin for its stats (retries
+   * refused, attempts shed), under a key the policy owns.
+   */
+  bump(key: symbol): void {
+    this.#tallies ??= new Map()
+    this.#tallies.set(key, (this.#tallies.get(key) ?? 0) + 1)
+  }
+
+  /** The tally under `key`: 0 until something bumps it. */
+  tally(key: symbol): number {
+    return this.#tallies?.get(key) ?? 0
   }
 
   /** The value in `key`'s slot, or `undefined` when nothing has created it. */

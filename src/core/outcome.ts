@@ -1,22 +1,9 @@
 import { NetiquetteError } from '../errors.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { h2ErrorName, h2NeverProcessed } from './h2-error.ts'
+import type { OutcomeKind } from './attempt-record.ts'
 
-/**
- * The one classification every policy uses:
- * - `success`: a response the origin meant (2xx, 3xx, and 4xx other than 408/429: a client
- *   error is the caller's problem, not the origin's health).
- * - `failure`: the origin or the path to it failed (5xx other than 503, resets, refused
- *   connections, DNS, parse errors). The breaker counts it.
- * - `overload`: the origin asked for less (429, 503) or was too slow (timeouts). Adaptive
- *   throttling and the concurrency limit back off on it; the breaker counts a timeout as a
- *   failure, but a 429 or 503 only when nothing else gets through (`docs/breaker.md`).
- * - `local`: rejected on this side without contacting the origin (circuit open, queue full,
- *   throttled, client closed). Never counted as an upstream failure.
- * - `cancelled`: the caller gave up, or the call cancelled an attempt another one had overtaken
- *   (hedging). Never counted against the origin.
- */
-export type OutcomeKind = 'success' | 'failure' | 'overload' | 'local' | 'cancelled'
+export type { OutcomeKind } from './attempt-record.ts'
 
 /** Classifies a response status. */
 export function classifyStatus(status: number): OutcomeKind {

@@ -1,5 +1,7 @@
 import type { Dispatcher } from 'undici'
-import { noteAttemptError, startAttempt, type AttemptRecord } from './attempt.ts'
+import { noteAttemptError, startAttempt } from './attempt.ts'
+import { ATTEMPT_ENDPOINT } from './attempt-keys.ts'
+import type { AttemptRecord } from './attempt-record.ts'
 import { callerAbortError, withAttempts } from './call-error.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
@@ -42,7 +44,7 @@ export function createTransport(
       channels.attemptStart.publish({ attempt: record, attempts: request.attempts })
 
     return new Promise<CallResponse>((resolve, reject) => {
-      const { endpoint } = request
+      const endpoint = ATTEMPT_ENDPOINT.get(request)
       const origin = endpoint === undefined ? request.origin : endpoint.origin
       const handler = new AttemptHandler(request, record, resolve, reject, onAttempt, watch, origin)
       const options: Dispatcher.DispatchOptions = {

@@ -9,7 +9,6 @@ interface OwnRequestOptions {
   signal?: unknown
   deadline?: unknown
   attemptTimeout?: unknown
-  retry?: unknown
   idempotencyKey?: unknown
 }
 
@@ -20,8 +19,6 @@ const OWN_REQUEST_OPTIONS = new Set([
   'signal',
   'deadline',
   'attemptTimeout',
-  'retry',
-  'hedge',
   'idempotencyKey',
 ])
 const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
@@ -36,7 +33,6 @@ const DISPATCH_OPTIONS = new Set([
   'expectContinue',
   'typeOfService',
 ])
-const KNOWN_OPTIONS = [...OWN_REQUEST_OPTIONS, ...DISPATCH_OPTIONS, ...RESPONSE_OPTIONS].join(', ')
 const UNSUPPORTED_OPTIONS: Record<string, string> = {
   // undici's dispatch would take these over the URL argument: the call would go to another
   // origin with this client's headers (credentials included), counted in this origin's breaker.
@@ -65,17 +61,23 @@ const NO_UNDICI_OPTIONS: CallUndiciOptions = Object.freeze({
 export const kPassThrough: unique symbol = Symbol('netiquette.passThrough')
 export const kDispatchContext: unique symbol = Symbol('netiquette.dispatchContext')
 
+/** A set of option names, or a map keyed by them. */
+type OptionNames = Pick<ReadonlySet<string>, 'has' | 'keys'>
+
 /**
  * Splits a request's undici options into those undici's dispatch takes and those the response
- * handling takes. Most calls have none and share one frozen object.
+ * handling takes, skipping the client's own and `policyOptions` (the policies' request options,
+ * which the client merges). Any other key is refused. Most calls have none and share one frozen
+ * object.
  */
 export function splitUndiciOptions(
   options: UndiciRequestOptions & OwnRequestOptions,
+  policyOptions: OptionNames,
 ): CallUndiciOptions {
   let dispatch: Record<string, unknown> | undefined
   let response: Record<string, unknown> | undefined
   for (const key in options) {
-    if (OWN_REQUEST_OPTIONS.has(key)) continue
+    if (OWN_REQUEST_OPTIONS.has(key) || policyOptions.has(key)) continue
     const value = (options as Record<string, unknown>)[key]
     if (value === undefined) continue
     const unsupported = UNSUPPORTED_OPTIONS[key]
@@ -87,7 +89,7 @@ export function splitUndiciOptions(
       throw new InvalidOptionError(
         key,
         value,
-        `no such request option; known options are ${KNOWN_OPTIONS}`,
+        `no such request option; known options are ${knownOptions(policyOptions)}`,
       )
     }
   }
@@ -115,4 +117,13 @@ export function splitUndiciOptions(
     highWaterMark: highWaterMark as number | undefined,
     context,
   }
+}
+
+function knownOptions(policyOptions: OptionNames): string {
+  return [
+    ...OWN_REQUEST_OPTIONS,
+    ...policyOptions.keys(),
+    ...DISPATCH_OPTIONS,
+    ...RESPONSE_OPTIONS,
+  ].join(', ')
 }

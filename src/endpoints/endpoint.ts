@@ -1,4 +1,4 @@
-import type { AttemptEndpoint } from '../core/middleware.ts'
+import type { AttemptEndpoint } from '../core/attempt-keys.ts'
 import { PeakEwma } from './peak-ewma.ts'
 
 /**

@@ -1,3 +1,4 @@
+import { ATTEMPT_ENDPOINT } from '../core/attempt-keys.ts'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { recordUnsentAttempt } from '../core/attempt.ts'
@@ -51,7 +52,7 @@ export function createEndpointsLayer(
     const endpoint = set.choose(start, random, avoid)
     let response
     try {
-      response = await next({ ...request, endpoint })
+      response = await next(ATTEMPT_ENDPOINT.with(request, endpoint))
     } catch (error) {
       const end = clock.now()
       const kind = classifyError(error, request.callerSignal?.aborted === true)

@@ -1,6 +1,6 @@
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream'
 import zlib from 'node:zlib'
-import type { AttemptRecord } from '../core/attempt.ts'
+import type { AttemptRecord } from '../core/attempt-record.ts'
 import { DecompressionError, InvalidOptionError } from '../errors.ts'
 import { checkKnownKeys, intInRange, isPlainObject, numberInRange } from '../core/validate.ts'
 

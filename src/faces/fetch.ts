@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { AttemptRecord } from '../core/attempt.ts'
+import type { AttemptRecord } from '../core/attempt-record.ts'
 import {
   flattenHeaders,
   normalizeHeaders,

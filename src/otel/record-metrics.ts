@@ -8,7 +8,7 @@ import type {
   RetryEvent,
   ShedEvent,
 } from '../core/events.ts'
-import type { LimitChangeEvent } from '../pool/concurrency-layer.ts'
+import type { LimitChangeEvent } from '../concurrency/concurrency-layer.ts'
 import { semanticAttributes } from './semantic-attributes.ts'
 
 /** Options of {@link recordMetrics}. */

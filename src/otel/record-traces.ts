@@ -10,7 +10,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api'
-import type { AttemptRecord } from '../core/attempt.ts'
+import type { AttemptRecord } from '../core/attempt-record.ts'
 import type {
   AttemptEndMessage,
   AttemptStartMessage,

@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api'
-import type { AttemptRecord } from '../core/attempt.ts'
+import type { AttemptRecord } from '../core/attempt-record.ts'
 
 /**
  * The attributes the HTTP semantic conventions give `http.client.request.duration`: one value

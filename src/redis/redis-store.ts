@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto'
 import { channels } from '../core/events.ts'
 import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
-import type { GcraRule } from '../budget/gcra.ts'
-import { MemoryRateStore } from '../budget/memory-rate-store.ts'
+import type { GcraRule } from '../rate-limit/gcra.ts'
+import { MemoryRateStore } from '../rate-limit/memory-rate-store.ts'
 import type {
   RateLimitStore,
   RateLimitStoreEvent,
   RateLimitStoreState,
   RateReservation,
-} from '../budget/rate-limit-store.ts'
+} from '../rate-limit/rate-limit-store.ts'
 import { scriptRunner, type RedisClientLike, type RunScript } from './redis-eval.ts'
 
 /** Options of {@link redisStore}. */

@@ -1,3 +1,4 @@
+import { CallKey } from '../core/call-key.ts'
 import { checkKnownKeys, isPlainObject, MAX_TIMER_MS } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 
@@ -145,3 +146,10 @@ function parseDelay(
     `a delay in ms from 1 to ${MAX_TIMER_MS}, or a latency percentile from 'p50' to 'p99.999' such as 'p95'`,
   )
 }
+
+/**
+ * The call's own hedging policy: the request's `hedge` option merged over the client's, or `false`
+ * when the request turned it off. Unset when the request said nothing and the layer's own policy
+ * applies.
+ */
+export const REQUEST_HEDGE = new CallKey<ResolvedHedgePolicy | false>('hedge')

@@ -1,4 +1,6 @@
-import { failedAttempt, type AttemptRecord } from '../core/attempt.ts'
+import { failedAttempt } from '../core/attempt.ts'
+import { asHedge } from './hedge-attempt.ts'
+import type { AttemptRecord } from '../core/attempt-record.ts'
 import { Cancellation } from '../core/cancellation.ts'
 import type { TimerHandle } from '../core/clock.ts'
 import { discardResponse } from '../core/discard.ts'
@@ -6,7 +8,7 @@ import { channels } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler } from '../core/middleware.ts'
 import { errorCode } from '../core/outcome.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
-import type { RetryBudget } from '../budget/retry-budget.ts'
+import type { RetryBudget } from './retry-budget.ts'
 import { HedgeDeclinedError, SupersededError } from '../errors.ts'
 import { chargeable } from './chargeable.ts'
 import type { ResolvedHedgePolicy } from './hedge-options.ts'
@@ -110,7 +112,8 @@ class Round {
     this.#s.budget?.attemptStarted(hedge || this.#s.granted)
     let pending: Promise<CallResponse>
     try {
-      pending = this.#next({ ...request, cancellation, hedgeAttempt: hedge })
+      const own = { ...request, cancellation }
+      pending = this.#next(hedge ? asHedge(own) : own)
     } catch (error) {
       pending = Promise.reject(error as Error)
     }

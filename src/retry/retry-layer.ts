@@ -1,21 +1,28 @@
-import { failedAttempt, type AttemptRecord } from '../core/attempt.ts'
+import { failedAttempt } from '../core/attempt.ts'
+import type { AttemptRecord } from '../core/attempt-record.ts'
 import { discardResponse } from '../core/discard.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { channels, emit, type RetryHook } from '../core/events.ts'
 import { errorCode } from '../core/outcome.ts'
 import { isReplayableBody } from '../core/request-body.ts'
-import { RetryBudget } from '../budget/retry-budget.ts'
+import { RetryBudget } from './retry-budget.ts'
 import type { Random } from '../core/random.ts'
 import { isPlainObject, optionalFunction } from '../core/validate.ts'
 import { DeadlineExceededError, InvalidOptionError } from '../errors.ts'
 import { planRetry, type RetryPlan } from './retry-plan.ts'
 import { chargeable } from './chargeable.ts'
 import { hedgedRound } from './hedged-round.ts'
-import { resolveHedgePolicy, type HedgeOptions, type ResolvedHedgePolicy } from './hedge-options.ts'
+import {
+  REQUEST_HEDGE,
+  resolveHedgePolicy,
+  type HedgeOptions,
+  type ResolvedHedgePolicy,
+} from './hedge-options.ts'
 import { HEDGE_STATE, HedgeState } from './hedge-state.ts'
 import { replaySafety } from './idempotency.ts'
 import {
   DEFAULT_RETRY,
+  REQUEST_RETRY,
   resolveRetryPolicy,
   type ResolvedRetryPolicy,
   type RetryOptions,
@@ -75,12 +82,14 @@ export function createRetryLayer(
 ): Middleware {
   // Not async itself: the loop is, and one async frame per call is enough.
   return function retry(request, next) {
-    const policy = request.retry === undefined ? base : request.retry
+    const own = REQUEST_RETRY.get(request)
+    const policy = own === undefined ? base : own
     if (policy === false) return next(request)
     const budget = budgetFor(policy, request)
     // The call's start (the budget's window counts in seconds): no clock reading of its own.
     budget?.recordCall(request.startTime)
-    const hedge = request.hedge === undefined ? hedgeBase : request.hedge
+    const ownHedge = REQUEST_HEDGE.get(request)
+    const hedge = ownHedge === undefined ? hedgeBase : ownHedge
     const hedging = hedge === false ? undefined : hedgingFor(hedge, request)
     if (hedging !== undefined)
       return retryLoop(request, next, policy, random, budget, onRetry, hedging)
@@ -263,9 +272,8 @@ async function retryLoop(
     // A transparent retry costs the origin nothing, so the budget is not asked.
     if (budget !== undefined && !plan.transparent) {
       const now = clock.now()
-      const { counters } = request.originState
       if (!budget.tryRetry(now)) {
-        counters.retriesRefused++
+        request.originState.bump(RETRIES_REFUSED)
         const reason = `${plan.basis}, but the retry budget refused: ${budget.describe(now)}`
         if (channels.budgetRefused.hasSubscribers) {
           const { origin, method } = request
@@ -274,7 +282,7 @@ async function retryLoop(
         }
         return stop(request, attempt, { retry: false, code: 'budget', reason }, response, error)
       }
-      counters.retriesAllowed++
+      request.originState.bump(RETRIES_ALLOWED)
       granted = true
     }
 
@@ -370,3 +378,8 @@ function stop(
   if (response !== undefined) return response
   throw error
 }
+
+/** The origin's tally of retries the retry budget allowed (`stats().retriesAllowed`). */
+export const RETRIES_ALLOWED: unique symbol = Symbol('retries allowed')
+/** The origin's tally of retries the retry budget refused (`stats().retriesRefused`). */
+export const RETRIES_REFUSED: unique symbol = Symbol('retries refused')

@@ -1,4 +1,5 @@
-import type { AttemptRecord } from '../core/attempt.ts'
+import { CallKey } from '../core/call-key.ts'
+import type { AttemptRecord } from '../core/attempt-record.ts'
 import type { CallRequest, CallResponse } from '../core/middleware.ts'
 import { checkKnownKeys, intInRange, isPlainObject, nonNegativeMs } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
@@ -7,7 +8,7 @@ import {
   RetryBudget,
   resolveRetryBudgetOptions,
   type RetryBudgetOptions,
-} from '../budget/retry-budget.ts'
+} from './retry-budget.ts'
 import type { BackoffStrategy } from './backoff.ts'
 import type { RetryHint } from '../core/retry-after.ts'
 
@@ -329,3 +330,10 @@ function maxRetriesOf(where: string, value: unknown, fallback: number): number {
   }
   return intInRange(where, value, 0, MAX_RETRIES, fallback)
 }
+
+/**
+ * The call's own retry policy: the request's `retry` option merged over the client's, or `false`
+ * when the request turned it off. Unset when the request said nothing and the layer's own policy
+ * applies.
+ */
+export const REQUEST_RETRY = new CallKey<ResolvedRetryPolicy | false>('retry')

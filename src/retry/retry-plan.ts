@@ -1,4 +1,4 @@
-import type { AttemptRecord, RetryDecisionCode } from '../core/attempt.ts'
+import type { AttemptRecord, RetryDecisionCode } from '../core/attempt-record.ts'
 import type { CallRequest, CallResponse } from '../core/middleware.ts'
 import { h2ErrorName, h2NeverProcessed } from '../core/h2-error.ts'
 import { connectionLost, errorCode, neverLeftClient } from '../core/outcome.ts'

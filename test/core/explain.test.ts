@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createAttemptRecord } from '../../src/core/attempt.ts'
+import { createAttemptRecord } from '../../src/core/attempt-record.ts'
 import { QueueFullError, explain } from '../../src/index.ts'
 
 describe('explain', () => {

@@ -1,3 +1,4 @@
+import { ATTEMPT_ENDPOINT } from '../../src/core/attempt-keys.ts'
 import { recordChannel } from '../support/channel-events.ts'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -15,7 +16,7 @@ const THREE = ['10.0.0.1', '10.0.0.2', '10.0.0.3']
 /** Answers by address: `slow` addresses take 500 ms, `failing` ones answer 503, others 10 ms. */
 function byAddress(options: { slow?: string[]; failing?: string[] } = {}) {
   return (_n: number, request: CallRequest): VirtualReply => {
-    const address = request.endpoint?.address ?? 'none'
+    const address = ATTEMPT_ENDPOINT.get(request)?.address ?? 'none'
     if (options.failing?.includes(address)) return { status: 503, latency: 5 }
     return { status: 200, latency: options.slow?.includes(address) ? 500 : 10 }
   }

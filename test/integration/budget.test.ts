@@ -1,12 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  RetryBudget,
-  ThrottledError,
-  createClient,
-  type Client,
-  type Middleware,
-  type OriginCounters,
-} from '../../src/index.ts'
+import { RetryBudget, ThrottledError, createClient, type Client } from '../../src/index.ts'
 import { createFaultServer, seededRandom, type FaultServer } from '../../src/testing/index.ts'
 
 let server: FaultServer
@@ -23,28 +16,14 @@ afterEach(async () => {
   await server.close()
 })
 
-/** A middleware that hands out the origin's counters, to read what the policies did. */
-function countersOf(): { middleware: Middleware; get: () => OriginCounters | undefined } {
-  let counters: OriginCounters | undefined
-  return {
-    middleware: async (request, next) => {
-      counters = request.originState.counters
-      return next(request)
-    },
-    get: () => counters,
-  }
-}
-
 const fast = { baseDelay: 1 }
 
 describe('the retry budget against the fault server', () => {
   it('refuses a retry once spent: the 503 goes back, and the record says the budget refused', async () => {
-    const counters = countersOf()
     // Room for two failed retries in the window, and nothing from the ratio.
     const client = createClient({
       origin: server.url,
       retry: { ...fast, budget: { ratio: 0, minRetriesPerSecond: 0.2 } },
-      middleware: [counters.middleware],
     })
     clients.push(client)
     const first = await client.request('/down')
@@ -59,7 +38,7 @@ describe('the retry budget against the fault server', () => {
       /^status 503 is retryable, but the retry budget refused: 2 failed and 0 pending retries of 2 allowed/,
     )
     expect(server.stats.requests).toBe(4)
-    expect(counters.get()).toMatchObject({ retriesAllowed: 2, retriesRefused: 1 })
+    expect(client.stats().origins[0]).toMatchObject({ retriesAllowed: 2, retriesRefused: 1 })
   })
 
   it('a flood of 4xx leaves the budget untouched: it neither spends nor refuses (faults.md 15)', async () => {
@@ -112,13 +91,11 @@ describe('the retry budget against the fault server', () => {
 
 describe('adaptive throttling against the fault server', () => {
   it('rejects calls locally once the origin keeps answering 503, sending nothing for them', async () => {
-    const counters = countersOf()
     const client = createClient({
       origin: server.url,
       retry: false,
       throttle: { minRequests: 5 },
       random: seededRandom(7),
-      middleware: [counters.middleware],
     })
     clients.push(client)
     const outcomes: string[] = []
@@ -138,7 +115,7 @@ describe('adaptive throttling against the fault server', () => {
     // At most 80% rejected once the window holds 5 requests: about 0.8 * 55 = 44 of them.
     expect(throttled).toBeGreaterThan(25)
     expect(server.stats.requests).toBe(60 - throttled)
-    expect(counters.get()?.throttled).toBe(throttled)
+    expect(client.stats().origins[0]?.shed.throttled).toBe(throttled)
   })
 
   it('never rejects while the origin answers, whatever the status', async () => {

@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel'
 import { Redis } from 'ioredis'
 import { createClient as createNodeRedis } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { gcraRule } from '../../src/budget/gcra.ts'
+import { gcraRule } from '../../src/rate-limit/gcra.ts'
 import {
   createClient,
   memoryStore,

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { createAttemptRecord } from '../../src/core/attempt.ts'
+import { createAttemptRecord } from '../../src/core/attempt-record.ts'
 import { planRetry, type RetryPlanInput } from '../../src/retry/retry-plan.ts'
 import { resolveRetryPolicy } from '../../src/retry/retry-options.ts'
 import {

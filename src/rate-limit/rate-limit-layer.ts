@@ -1,3 +1,5 @@
+import { noteAttempt } from '../core/attempt-keys.ts'
+import { isHedge } from '../retry/hedge-attempt.ts'
 import { reportShed, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { serverRetryHint } from '../core/retry-after.ts'
@@ -37,8 +39,7 @@ export function createRateLimitLayer(limits: RateLimits, onShed?: ShedHook): Mid
     const { clock } = request
     const now = clock.now()
     const rule = limits.rule(state, now) ?? UNLIMITED
-    const maxWait =
-      request.hedgeAttempt === true ? 0 : Math.max(0, request.deadline - keptFor(request) - now)
+    const maxWait = isHedge(request) ? 0 : Math.max(0, request.deadline - keptFor(request) - now)
     const reservation = store.reserve(state.key, rule, maxWait, now)
     if (reservation instanceof Promise) {
       return reservation.then((r) => granted(request, next, state, r, waited, readmissions))
@@ -84,13 +85,13 @@ export function createRateLimitLayer(limits: RateLimits, onShed?: ShedHook): Mid
     const left = Math.max(0, Math.round(request.deadline - request.clock.now()))
     const reserve = Math.round(keptFor(request))
     const kept = reserve > 0 ? `, ${reserve} ms of it kept for the attempt` : ''
-    if (request.hedgeAttempt === true) {
+    if (isHedge(request)) {
       return new HedgeDeclinedError(
         `${request.origin}'s rate limit has no slot free now (next in ${Math.ceil(wait)} ms)`,
       )
     }
     state.rejected++
-    request.originState.counters.rateLimited++
+    request.originState.bump(RATE_LIMITED)
     const error = new RateLimitedError(
       `${request.origin}: the rate limit's next slot is in ${Math.ceil(wait)} ms, too late for the call's deadline (${left} ms left${kept})`,
       { origin: request.origin, retryAfter: Math.ceil(wait) },
@@ -109,8 +110,10 @@ export function createRateLimitLayer(limits: RateLimits, onShed?: ShedHook): Mid
     if (waited > 0) {
       state.waited++
       state.waitedMs += waited
-      // The transport stamps the wait on the attempt's record.
-      request = { ...request, rateLimitWait: waited }
+      // The transport hands the attempt's record to the note when it starts it.
+      request = noteAttempt(request, (record) => {
+        record.rateLimitWait = waited
+      })
     }
     const sentAt = clock.now()
     state.learned?.sent(sentAt)
@@ -184,3 +187,6 @@ export function createRateLimitLayer(limits: RateLimits, onShed?: ShedHook): Mid
 function keptFor(request: CallRequest): number {
   return Math.max(request.minAttemptTime, 0.1 * (request.deadline - request.startTime))
 }
+
+/** The origin's tally of attempts the rate limit refused (`stats().shed.rateLimited`). */
+export const RATE_LIMITED: unique symbol = Symbol('rate-limited attempts')

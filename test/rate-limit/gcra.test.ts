@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { gcraPause, gcraReserve, gcraRule } from '../../src/budget/gcra.ts'
+import { gcraPause, gcraReserve, gcraRule } from '../../src/rate-limit/gcra.ts'
 
 /**
  * The reference: a token bucket of `burst + 1` tokens refilled one per `interval`, serving

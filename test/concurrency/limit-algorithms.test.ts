@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { AimdLimit, DEFAULT_AIMD } from '../../src/pool/aimd-limit.ts'
-import { DEFAULT_DELAY, DelayLimit } from '../../src/pool/delay-limit.ts'
-import { FixedLimit, type LimitAlgorithm } from '../../src/pool/limit-algorithm.ts'
-import { WindowedMin } from '../../src/pool/windowed-min.ts'
+import { AimdLimit, DEFAULT_AIMD } from '../../src/concurrency/aimd-limit.ts'
+import { DEFAULT_DELAY, DelayLimit } from '../../src/concurrency/delay-limit.ts'
+import { FixedLimit, type LimitAlgorithm } from '../../src/concurrency/limit-algorithm.ts'
+import { WindowedMin } from '../../src/concurrency/windowed-min.ts'
 
 /** Feeds `n` samples; returns the limit after each. */
 function feed(

@@ -58,7 +58,7 @@ export function createThrottleLayer(
     // costs more than the difference is worth.
     const p = state.rejectionProbability(request.startTime)
     if (p > 0 && random() < p) {
-      originState.counters.throttled++
+      originState.bump(THROTTLED)
       const { requests, accepts } = state.counts(clock.now())
       const error = new ThrottledError(
         `adaptive throttling rejected the call locally (probability ${p.toFixed(2)}): ${request.origin} accepted ${accepts} of ${requests} calls in the last ${options.window / 1000} s`,
@@ -93,3 +93,6 @@ export function createThrottleLayer(
     )
   }
 }
+
+/** The origin's tally of calls the throttle rejected (`stats().shed.throttled`). */
+export const THROTTLED: unique symbol = Symbol('throttled calls')

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { QueueFullError, QueueTimeoutError } from '../../src/index.ts'
-import { AimdLimit, DEFAULT_AIMD } from '../../src/pool/aimd-limit.ts'
-import { FixedLimit } from '../../src/pool/limit-algorithm.ts'
-import { ConcurrencyLimiter, type LimitChange } from '../../src/pool/limiter.ts'
+import { AimdLimit, DEFAULT_AIMD } from '../../src/concurrency/aimd-limit.ts'
+import { FixedLimit } from '../../src/concurrency/limit-algorithm.ts'
+import { ConcurrencyLimiter, type LimitChange } from '../../src/concurrency/limiter.ts'
 import { VirtualClock } from '../../src/testing/index.ts'
 
 const describe_ = { origin: 'http://o.test', waitReason: 'maxQueueWait 1000 ms' }

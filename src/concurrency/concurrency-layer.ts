@@ -1,3 +1,4 @@
+import { isHedge } from '../retry/hedge-attempt.ts'
 import { failedAttempt, headersAt } from '../core/attempt.ts'
 import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../core/events.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
@@ -75,7 +76,7 @@ export function createConcurrencyLayer(
   return function concurrency(request, next) {
     const limiter = limiterFor(request)
     if (limiter.tryAcquire()) return run(limiter, request, next)
-    if (request.hedgeAttempt === true) {
+    if (isHedge(request)) {
       // A hedge that would wait for a place would add load where there is no room for it.
       return Promise.reject(
         new HedgeDeclinedError(

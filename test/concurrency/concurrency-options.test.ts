@@ -6,7 +6,7 @@ import {
   type ClientOptions,
   type LimitChangeEvent,
 } from '../../src/index.ts'
-import { resolveConcurrencyOptions } from '../../src/pool/concurrency-options.ts'
+import { resolveConcurrencyOptions } from '../../src/concurrency/concurrency-options.ts'
 import { VirtualClock } from '../../src/testing/index.ts'
 import { track, virtualOrigin } from '../support/virtual-origin.ts'
 

@@ -1,0 +1,109 @@
+import { callerAbortError } from './core/call-error.ts'
+import { Cancellation } from './core/cancellation.ts'
+import { channels } from './core/events.ts'
+import { mergeHeaders, type HeaderRecord } from './core/headers.ts'
+import { normalizeMethod } from './core/method.ts'
+import type { CallRequest } from './core/middleware.ts'
+import type { RequestOption } from './core/policy.ts'
+import { redactQuery } from './core/redact-query.ts'
+import { resolveTarget } from './core/target.ts'
+import { splitUndiciOptions } from './core/undici-options.ts'
+import { positiveMs } from './core/validate.ts'
+import { InvalidOptionError } from './errors.ts'
+import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyFor } from './retry/idempotency.ts'
+import { currentDeadline } from './timeouts/deadline-context.ts'
+import { deadlineFromNow } from './timeouts/timeout-options.ts'
+import type { ClientSetup } from './client-setup.ts'
+import type { RequestOptions } from './client-options.ts'
+
+/** A call ready to run: its request, and how to stop following the caller's signal. */
+export interface PreparedCall {
+  readonly request: CallRequest
+  readonly unfollow: () => void
+}
+
+/**
+ * One call's request, validated before anything is sent so that a bad input rejects at once:
+ * target, method, headers, the call's deadline (its own, or an inherited sooner one), the
+ * policies' request options under their keys, and a cancellation that follows the caller's
+ * signal. The call is counted on its origin; the caller settles it.
+ */
+export function prepareCall(
+  setup: ClientSetup,
+  url: string | URL,
+  options: RequestOptions,
+  defaultHeaders: HeaderRecord | undefined,
+): PreparedCall {
+  const { origin, path } = resolveTarget(setup.origin, url, setup.prefix)
+  const { method, headers, body, signal } = options
+  const normalizedMethod = normalizeMethod(method)
+  const mergedHeaders = mergeHeaders(defaultHeaders, headers)
+  if (options.idempotencyKey !== undefined) {
+    const key = idempotencyKeyFor(options.idempotencyKey)
+    // A key already in the headers is the caller's own: it wins.
+    if (key !== undefined) mergedHeaders[IDEMPOTENCY_KEY_HEADER] ??= key
+  }
+  const undiciOptions = splitUndiciOptions(options, setup.requestOptions)
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidOptionError('signal', signal, 'an AbortSignal')
+  }
+  const { clock, timeouts } = setup
+  const attemptTimeout =
+    options.attemptTimeout === undefined
+      ? timeouts.attemptTimeout
+      : positiveMs('attemptTimeout', options.attemptTimeout)
+  const startTime = clock.now()
+  let deadline =
+    startTime +
+    (options.deadline === undefined ? timeouts.deadline : deadlineFromNow(options.deadline, clock))
+  let deadlineInherited = false
+  if (timeouts.inherit) {
+    const scope = currentDeadline()
+    if (scope !== undefined) {
+      const inherited = startTime + scope.remaining()
+      if (inherited < deadline) {
+        deadline = inherited
+        deadlineInherited = true
+      }
+    }
+  }
+  // The policies' own options (a request's `retry`), merged over the client's.
+  let own: [RequestOption, unknown][] | undefined
+  for (const [name, option] of setup.requestOptions) {
+    const value = (options as Record<string, unknown>)[name]
+    if (value !== undefined) (own ??= []).push([option, option.resolve(value)])
+  }
+  if (signal?.aborted) throw callerAbortError(signal.reason, [])
+
+  const request: CallRequest = {
+    method: normalizedMethod,
+    origin,
+    path,
+    headers: mergedHeaders,
+    body,
+    cancellation: new Cancellation(),
+    callerSignal: signal,
+    attempts: [],
+    startTime,
+    deadline,
+    deadlineInherited,
+    attemptTimeout,
+    minAttemptTime: timeouts.minAttemptTime,
+    clock,
+    originState: setup.origins.get(origin, startTime),
+    undiciOptions,
+  }
+  if (own !== undefined) for (const [option, value] of own) option.key.init(request, value)
+  const unfollow = request.cancellation.follow(signal)
+  request.originState.noteCall(startTime)
+  request.originState.inFlight++
+  if (channels.callStart.hasSubscribers) {
+    channels.callStart.publish({
+      method: normalizedMethod,
+      origin,
+      path: redactQuery(path),
+      attempts: request.attempts,
+    })
+  }
+  return { request, unfollow }
+}
