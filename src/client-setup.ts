@@ -26,7 +26,14 @@ import type { H2Sessions } from './connections/h2-sessions.ts'
 import { resolveTimeouts, type ResolvedTimeouts } from './timeouts/timeout-options.ts'
 import type { ClientOptions } from './client-options.ts'
 import type { ClientStats, OriginStats } from './client-stats.ts'
-import type { ClientPolicy } from './policies.ts'
+import { DEFAULT_POLICIES, type ClientPolicy } from './policies.ts'
+
+/**
+ * @internal Under this key, a client's options may carry the policies to assemble instead of
+ * the default list: how a test puts a policy of its own on the seam. A symbol, so no caller sets
+ * it by accident and the option check does not see it.
+ */
+export const POLICY_LIST: unique symbol = Symbol('netiquette.policies')
 
 /** The client's own options: what shapes every call, whatever the policies. */
 const CLIENT_OPTIONS = [
@@ -78,15 +85,14 @@ export interface ClientSetup {
 
 /**
  * Validates a client's options once and builds what a client holds: its dispatcher, its
- * per-origin state and the stack of `policies`, outermost first. A bad option throws
+ * per-origin state and the stack of its policies, outermost first (`DEFAULT_POLICIES`). A bad option throws
  * `InvalidOptionError` naming it.
  */
-export function setUpClient(
-  options: ClientOptions,
-  policyList: readonly ClientPolicy[],
-): ClientSetup {
+export function setUpClient(options: ClientOptions): ClientSetup {
   const raw: unknown = options
   if (!isPlainObject(raw)) throw new InvalidOptionError('options', options, 'an object')
+  const policyList =
+    (raw as { [POLICY_LIST]?: readonly ClientPolicy[] })[POLICY_LIST] ?? DEFAULT_POLICIES
   checkKnownKeys('', raw, [...CLIENT_OPTIONS, ...policyList.flatMap((p) => p.options)])
   const { origin, prefix } = resolveOrigin(options.origin)
   const headers = resolveHeaders(options.headers)

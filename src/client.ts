@@ -10,10 +10,10 @@ import { ClientClosedError } from './errors.ts'
 import type { Circuits } from './breaker/circuits.ts'
 import type { Limiters } from './concurrency/limiters.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
+import { CallsInFlight } from './calls-in-flight.ts'
 import { setUpClient, type ClientSetup } from './client-setup.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
 import { finalError, publishEnd, recordLatency, RETURNED } from './finish-call.ts'
-import { DEFAULT_POLICIES, type ClientPolicy } from './policies.ts'
 import { prepareCall, type PreparedCall } from './prepare-call.ts'
 import { StackDispatcher } from './faces/stack-dispatcher.ts'
 import {
@@ -29,16 +29,13 @@ import {
  */
 export class Client {
   readonly #setup: ClientSetup
-  // Calls not yet settled; a returned response settles once its body has been received.
-  readonly #inFlight = new Set<Cancellation>()
+  readonly #inFlight = new CallsInFlight()
   #closed = false
   // The first destroy()'s work: later calls, and a close() it overtook, wait for it.
   #destroyed: Promise<void> | undefined
-  // Resolves when the last call in flight settles; created by the first close() that waits.
-  #drained: { promise: Promise<void>; resolve: () => void } | undefined
 
   constructor(options: ClientOptions = {}) {
-    this.#setup = setUpClient(options, policyLists.get(options) ?? DEFAULT_POLICIES)
+    this.#setup = setUpClient(options)
     // SDKs take `fetch: client.fetch`, and code destructures `const { request } = client`: the
     // public methods work detached from the client, as the global fetch does.
     this.request = this.request.bind(this)
@@ -237,10 +234,7 @@ export class Client {
    */
   async close(): Promise<void> {
     this.#closed = true
-    if (this.#inFlight.size > 0) {
-      this.#drained ??= Promise.withResolvers<void>()
-      await this.#drained.promise
-    }
+    await this.#inFlight.drained()
     this.#setup.origins.clear()
     // A destroy() while this close() waited took the client down already: that is not a failure
     // of the close, which resolves once the client is down, however it went down.
@@ -262,12 +256,10 @@ export class Client {
 
   async #destroy(reason: Error | undefined): Promise<void> {
     this.#closed = true
-    for (const cancellation of [...this.#inFlight]) {
-      // One error per call: each carries its own attempts.
-      cancellation.abort(
-        new ClientClosedError('the client was destroyed during the call', { cause: reason }),
-      )
-    }
+    // One error per call: each carries its own attempts.
+    this.#inFlight.abortAll(
+      () => new ClientClosedError('the client was destroyed during the call', { cause: reason }),
+    )
     this.#setup.origins.clear()
     this.#closeParts()
     if (this.#setup.ownsDispatcher) await this.#setup.dispatcher.destroy()
@@ -281,8 +273,7 @@ export class Client {
   #settle(cancellation: Cancellation, unfollow: () => void, originState: OriginState): void {
     unfollow()
     originState.inFlight--
-    this.#inFlight.delete(cancellation)
-    if (this.#drained !== undefined && this.#inFlight.size === 0) this.#drained.resolve()
+    this.#inFlight.settle(cancellation)
   }
 }
 
@@ -299,24 +290,4 @@ export class Client {
  */
 export function createClient(options: ClientOptions = {}): Client {
   return new Client(options)
-}
-
-// The policy list of a client being built by `createClientWith`, found by its options object.
-const policyLists = new WeakMap<object, readonly ClientPolicy[]>()
-
-/**
- * @internal A client assembled from `policies`, outermost first, instead of the default list
- * (`src/policies.ts`): how a test puts a policy of its own on the seam. Not exported from the
- * package.
- */
-export function createClientWith(
-  options: ClientOptions,
-  policies: readonly ClientPolicy[],
-): Client {
-  policyLists.set(options, policies)
-  try {
-    return new Client(options)
-  } finally {
-    policyLists.delete(options)
-  }
 }

@@ -2,8 +2,9 @@
 // and the client validates its options, builds its layer, merges its request option and closes
 // it, as it does for the policies it ships.
 import { afterEach, describe, expect, it } from 'vitest'
-import { createClientWith, type Client } from '../src/client.ts'
-import { DEFAULT_POLICIES } from '../src/policies.ts'
+import { Client } from '../src/client.ts'
+import { POLICY_LIST } from '../src/client-setup.ts'
+import { DEFAULT_POLICIES, type ClientPolicy } from '../src/policies.ts'
 import type { ClientOptions, RequestOptions } from '../src/index.ts'
 import { createFaultServer, type FaultServer } from '../src/testing/index.ts'
 import { countingPolicy, type Counts } from './support/counting-policy.ts'
@@ -19,6 +20,11 @@ afterEach(async () => {
 // Options and request options the shipped types do not know: the policy brings its own.
 const withCounting = (options: Record<string, unknown>) => options as ClientOptions
 const tagged = (tag: unknown) => ({ countAs: tag }) as RequestOptions
+
+/** A client assembled from `policies`, outermost first, instead of the default list. */
+function createClientWith(options: ClientOptions, policies: readonly ClientPolicy[]): Client {
+  return new Client({ ...options, [POLICY_LIST]: policies } as ClientOptions)
+}
 
 // Each client's counts: the handle its counting policy was built with.
 const countingHandles = new WeakMap<Client, Counts>()
