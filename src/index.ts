@@ -5,8 +5,7 @@ export type { FetchInit, FetchResponse } from './faces/fetch.ts'
 export type { RedirectOptions } from './faces/redirect-policy.ts'
 export { DEFAULT_DECOMPRESS } from './faces/decode-body.ts'
 export type { DecompressOptions } from './faces/decode-body.ts'
-export { CREDENTIAL_HEADERS, DENIED_REDIRECT_RANGES } from './faces/redirect-policy.ts'
-export { StackDispatcher } from './faces/stack-dispatcher.ts'
+export type { StackDispatcher } from './faces/stack-dispatcher.ts'
 export {
   AbortedError,
   AttemptTimeoutError,
@@ -39,7 +38,6 @@ export type {
   NetiquetteErrorOptions,
 } from './errors.ts'
 export type { AttemptDecision, AttemptRecord, RetryDecisionCode } from './core/attempt-record.ts'
-export { systemClock } from './core/clock.ts'
 export type { Clock, TimerHandle } from './core/clock.ts'
 export { compose } from './core/middleware.ts'
 export { CallKey } from './core/call-key.ts'
@@ -56,7 +54,7 @@ export type {
   UndiciRequestOptions,
 } from './core/middleware.ts'
 export { discardResponse } from './core/discard.ts'
-export { classifyError, classifyStatus, errorCode, neverLeftClient } from './core/outcome.ts'
+export { classifyError, classifyStatus } from './core/outcome.ts'
 export type { OutcomeKind } from './core/outcome.ts'
 export { explain } from './core/explain.ts'
 export { channels } from './core/events.ts'
@@ -74,14 +72,10 @@ export type {
   ShedEvent,
   ShedHook,
 } from './core/events.ts'
-export { Cancellation } from './core/cancellation.ts'
-export type { AbortHandler } from './core/cancellation.ts'
-export { ResponseBody } from './core/response-body.ts'
-export type { ResponseBodySource } from './core/response-body.ts'
-export { OriginMap } from './core/origin-map.ts'
-export type { OriginMapOptions } from './core/origin-map.ts'
-export { OriginState } from './core/origin-state.ts'
-export type { Disposable } from './core/origin-state.ts'
+// Types the middleware contract names: a layer uses them, the library makes them.
+export type { AbortHandler, Cancellation } from './core/cancellation.ts'
+export type { ResponseBody } from './core/response-body.ts'
+export type { OriginCounters, OriginState } from './core/origin-state.ts'
 export type { HeadersInput, HeaderRecord } from './core/headers.ts'
 export { DEFAULT_AGENT_OPTIONS } from './connections/agent-defaults.ts'
 export type { AgentOptions } from './connections/agent-defaults.ts'
@@ -96,12 +90,10 @@ export {
   DEFAULT_DEADLINE_HEADER,
   ENVOY_TIMEOUT_HEADER,
   GRPC_TIMEOUT_HEADER,
-  formatTimeoutHeader,
-  parseTimeoutHeader,
 } from './timeouts/timeout-header.ts'
 export { currentDeadline, withDeadline } from './timeouts/deadline-context.ts'
 export type { DeadlineScope, WithDeadlineOptions } from './timeouts/deadline-context.ts'
-export { DEFAULT_INBOUND_HEADERS, parseInboundDeadline } from './timeouts/inbound-deadline.ts'
+export { DEFAULT_INBOUND_HEADERS } from './timeouts/inbound-deadline.ts'
 export type { IncomingHeaders, InboundDeadlineOptions } from './timeouts/inbound-deadline.ts'
 export { expressDeadline, fastifyDeadline, httpDeadline } from './timeouts/server-deadline.ts'
 export type { RequestWithHeaders } from './timeouts/server-deadline.ts'
@@ -117,14 +109,8 @@ export type {
 } from './retry/retry-options.ts'
 export { backoffDelay, decorrelatedJitter, equalJitter, fullJitter } from './retry/backoff.ts'
 export type { BackoffInput, BackoffStrategy } from './retry/backoff.ts'
-export {
-  parseHttpDate,
-  parseRateLimitReset,
-  parseRetryAfter,
-  serverRetryHint,
-} from './core/retry-after.ts'
+export { IDEMPOTENCY_KEY_HEADER } from './retry/idempotency.ts'
 export type { RetryHint } from './core/retry-after.ts'
-export { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_METHODS } from './retry/idempotency.ts'
 export { DEFAULT_HEDGE, MAX_HEDGES } from './retry/hedge-options.ts'
 export type { HedgeOptions, HedgePercentile, ResolvedHedgePolicy } from './retry/hedge-options.ts'
 export type { HedgeStats } from './retry/hedge-state.ts'
@@ -140,7 +126,7 @@ export type { EndpointStats } from './endpoints/endpoint.ts'
 export { memoryStore } from './rate-limit/memory-rate-store.ts'
 export type { MemoryRateStore } from './rate-limit/memory-rate-store.ts'
 export type { MemoryStoreOptions } from './rate-limit/memory-rate-store.ts'
-export type { RateLimitOptions, ResolvedRateLimit } from './rate-limit/rate-limit-options.ts'
+export type { RateLimitOptions } from './rate-limit/rate-limit-options.ts'
 export type {
   RateLimitStore,
   RateLimitStoreEvent,
@@ -148,19 +134,16 @@ export type {
   RateReservation,
 } from './rate-limit/rate-limit-store.ts'
 export type { RateLimitStats } from './rate-limit/rate-key.ts'
-export type { GcraReservation, GcraRule } from './rate-limit/gcra.ts'
+export type { GcraRule } from './rate-limit/gcra.ts'
 export type { EndpointEvent } from './endpoints/endpoint-set.ts'
-export { isReplayableBody } from './core/request-body.ts'
 export type { Random } from './core/random.ts'
 export { RetryBudget, DEFAULT_RETRY_BUDGET } from './retry/retry-budget.ts'
 export type { RetryBudgetOptions, RetryBudgetStats } from './retry/retry-budget.ts'
-export { AdaptiveThrottle, DEFAULT_THROTTLE } from './throttle/adaptive-throttle.ts'
+export { DEFAULT_THROTTLE } from './throttle/adaptive-throttle.ts'
 export type { ThrottleOptions } from './throttle/adaptive-throttle.ts'
 export { throttleLayer } from './throttle/throttle-layer.ts'
 export type { ThrottleLayerOptions } from './throttle/throttle-layer.ts'
-export { SlidingWindow } from './core/sliding-window.ts'
-export type { OriginCounters } from './core/origin-state.ts'
-export { breakerLayer, Breaker } from './breaker/breaker-layer.ts'
+export { breakerLayer } from './breaker/breaker-layer.ts'
 export type {
   BreakerLayerOptions,
   CircuitStateChange,
@@ -168,14 +151,8 @@ export type {
 } from './breaker/breaker-layer.ts'
 export { DEFAULT_BREAKER } from './breaker/breaker-options.ts'
 export type { BreakerOptions, ResolvedBreakerOptions } from './breaker/breaker-options.ts'
-export { Circuit, REJECTED } from './breaker/circuit.ts'
-export type {
-  CircuitCounts,
-  CircuitState,
-  CircuitTransition,
-  CircuitVerdict,
-} from './breaker/circuit.ts'
-export { Circuits } from './breaker/circuits.ts'
+export type { CircuitState } from './breaker/circuit.ts'
+export type { Circuits } from './breaker/circuits.ts'
 export type { CircuitSnapshot } from './breaker/circuits.ts'
 export { concurrencyLayer } from './concurrency/concurrency-layer.ts'
 export type {
@@ -184,13 +161,9 @@ export type {
   LimitChangeHook,
 } from './concurrency/concurrency-layer.ts'
 export type { ConcurrencyOptions } from './concurrency/concurrency-options.ts'
-export { ConcurrencyLimiter } from './concurrency/limiter.ts'
-export type { LimitChange, LimiterCounters } from './concurrency/limiter.ts'
-export { FixedLimit } from './concurrency/limit-algorithm.ts'
-export type { LimitAlgorithm, LimitSample } from './concurrency/limit-algorithm.ts'
-export { AimdLimit, DEFAULT_AIMD } from './concurrency/aimd-limit.ts'
+export { DEFAULT_AIMD } from './concurrency/aimd-limit.ts'
 export type { AimdOptions } from './concurrency/aimd-limit.ts'
-export { Limiters } from './concurrency/limiters.ts'
+export type { Limiters } from './concurrency/limiters.ts'
 export type { LimiterSnapshot } from './concurrency/limiters.ts'
-export { DelayLimit, DEFAULT_DELAY } from './concurrency/delay-limit.ts'
+export { DEFAULT_DELAY } from './concurrency/delay-limit.ts'
 export type { DelayOptions } from './concurrency/delay-limit.ts'

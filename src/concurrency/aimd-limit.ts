@@ -2,7 +2,7 @@ import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algor
 import { isPlainObject } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 
-/** Settings of {@link AimdLimit}; the defaults are Netflix concurrency-limits' `AIMDLimit`. */
+/** Settings of `AimdLimit`; the defaults are Netflix concurrency-limits' `AIMDLimit`. */
 export interface AimdOptions {
   /** @defaultValue 20 */
   initialLimit?: number

@@ -24,7 +24,7 @@ export interface ConcurrencyOptions {
    * How the limit adapts:
    * - `aimd`, loss-based: grows by one per attempt while in use, shrinks by `backoffRatio` on a
    *   429, 503, timeout or reset. What Netflix's concurrency-limits recommends for clients.
-   * - `delay`, latency-based ({@link DelayLimit}): shrinks as the mean RTT of a round rises
+   * - `delay`, latency-based (`DelayLimit`): shrinks as the mean RTT of a round rises
    *   above 1.5 times its baseline, so it also sees an origin that queues instead of shedding,
    *   which AIMD cannot: during a 3x capacity drop its p99 stays near 2 times the p99 before,
    *   where AIMD's goes to 57 times (`npm run bench`). Not the default: its baseline assumes

@@ -5,7 +5,7 @@ import { isPlainObject } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 
 /**
- * Settings of {@link DelayLimit}. The bounds mean what they do in `ConcurrencyOptions`; the lowest
+ * Settings of `DelayLimit`. The bounds mean what they do in `ConcurrencyOptions`; the lowest
  * is 1, so that the limit can follow an origin down to its capacity.
  */
 export interface DelayOptions {

@@ -5,7 +5,7 @@ interface Entry<T> {
   lastUsed: number
 }
 
-/** Options of an {@link OriginMap}. */
+/** Options of an `OriginMap`. */
 export interface OriginMapOptions<T> {
   /** Creates the state for an origin seen for the first time. */
   create: (origin: string) => T

@@ -15,7 +15,7 @@ export interface Disposable {
 
 /**
  * The state policies keep for one origin (a circuit, a limiter, a budget), each in its own slot.
- * Held in the client's bounded {@link OriginMap}; when the origin is evicted every slot that has a
+ * Held in the client's bounded `OriginMap`; when the origin is evicted every slot that has a
  * `dispose` method is disposed.
  */
 export class OriginState {

@@ -1,7 +1,8 @@
 // netiquette/fleet: the fleet simulator (docs/fleet.md). Many netiquette clients against
 // simulated servers on virtual time, to see retry storms and metastable failure before
-// production does.
-export { runFleet, PAPER_SERVER, ratesOver, recoveredAfter } from './run-fleet.ts'
+// production does. It exports what docs/fleet.md uses: a run (`runFleet`, with the paper's
+// server and the recovery rule), a study (`runFleetStudy`) and the named behaviours.
+export { runFleet, PAPER_SERVER, recoveredAfter } from './run-fleet.ts'
 export type {
   FleetOptions,
   FleetProgress,
@@ -10,15 +11,8 @@ export type {
   FleetSecond,
   FleetTrigger,
   RecoveryRule,
-  ResolvedFleetOptions,
 } from './run-fleet.ts'
-export {
-  runFleetStudy,
-  PAPER_CASES,
-  describeCase,
-  largestCutSurvived,
-  longestSurvived,
-} from './fleet-study.ts'
+export { runFleetStudy } from './fleet-study.ts'
 export type {
   CureRow,
   FleetStudy,
@@ -31,9 +25,5 @@ export type {
 } from './fleet-study.ts'
 export { BEHAVIOURS, BEHAVIOUR_NAMES } from './fleet-behaviours.ts'
 export type { BehaviourName, FleetBehaviour } from './fleet-behaviours.ts'
-export { SimServer } from './sim-server.ts'
-export type { ServerJob, ServiceTime, SimServerOptions, SimServerTotals } from './sim-server.ts'
-export { SimDispatcher } from './sim-dispatcher.ts'
+export type { ServiceTime, SimServerOptions } from './sim-server.ts'
 export type { Balancer } from './sim-dispatcher.ts'
-export { formatFleetStudy } from './fleet-table.ts'
-export { renderFleetReport } from './fleet-report.ts'

@@ -2,7 +2,7 @@ import { Dispatcher } from 'undici'
 import type { Random } from '../core/random.ts'
 import type { ServerJob, SimServer } from './sim-server.ts'
 
-/** How a {@link SimDispatcher} spreads attempts over several servers. */
+/** How a `SimDispatcher` spreads attempts over several servers. */
 export type Balancer = 'round-robin' | 'random' | 'shortest-queue'
 
 const OK_HEADERS = Object.freeze({ 'content-length': '0' })

@@ -13,7 +13,7 @@ export interface ServerJob {
 /** How long serving one request takes at full speed. */
 export type ServiceTime = 'fixed' | 'exponential'
 
-/** Settings of a {@link SimServer}. */
+/** Settings of a `SimServer`. */
 export interface SimServerOptions {
   /** Requests served per second at full speed. */
   capacity: number

@@ -1,7 +1,7 @@
 import { intInRange, optionsObject, numberInRange, positiveMs } from '../core/validate.ts'
 import { SlidingWindow } from '../core/sliding-window.ts'
 
-/** Settings of {@link AdaptiveThrottle}. */
+/** Settings of `AdaptiveThrottle`. */
 export interface ThrottleOptions {
   /**
    * The window requests and accepts are counted over, in ms. The SRE book uses 2 minutes; the

@@ -109,7 +109,7 @@ export function parseInboundDeadline(
   return readInboundDeadline(headers, resolveInboundOptions(options))
 }
 
-/** {@link parseInboundDeadline} with options validated beforehand, for the server helpers. */
+/** `parseInboundDeadline` with options validated beforehand, for the server helpers. */
 export function readInboundDeadline(
   headers: IncomingHeaders,
   options: ResolvedInboundOptions,

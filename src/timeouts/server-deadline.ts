@@ -15,7 +15,7 @@ export interface RequestWithHeaders {
 
 /**
  * Wraps a plain `node:http` handler so that each request's inbound deadline (see
- * {@link parseInboundDeadline}) is in force while it is handled: client calls made by the handler,
+ * `parseInboundDeadline`) is in force while it is handled: client calls made by the handler,
  * in any `await` below it, use `min(their own deadline, what the caller has left)`. A request
  * without a deadline header runs the handler as is, with no async context.
  *

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import {
-  Circuit,
   DEFAULT_BREAKER,
   InvalidOptionError,
+  type ResolvedBreakerOptions,
+} from '../../src/index.ts'
+import {
+  Circuit,
   REJECTED,
   type CircuitTransition,
   type CircuitVerdict,
-  type ResolvedBreakerOptions,
-} from '../../src/index.ts'
+} from '../../src/breaker/circuit.ts'
 import { resolveBreakerOptions } from '../../src/breaker/breaker-options.ts'
 
 // The ratio and the schedule of open periods are pinned here, apart from the outage rule and

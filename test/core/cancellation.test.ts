@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { Cancellation } from '../../src/index.ts'
+import { Cancellation } from '../../src/core/cancellation.ts'
 
 describe('Cancellation', () => {
   it('runs each handler once with the reason, and only the first abort counts', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { getEventListeners } from 'node:events'
-import { systemClock } from '../../src/index.ts'
+import { systemClock } from '../../src/core/clock.ts'
 import { VirtualClock } from '../../src/testing/index.ts'
 
 describe('systemClock.sleep', () => {

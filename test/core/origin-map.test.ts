@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { OriginMap } from '../../src/index.ts'
+import { OriginMap } from '../../src/core/origin-map.ts'
 
 function makeMap(maxOrigins: number, idleTimeout: number) {
   let now = 0

@@ -4,9 +4,8 @@ import {
   DeadlineExceededError,
   classifyError,
   classifyStatus,
-  errorCode,
-  neverLeftClient,
 } from '../../src/index.ts'
+import { errorCode, neverLeftClient } from '../../src/core/outcome.ts'
 
 const withCode = (code: string) => Object.assign(new Error(code), { code })
 

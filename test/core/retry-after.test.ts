@@ -5,7 +5,7 @@ import {
   parseRateLimitReset,
   parseRetryAfter,
   serverRetryHint,
-} from '../../src/index.ts'
+} from '../../src/core/retry-after.ts'
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0)
 const CAP = 30_000

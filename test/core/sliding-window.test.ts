@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SlidingWindow } from '../../src/index.ts'
+import { SlidingWindow } from '../../src/core/sliding-window.ts'
 
 describe('SlidingWindow', () => {
   it('sums each counter over the window', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { AdaptiveThrottle, InvalidOptionError } from '../../src/index.ts'
+import { InvalidOptionError } from '../../src/index.ts'
+import { AdaptiveThrottle } from '../../src/throttle/adaptive-throttle.ts'
 
 function feed(t: AdaptiveThrottle, now: number, requests: number, accepts: number): void {
   for (let i = 0; i < requests; i++) t.record(now, i < accepts)

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { InvalidOptionError, parseInboundDeadline } from '../../src/index.ts'
+import { InvalidOptionError } from '../../src/index.ts'
+import { parseInboundDeadline } from '../../src/timeouts/inbound-deadline.ts'
 
 describe('parseInboundDeadline', () => {
   it('reads our header, grpc-timeout and Envoy’s header, and takes the smallest', () => {

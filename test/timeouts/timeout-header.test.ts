@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { formatTimeoutHeader, parseTimeoutHeader } from '../../src/index.ts'
+import { formatTimeoutHeader, parseTimeoutHeader } from '../../src/timeouts/timeout-header.ts'
 
 describe('formatTimeoutHeader', () => {
   it('writes whole milliseconds, rounded down, never negative', () => {
