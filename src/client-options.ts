@@ -75,19 +75,20 @@ export interface ClientOptions {
   minAttemptTime?: number
   /**
    * Sending each attempt's time left to the next hop, and taking over the deadline of the
-   * request being handled; `false` turns both off. See {@link PropagationOptions}.
+   * request being handled; `false` turns both off, `true` keeps the defaults. See
+   * {@link PropagationOptions}.
    * @defaultValue header `x-deadline-remaining-ms`, margin 5 ms, inherit on
    */
-  propagation?: PropagationOptions | false
+  propagation?: PropagationOptions | boolean
   /**
-   * The retry policy: which statuses and errors are retried, how often, after what wait; `false`
-   * turns retries off (a request's own `retry` can still turn them on). Only what is safe to send
+   * The retry policy: which statuses and errors are retried, how often, after what wait; `true`
+   * for the defaults, `false` turns retries off (a request's own `retry` can still turn them on). Only what is safe to send
    * again is ever retried: see {@link RetryOptions} and `docs/retry.md`.
    * @defaultValue up to 2 retries of 408, 429, 500, 502, 503, 504 and connection errors, full
    *   jitter backoff from 100 ms, server hints honoured up to 30 s, within a per-origin retry
    *   budget
    */
-  retry?: RetryOptions | false
+  retry?: RetryOptions | boolean
   /**
    * Hedged requests ("The Tail at Scale"): when an attempt is slower than the origin's recent
    * p97.5, send the same request again and take whichever answers first, cancelling the other.
@@ -137,7 +138,7 @@ export interface ClientOptions {
   /**
    * The circuit breaker, one circuit per origin: while an origin is down, calls to it fail at
    * once with `CircuitOpenError` and send nothing, and a probe a second finds out when it is
-   * back; `false` turns it off. It opens when nothing has succeeded for a second (failures, 429s,
+   * back; `true` for the defaults, `false` turns it off. It opens when nothing has succeeded for a second (failures, 429s,
    * 503s and refused connects alike), or when half of the attempts that reached the origin
    * failed (5xx other than 503, 408, timeouts, resets). A 429 or 503 alone never opens it while
    * some calls get through: that is partial availability, which adaptive throttling answers. A
@@ -146,7 +147,7 @@ export interface ClientOptions {
    * @defaultValue opens after 1 s without a success, or when half of at least 20 calls in 10 s
    *   failed; open 0.5 to 1 s; one probe when half-open
    */
-  breaker?: BreakerOptions | false
+  breaker?: BreakerOptions | boolean
   /**
    * Called on every change of a circuit's state (`closed`, `open`, `half-open`, `isolated`),
    * synchronously, with the origin, both states and the reason. A hook that throws is reported
@@ -258,13 +259,14 @@ export interface ClientOptions {
    * How `client.fetch` decodes compressed responses. As the global fetch, it sends
    * `Accept-Encoding: gzip, deflate, br, zstd` unless the request or the client's `headers` set
    * one, and decodes what comes back; unlike it, within limits (`maxSize`, `maxRatio`): a few KiB
-   * of gzip can inflate to gigabytes. `false` sends no `Accept-Encoding` and decodes nothing.
+   * of gzip can inflate to gigabytes. `true` keeps the defaults; `false` sends no
+   * `Accept-Encoding` and decodes nothing.
    * `client.request` and `client.dispatcher` never decode (the global fetch above the dispatcher
    * decodes by itself).
    * @defaultValue `{}`: at most 32 MiB decoded, and 200 times what was received (see
    *   {@link DecompressOptions})
    */
-  decompress?: DecompressOptions | false
+  decompress?: DecompressOptions | boolean
 }
 
 /**
@@ -297,11 +299,11 @@ export interface RequestOptions extends UndiciRequestOptions {
    */
   attemptTimeout?: number
   /**
-   * This call's retry policy: `false` for no retries, or options merged over the client's
-   * `retry` (over the defaults when the client's is `false`).
+   * This call's retry policy: `false` for no retries, `true` for the client's policy (the
+   * defaults when the client's is `false`), or options merged over it.
    * @defaultValue the client's `retry`
    */
-  retry?: RetryOptions | false
+  retry?: RetryOptions | boolean
   /**
    * This call's hedging: `false` for none, `true` for the client's policy (or the defaults when
    * the client has none), or options merged over it. On a client without hedging, the origin's

@@ -74,7 +74,7 @@ describe('deadline options', () => {
     ['attemptTimeout', { attemptTimeout: -1 }],
     ['minAttemptTime', { minAttemptTime: -1 }],
     ['minAttemptTime', { deadline: 5, minAttemptTime: 10 }],
-    ['propagation', { propagation: true }],
+    ['propagation', { propagation: 'yes' }],
     ['propagation.header', { propagation: { header: 'bad header' } }],
     ['propagation.margin', { propagation: { margin: -5 } }],
     ['propagation.inherit', { propagation: { inherit: 'yes' } }],
@@ -110,7 +110,7 @@ describe('attemptTimeoutLayer options', () => {
 })
 
 const BAD_RETRY_OPTIONS = [
-  ['retry', true],
+  ['retry', 'yes'],
   ['retry', 3],
   ['retry.maxRetries', { maxRetries: 11 }],
   ['retry.maxRetries', { maxRetries: -1 }],
@@ -190,6 +190,63 @@ describe('retry options', () => {
         .catch((e: unknown) => e)
       expect((error as InvalidOptionError).option).toBe('idempotencyKey')
       await client.close()
+    },
+  )
+})
+
+describe('option shapes: every policy takes true for its defaults, false for off, or an object', () => {
+  it('retry, breaker, propagation and decompress take true as their defaults', async () => {
+    const { createFaultServer } = await import('../src/testing/index.ts')
+    const server = await createFaultServer()
+    server.route('/flaky', [{ status: 503 }, { status: 200 }])
+    const client = createClient({
+      origin: server.url,
+      retry: true,
+      breaker: true,
+      propagation: true,
+      decompress: true,
+      concurrency: true,
+      throttle: true,
+      hedge: false,
+      endpoints: false,
+      rateLimit: false,
+    })
+    try {
+      const response = await client.request('/flaky', { retry: { baseDelay: 1 } })
+      await response.body.dump()
+      expect(response.statusCode).toBe(200)
+      expect(response.attempts).toHaveLength(2)
+      expect(server.requests[0]?.headers['x-deadline-remaining-ms']).toMatch(/^\d+$/)
+      // decompress: the fetch face asks for what it can decode.
+      await (await client.fetch('/flaky')).arrayBuffer()
+      expect(server.requests[2]?.headers['accept-encoding']).toBeDefined()
+      expect(client.stats().origins[0]?.circuit).toBe('closed')
+    } finally {
+      await client.close()
+      await server.close()
+    }
+  })
+
+  it("a request's retry: true turns on the client's policy, or the defaults when it has none", async () => {
+    const { createFaultServer } = await import('../src/testing/index.ts')
+    const server = await createFaultServer()
+    server.route('/flaky', [{ status: 503 }, { status: 200 }])
+    const client = createClient({ origin: server.url, retry: false })
+    try {
+      const response = await client.request('/flaky', { retry: true })
+      await response.body.dump()
+      expect(response.attempts.map((a) => a.statusCode)).toEqual([503, 200])
+    } finally {
+      await client.close()
+      await server.close()
+    }
+  })
+
+  it.each(['retry', 'breaker', 'propagation', 'decompress', 'throttle', 'hedge', 'concurrency'])(
+    '%s refuses a string, naming true, false or an object',
+    (option) => {
+      const error = optionError(() => createClient({ [option]: 'yes' }))
+      expect(error.option).toBe(option)
     },
   )
 })

@@ -132,7 +132,7 @@ export function resolveBreakerOptions(
   option: unknown,
 ): ResolvedBreakerOptions | false {
   if (option === false) return false
-  if (option === undefined) return DEFAULT_BREAKER
+  if (option === undefined || option === true) return DEFAULT_BREAKER
   const o = optionsObject(where, option, KNOWN) as BreakerOptions
   const at = (key: string) => (where === '' ? key : `${where}.${key}`)
   const d = DEFAULT_BREAKER

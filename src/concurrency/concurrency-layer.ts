@@ -54,7 +54,7 @@ export function concurrencyLayer(options: ConcurrencyLayerOptions = {}): Middlew
   optionalFunction('onLimitChange', onLimitChange)
   optionalFunction('onShed', onShed)
   const resolved = resolveConcurrencyOptions('concurrency', limiter) as ResolvedConcurrency
-  return createConcurrencyLayer(resolved, onLimitChange, onShed)
+  return concurrencyLayerFrom(resolved, onLimitChange, onShed)
 }
 
 /**
@@ -63,7 +63,7 @@ export function concurrencyLayer(options: ConcurrencyLayerOptions = {}): Middlew
  * until its response body has been received (or it failed), since the connection is busy until
  * then; its RTT, for the limit algorithm, is the time to its headers.
  */
-export function createConcurrencyLayer(
+export function concurrencyLayerFrom(
   options: ResolvedConcurrency,
   onLimitChange?: LimitChangeHook,
   onShed?: ShedHook,

@@ -1,7 +1,7 @@
 import type { ShedHook } from '../core/events.ts'
 import type { Policy } from '../core/policy.ts'
 import { optionalFunction } from '../core/validate.ts'
-import { createConcurrencyLayer, type LimitChangeHook } from './concurrency-layer.ts'
+import { concurrencyLayerFrom, type LimitChangeHook } from './concurrency-layer.ts'
 import { resolveConcurrencyOptions, type ResolvedConcurrency } from './concurrency-options.ts'
 import { Limiters } from './limiters.ts'
 
@@ -26,7 +26,7 @@ export const concurrencyPolicy: Policy<ResolvedConcurrency, ConcurrencyOriginSta
   create(settings, { options, origins, defaultOrigin }) {
     const limiters = new Limiters(settings, origins, defaultOrigin)
     return {
-      layer: createConcurrencyLayer(
+      layer: concurrencyLayerFrom(
         settings,
         options.onLimitChange as LimitChangeHook | undefined,
         options.onShed as ShedHook | undefined,

@@ -22,7 +22,7 @@ const RETRY_LOOKUP = 1_000
  * and hedge as an attempt. The transport connects to the chosen address and sends the origin's
  * host as Host and as the TLS server name. Origins whose host is an IP address pass through.
  */
-export function createEndpointsLayer(
+export function endpointsLayerFrom(
   options: ResolvedEndpoints,
   random: Random,
   onAttempt?: AttemptHook,

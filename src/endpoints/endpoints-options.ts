@@ -139,25 +139,25 @@ const KNOWN = ['resolve', 'ttl', 'decay', 'maxAddresses', 'ejection']
 const KNOWN_EJECTION = Object.keys(DEFAULT_EJECTION)
 
 /** Validates the `endpoints` option: `false` (or nothing) for none, `true` for the defaults. */
-export function resolveEndpointsOptions(option: string, value: unknown): ResolvedEndpoints | false {
+export function resolveEndpointsOptions(where: string, value: unknown): ResolvedEndpoints | false {
   if (value === undefined || value === false) return false
   if (value === true) return DEFAULT_ENDPOINTS
   if (!isPlainObject(value)) {
-    throw new InvalidOptionError(option, value, 'true, false or an object of endpoint options')
+    throw new InvalidOptionError(where, value, 'true, false or an object of endpoint options')
   }
-  const o = optionsObject(option, value, KNOWN)
+  const o = optionsObject(where, value, KNOWN)
   return Object.freeze({
-    resolve: optionalFunction(`${option}.resolve`, o.resolve as ResolveAddresses | undefined),
-    ttl: positiveMs(`${option}.ttl`, o.ttl, DEFAULT_ENDPOINTS.ttl),
-    decay: positiveMs(`${option}.decay`, o.decay, DEFAULT_ENDPOINTS.decay),
+    resolve: optionalFunction(`${where}.resolve`, o.resolve as ResolveAddresses | undefined),
+    ttl: positiveMs(`${where}.ttl`, o.ttl, DEFAULT_ENDPOINTS.ttl),
+    decay: positiveMs(`${where}.decay`, o.decay, DEFAULT_ENDPOINTS.decay),
     maxAddresses: intInRange(
-      `${option}.maxAddresses`,
+      `${where}.maxAddresses`,
       o.maxAddresses,
       1,
       4096,
       DEFAULT_ENDPOINTS.maxAddresses,
     ),
-    ejection: resolveEjection(`${option}.ejection`, o.ejection),
+    ejection: resolveEjection(`${where}.ejection`, o.ejection),
   })
 }
 

@@ -3,7 +3,7 @@ import type { Policy } from '../core/policy.ts'
 import { InvalidOptionError } from '../errors.ts'
 import type { EndpointStats } from './endpoint.ts'
 import { ENDPOINT_SET, type EndpointSet } from './endpoint-set.ts'
-import { createEndpointsLayer } from './endpoints-layer.ts'
+import { endpointsLayerFrom } from './endpoints-layer.ts'
 import { resolveEndpointsOptions, type ResolvedEndpoints } from './endpoints-options.ts'
 
 /** Balancing over an origin's addresses (`endpoints`): off by default. */
@@ -28,7 +28,7 @@ export const endpointsPolicy: Policy<
     return settings
   },
   create: (settings, { random, options }) => ({
-    layer: createEndpointsLayer(settings, random, options.onAttempt as AttemptHook | undefined),
+    layer: endpointsLayerFrom(settings, random, options.onAttempt as AttemptHook | undefined),
     originStats(entry, state, now) {
       const set = state.peekSlot<EndpointSet | null>(ENDPOINT_SET)
       if (set !== null && set !== undefined && set.endpoints.length > 0) {

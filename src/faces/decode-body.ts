@@ -66,9 +66,13 @@ export const ACCEPT_ENCODING = `gzip, deflate, br${DECODERS.zstd === undefined ?
 /** @internal Validates the client's `decompress` option. */
 export function resolveDecompress(option: unknown): DecompressPolicy | false {
   if (option === false) return false
-  if (option === undefined) return DEFAULT_DECOMPRESS
+  if (option === undefined || option === true) return DEFAULT_DECOMPRESS
   if (!isPlainObject(option)) {
-    throw new InvalidOptionError('decompress', option, 'false or an object { maxSize, maxRatio }')
+    throw new InvalidOptionError(
+      'decompress',
+      option,
+      'true, false or an object { maxSize, maxRatio }',
+    )
   }
   checkKnownKeys('decompress', option, Object.keys(DEFAULT_DECOMPRESS))
   return {

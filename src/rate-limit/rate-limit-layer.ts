@@ -24,7 +24,7 @@ const MAX_READMISSIONS = 3
  * the concurrency limiter (a waiting attempt holds no place), inside the retry layer, so retries
  * and hedges count against the quota as the server counts them.
  */
-export function createRateLimitLayer(limits: RateLimits, onShed?: ShedHook): Middleware {
+export function rateLimitLayerFrom(limits: RateLimits, onShed?: ShedHook): Middleware {
   const { settings } = limits
   const { store } = settings
   const keyOf = settings.key

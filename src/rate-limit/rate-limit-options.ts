@@ -76,24 +76,24 @@ const KNOWN = ['rate', 'per', 'burst', 'key', 'store', 'learn', 'maxPause']
 
 /** Validates the `rateLimit` option; `false` when it is off. */
 export function resolveRateLimitOptions(
-  name: string,
+  where: string,
   value: RateLimitOptions | boolean | undefined,
 ): ResolvedRateLimit | false {
   if (value === undefined || value === false) return false
   const options = value === true ? {} : value
   if (!isPlainObject(options)) {
-    throw new InvalidOptionError(name, value, 'a boolean or an object of rate-limit options')
+    throw new InvalidOptionError(where, value, 'a boolean or an object of rate-limit options')
   }
-  checkKnownKeys(name, options, KNOWN)
+  checkKnownKeys(where, options, KNOWN)
   const o = options as RateLimitOptions
-  const per = positiveMs(`${name}.per`, o.per, 1000)
-  const burst = numberInRange(`${name}.burst`, o.burst, 0, 1_000_000, 0)
-  const rate = o.rate === undefined ? undefined : numberInRange(`${name}.rate`, o.rate, 1e-9, 1e9)
+  const per = positiveMs(`${where}.per`, o.per, 1000)
+  const burst = numberInRange(`${where}.burst`, o.burst, 0, 1_000_000, 0)
+  const rate = o.rate === undefined ? undefined : numberInRange(`${where}.rate`, o.rate, 1e-9, 1e9)
   const learn = o.learn ?? true
-  if (typeof learn !== 'boolean') throw new InvalidOptionError(`${name}.learn`, learn, 'a boolean')
+  if (typeof learn !== 'boolean') throw new InvalidOptionError(`${where}.learn`, learn, 'a boolean')
   if (rate === undefined && !learn) {
     throw new InvalidOptionError(
-      `${name}.rate`,
+      `${where}.rate`,
       rate,
       'a rate when learn is false (otherwise nothing would be limited)',
     )
@@ -107,7 +107,7 @@ export function resolveRateLimitOptions(
     typeof store.state !== 'function'
   ) {
     throw new InvalidOptionError(
-      `${name}.store`,
+      `${where}.store`,
       store,
       'a rate-limit store: memoryStore(), redisStore(redis) or an object with reserve, pause and state',
     )
@@ -115,9 +115,9 @@ export function resolveRateLimitOptions(
   return {
     rule: rate === undefined ? undefined : gcraRule(rate, per, burst),
     burst,
-    key: optionalFunction(`${name}.key`, o.key),
+    key: optionalFunction(`${where}.key`, o.key),
     store,
     learn,
-    maxPause: nonNegativeMs(`${name}.maxPause`, o.maxPause, 60_000),
+    maxPause: nonNegativeMs(`${where}.maxPause`, o.maxPause, 60_000),
   }
 }

@@ -1,7 +1,7 @@
 import type { ShedHook } from '../core/events.ts'
 import type { Policy } from '../core/policy.ts'
 import type { RateLimitStats } from './rate-key.ts'
-import { RATE_LIMITED, createRateLimitLayer } from './rate-limit-layer.ts'
+import { RATE_LIMITED, rateLimitLayerFrom } from './rate-limit-layer.ts'
 import { resolveRateLimitOptions, type ResolvedRateLimit } from './rate-limit-options.ts'
 import { RateLimits } from './rate-limits.ts'
 
@@ -21,7 +21,7 @@ export const rateLimitPolicy: Policy<
   create(settings, { options }) {
     const limits = new RateLimits(settings)
     return {
-      layer: createRateLimitLayer(limits, options.onShed as ShedHook | undefined),
+      layer: rateLimitLayerFrom(limits, options.onShed as ShedHook | undefined),
       originStats(entry, state) {
         entry.shed.rateLimited = state.tally(RATE_LIMITED)
       },

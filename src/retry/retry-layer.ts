@@ -59,7 +59,7 @@ export function retryLayer(options: RetryLayerOptions = {}): Middleware {
   optionalFunction('onRetry', onRetry)
   const resolved = resolveRetryPolicy('', policy, DEFAULT_RETRY)
   const hedging = resolveHedgePolicy('hedge', hedge, false)
-  return createRetryLayer(resolved, random ?? Math.random, onRetry, hedging)
+  return retryLayerFrom(resolved, random ?? Math.random, onRetry, hedging)
 }
 
 /**
@@ -74,7 +74,7 @@ export function retryLayer(options: RetryLayerOptions = {}): Middleware {
  * runs each attempt as a {@link hedgedRound}: hedges go out while it is slow, and the round's
  * outcome is judged as a single attempt's would be.
  */
-export function createRetryLayer(
+export function retryLayerFrom(
   base: ResolvedRetryPolicy | false,
   random: Random,
   onRetry?: RetryHook,
@@ -131,7 +131,7 @@ export function createRetryLayer(
   }
 }
 
-/** How the first attempt of a call ended, when it ran before the loop (see createRetryLayer). */
+/** How the first attempt of a call ended, when it ran before the loop (see retryLayerFrom). */
 interface FirstOutcome {
   readonly response?: CallResponse
   readonly error?: unknown

@@ -239,9 +239,9 @@ export function resolveRetryPolicy(
   perRequest = false,
 ): ResolvedRetryPolicy | false {
   if (option === false) return false
-  if (option === undefined) return base
+  if (option === undefined || option === true) return base
   if (!isPlainObject(option)) {
-    throw new InvalidOptionError(where, option, 'false, or an object of retry options')
+    throw new InvalidOptionError(where, option, 'true, false, or an object of retry options')
   }
   checkKnownKeys(where, option, KNOWN)
   const o = option as RetryOptions

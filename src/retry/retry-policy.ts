@@ -4,7 +4,7 @@ import { optionalFunction } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { REQUEST_HEDGE, resolveHedgePolicy, type ResolvedHedgePolicy } from './hedge-options.ts'
 import { HEDGE_STATE, type HedgeState, type HedgeStats } from './hedge-state.ts'
-import { RETRIES_ALLOWED, RETRIES_REFUSED, createRetryLayer } from './retry-layer.ts'
+import { RETRIES_ALLOWED, RETRIES_REFUSED, retryLayerFrom } from './retry-layer.ts'
 import {
   DEFAULT_RETRY,
   REQUEST_RETRY,
@@ -44,7 +44,7 @@ export const retryPolicy: Policy<RetrySettings, RetryOriginStats> = {
     return { retry, hedge: resolveHedgePolicy('hedge', options.hedge, false) }
   },
   create: ({ retry, hedge }, { random, options }) => ({
-    layer: createRetryLayer(retry, random, options.onRetry as RetryHook | undefined, hedge),
+    layer: retryLayerFrom(retry, random, options.onRetry as RetryHook | undefined, hedge),
     requestOptions: [
       {
         name: 'retry',

@@ -35,7 +35,7 @@ export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
   }
   optionalFunction('onShed', onShed)
   const settings = resolveThrottleOptions('throttle', throttle)
-  return createThrottleLayer(settings, random ?? Math.random, onShed)
+  return throttleLayerFrom(settings, random ?? Math.random, onShed)
 }
 
 /**
@@ -44,7 +44,7 @@ export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
  * through is recorded as accepted unless the origin asked for less (a 429 or 503) or timed out;
  * a call that never reached the origin (nothing sent, or only refused connects) is not recorded.
  */
-export function createThrottleLayer(
+export function throttleLayerFrom(
   options: Readonly<Required<ThrottleOptions>>,
   random: Random,
   onShed?: ShedHook,

@@ -1,7 +1,7 @@
 import type { ShedHook } from '../core/events.ts'
 import type { Policy } from '../core/policy.ts'
 import { resolveThrottleOptions, type ThrottleOptions } from './adaptive-throttle.ts'
-import { THROTTLED, createThrottleLayer } from './throttle-layer.ts'
+import { THROTTLED, throttleLayerFrom } from './throttle-layer.ts'
 
 /** Adaptive throttling (`throttle` option): on by default, `false` turns it off. */
 export const throttlePolicy: Policy<
@@ -18,7 +18,7 @@ export const throttlePolicy: Policy<
     )
   },
   create: (settings, { random, options }) => ({
-    layer: createThrottleLayer(settings, random, options.onShed as ShedHook | undefined),
+    layer: throttleLayerFrom(settings, random, options.onShed as ShedHook | undefined),
     originStats(entry, state) {
       entry.shed.throttled = state.tally(THROTTLED)
     },

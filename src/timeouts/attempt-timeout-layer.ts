@@ -39,11 +39,11 @@ export function attemptTimeoutLayer(options: AttemptTimeoutLayerOptions = {}): M
   if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
   checkKnownKeys('', options, ['propagation'])
   const { header, margin } = resolvePropagation(options.propagation)
-  return createAttemptTimeoutLayer(header, margin)
+  return attemptTimeoutLayerFrom(header, margin)
 }
 
 /** {@link attemptTimeoutLayer} from settings the client has already validated. */
-export function createAttemptTimeoutLayer(header: string | undefined, margin: number): Middleware {
+export function attemptTimeoutLayerFrom(header: string | undefined, margin: number): Middleware {
   return function attemptTimeout(request, next) {
     const remaining = request.deadline - request.clock.now()
     const { minAttemptTime } = request

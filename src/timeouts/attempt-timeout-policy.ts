@@ -1,5 +1,5 @@
 import type { Policy } from '../core/policy.ts'
-import { createAttemptTimeoutLayer } from './attempt-timeout-layer.ts'
+import { attemptTimeoutLayerFrom } from './attempt-timeout-layer.ts'
 import { resolvePropagation, type ResolvedTimeouts } from './timeout-options.ts'
 
 /**
@@ -10,5 +10,5 @@ export const attemptTimeoutPolicy: Policy<Pick<ResolvedTimeouts, 'header' | 'mar
   name: 'attemptTimeout',
   options: [],
   resolve: ({ options }) => resolvePropagation(options.propagation),
-  create: ({ header, margin }) => ({ layer: createAttemptTimeoutLayer(header, margin) }),
+  create: ({ header, margin }) => ({ layer: attemptTimeoutLayerFrom(header, margin) }),
 }

@@ -103,10 +103,10 @@ export function resolveTimeouts(options: TimeoutOptionsInput): ResolvedTimeouts 
 export function resolvePropagation(
   propagation: unknown,
 ): Pick<ResolvedTimeouts, 'header' | 'margin' | 'inherit'> {
-  if (propagation === undefined) return DEFAULT_TIMEOUTS
+  if (propagation === undefined || propagation === true) return DEFAULT_TIMEOUTS
   if (propagation === false) return { header: undefined, margin: 0, inherit: false }
   if (!isPlainObject(propagation)) {
-    throw new InvalidOptionError('propagation', propagation, 'an object or false')
+    throw new InvalidOptionError('propagation', propagation, 'true, false or an object')
   }
   checkKnownKeys('propagation', propagation, ['header', 'margin', 'inherit'])
   if (propagation.inherit !== undefined && typeof propagation.inherit !== 'boolean') {
