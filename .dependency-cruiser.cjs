@@ -1,9 +1,9 @@
-// The import rules of src/ (docs/architecture.md), checked in CI by `npm run lint`.
+// The import rules of src/ and tools/ (docs/architecture.md), checked in CI by `npm run lint`.
 // core is the mechanism every policy stands on: it imports no policy folder, for values or types.
 // A policy reaches the client only through its descriptor (core/policy.ts) and the one list in
 // src/policies.ts, so no policy folder imports the client's assembly (src/*.ts but errors.ts).
 const POLICIES =
-  '^src/(retry|throttle|rate-limit|breaker|concurrency|connections|endpoints|timeouts|faces|otel|redis|lab|fleet|testing)/'
+  '^src/(retry|throttle|rate-limit|breaker|concurrency|connections|endpoints|timeouts|faces|otel|redis|testing)/'
 
 module.exports = {
   forbidden: [
@@ -25,10 +25,25 @@ module.exports = {
       to: { path: '^src/[^/]+\\.ts$', pathNot: '^src/errors\\.ts$' },
     },
     {
-      name: 'no-circular',
-      comment: 'No import circle in src/, type-only ones included.',
+      name: 'tools-use-the-public-api',
+      comment:
+        'The lab and the fleet simulator (tools/) use the library as users do: its main entry and netiquette/testing, nothing inside src/.',
+      severity: 'error',
+      from: { path: '^tools/' },
+      to: { path: '^src/', pathNot: '^src/(index|testing/index)\\.ts$' },
+    },
+    {
+      name: 'library-imports-no-tools',
+      comment: 'src/ is the library: it imports nothing from tools/.',
       severity: 'error',
       from: { path: '^src/' },
+      to: { path: '^tools/' },
+    },
+    {
+      name: 'no-circular',
+      comment: 'No import circle in src/ or tools/, type-only ones included.',
+      severity: 'error',
+      from: { path: '^(src|tools)/' },
       to: { circular: true },
     },
   ],

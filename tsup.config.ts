@@ -1,13 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { defineConfig } from 'tsup'
 
-// The library's entry points; the netiquette-lab command is built beside them, ES module only.
+// The library's entry points (the fleet simulator's is built from tools/); the netiquette-lab
+// command is built beside them, ES module only.
 const libraries = {
   index: 'src/index.ts',
   'testing/index': 'src/testing/index.ts',
   'otel/index': 'src/otel/index.ts',
   'redis/index': 'src/redis/index.ts',
-  'fleet/index': 'src/fleet/index.ts',
+  'fleet/index': 'tools/fleet/index.ts',
 }
 
 /**
@@ -35,7 +36,7 @@ async function writeShims(): Promise<void> {
 export default defineConfig([
   {
     // the command's shebang makes it executable; node-check loads first in every entry (below)
-    entry: { ...libraries, 'lab/bin': 'src/lab/bin.ts', 'node-check': 'src/node-check.ts' },
+    entry: { ...libraries, 'lab/bin': 'tools/lab/bin.ts', 'node-check': 'src/node-check.ts' },
     format: ['esm'],
     dts: { entry: libraries },
     target: 'node22',

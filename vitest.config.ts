@@ -14,7 +14,7 @@ export default defineConfig({
       // Examples import the package by name, as users do; tests run them against the source.
       'netiquette/testing': fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
       'netiquette/redis': fileURLToPath(new URL('./src/redis/index.ts', import.meta.url)),
-      'netiquette/fleet': fileURLToPath(new URL('./src/fleet/index.ts', import.meta.url)),
+      'netiquette/fleet': fileURLToPath(new URL('./tools/fleet/index.ts', import.meta.url)),
       netiquette: fileURLToPath(new URL('./src/index.ts', import.meta.url)),
     },
   },

@@ -5,7 +5,7 @@
 //   npm run bench:fleet
 //   node bench/fleet.ts --clients 10000 --behaviours paper,netiquette
 import { parseArgs } from 'node:util'
-import { BEHAVIOUR_NAMES, runFleet, type BehaviourName } from '../src/fleet/index.ts'
+import { BEHAVIOUR_NAMES, runFleet, type BehaviourName } from '../tools/fleet/index.ts'
 import { describeMachine } from './harness.ts'
 
 const { values: args } = parseArgs({

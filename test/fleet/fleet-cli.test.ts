@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { runCli, type CliIo } from '../../src/lab/cli.ts'
+import { runCli, type CliIo } from '../../tools/lab/cli.ts'
 import { browserMissing, launchBrowser } from '../support/browser.ts'
 
 /** The little of the DOM the browser check reads (the project compiles without DOM types). */

@@ -1,8 +1,8 @@
 // The paper's table, reproduced: Huang et al., "Metastable Failures in the Wild" (OSDI 2022,
 // §5.2). Virtual time and a fixed seed: the same answer on a loaded machine as on an idle one.
 import { describe, expect, it } from 'vitest'
-import { PAPER_SERVER, runFleetStudy, type PhaseDiagram } from '../../src/fleet/index.ts'
-import { largestCutSurvived, longestSurvived, PAPER_CASES } from '../../src/fleet/fleet-study.ts'
+import { PAPER_SERVER, runFleetStudy, type PhaseDiagram } from '../../tools/fleet/index.ts'
+import { largestCutSurvived, longestSurvived, PAPER_CASES } from '../../tools/fleet/fleet-study.ts'
 
 describe("the paper's metastable failure", () => {
   it('gets stuck after 80% x 10 s at 6,200/s, and recovers from the three milder cases', async () => {

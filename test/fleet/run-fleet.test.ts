@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest'
 import { createClient, InvalidOptionError } from '../../src/index.ts'
 import { VirtualClock, seededRandom } from '../../src/testing/index.ts'
-import { runFleet, type FleetBehaviour, type FleetRun } from '../../src/fleet/index.ts'
-import { SimDispatcher } from '../../src/fleet/sim-dispatcher.ts'
-import { SimServer } from '../../src/fleet/sim-server.ts'
+import { runFleet, type FleetBehaviour, type FleetRun } from '../../tools/fleet/index.ts'
+import { SimDispatcher } from '../../tools/fleet/sim-dispatcher.ts'
+import { SimServer } from '../../tools/fleet/sim-server.ts'
 
 /** No policies: one attempt per call, no deadline to speak of. */
 const PLAIN: FleetBehaviour = {

@@ -1,7 +1,7 @@
 // The server model on cases small enough to work out by hand.
 import { describe, expect, it } from 'vitest'
 import { VirtualClock, seededRandom } from '../../src/testing/index.ts'
-import { SimServer, type ServerJob } from '../../src/fleet/sim-server.ts'
+import { SimServer, type ServerJob } from '../../tools/fleet/sim-server.ts'
 import { InvalidOptionError } from '../../src/index.ts'
 
 /** A job that records when it finished and with what. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { poissonArrivals } from '../../src/lab/arrivals.ts'
+import { poissonArrivals } from '../../tools/lab/arrivals.ts'
 import { seededRandom } from '../../src/core/random.ts'
 
 describe('poissonArrivals', () => {

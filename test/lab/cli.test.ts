@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { runCli, type CliIo } from '../../src/lab/cli.ts'
+import { runCli, type CliIo } from '../../tools/lab/cli.ts'
 
 function io(): CliIo & { out: string; err: string } {
   const captured = {

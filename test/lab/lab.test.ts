@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../src/lab/cli.ts'
+import { runCli } from '../../tools/lab/cli.ts'
 import { browserMissing, launchBrowser } from '../support/browser.ts'
-import { CONTENDER_NAMES } from '../../src/lab/contenders.ts'
-import type { LabResults, ScenarioResult } from '../../src/lab/run-lab.ts'
-import { SCENARIO_NAMES } from '../../src/lab/scenarios.ts'
+import { CONTENDER_NAMES } from '../../tools/lab/contenders.ts'
+import type { LabResults, ScenarioResult } from '../../tools/lab/run-lab.ts'
+import { SCENARIO_NAMES } from '../../tools/lab/scenarios.ts'
 
 type Output = LabResults & { report: string }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { CallRecord, ContenderRun, ScenarioRun } from '../../src/lab/run-scenario.ts'
-import { bucketWidth, quantile, recoveredAfter, summarize } from '../../src/lab/summarize.ts'
+import type { CallRecord, ContenderRun, ScenarioRun } from '../../tools/lab/run-scenario.ts'
+import { bucketWidth, quantile, recoveredAfter, summarize } from '../../tools/lab/summarize.ts'
 
 const call = (
   start: number,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { escapeXml, niceTicks, renderLineChart } from '../../src/lab/svg-chart.ts'
+import { escapeXml, niceTicks, renderLineChart } from '../../tools/lab/svg-chart.ts'
 
 describe('renderLineChart', () => {
   const base = { id: 'c', title: 'Attempts', unit: 'per second', xMax: 1_000 }

@@ -1,5 +1,5 @@
-import type { ClientOptions } from '../client-options.ts'
-import type { RetryDelayArgs } from '../retry/retry-options.ts'
+import type { ClientOptions } from '../../src/index.ts'
+import type { RetryDelayArgs } from '../../src/index.ts'
 
 /**
  * A way the fleet's clients call the server: netiquette client options, so that every behaviour,

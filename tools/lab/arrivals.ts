@@ -1,4 +1,4 @@
-import type { Random } from '../core/random.ts'
+import type { Random } from '../../src/index.ts'
 
 /**
  * Open-loop arrival times for `rate` calls per second over `duration` ms: a Poisson process

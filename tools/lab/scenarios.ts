@@ -1,5 +1,5 @@
-import type { Fault, FaultServer, FaultServerOptions } from '../testing/fault-server.ts'
-import { seededRandom } from '../core/random.ts'
+import type { Fault, FaultServer, FaultServerOptions } from '../../src/testing/index.ts'
+import { seededRandom } from '../../src/testing/index.ts'
 
 /** The names of the lab's scenarios, in the order a full run takes them. */
 export const SCENARIO_NAMES = [

@@ -1,4 +1,4 @@
-import type { CircuitState } from '../breaker/circuit.ts'
+import type { CircuitState } from '../../src/index.ts'
 import type { ContenderName, PolicyTotals } from './contenders.ts'
 import type { CallRecord, ContenderRun, ScenarioRun } from './run-scenario.ts'
 

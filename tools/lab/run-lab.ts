@@ -1,11 +1,11 @@
-import { InvalidOptionError } from '../errors.ts'
+import { InvalidOptionError } from '../../src/index.ts'
 import {
   checkKnownKeys,
   intInRange,
   isPlainObject,
   numberInRange,
   optionalFunction,
-} from '../core/validate.ts'
+} from '../tool-options.ts'
 import { CONTENDER_NAMES, CONTENDER_SETUP, type ContenderName } from './contenders.ts'
 import { HEADLINES } from './headlines.ts'
 import { runScenario, type ScenarioProgress } from './run-scenario.ts'

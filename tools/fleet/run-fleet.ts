@@ -1,14 +1,14 @@
-import { createClient, type Client } from '../client.ts'
-import { seededRandom } from '../core/random.ts'
+import { createClient, type Client } from '../../src/index.ts'
+import { seededRandom } from '../../src/testing/index.ts'
 import {
   checkKnownKeys,
   intInRange,
   isPlainObject,
   numberInRange,
   optionalFunction,
-} from '../core/validate.ts'
-import { VirtualClock } from '../core/virtual-clock.ts'
-import { InvalidOptionError } from '../errors.ts'
+} from '../tool-options.ts'
+import { VirtualClock } from '../../src/testing/index.ts'
+import { InvalidOptionError } from '../../src/index.ts'
 import { quantile } from '../lab/summarize.ts'
 import {
   BEHAVIOUR_NAMES,

@@ -4,8 +4,8 @@ import {
   isPlainObject,
   numberInRange,
   optionalFunction,
-} from '../core/validate.ts'
-import { InvalidOptionError } from '../errors.ts'
+} from '../tool-options.ts'
+import { InvalidOptionError } from '../../src/index.ts'
 import { BEHAVIOUR_NAMES, BEHAVIOURS, type BehaviourName } from './fleet-behaviours.ts'
 import { PAPER_SERVER, runFleet, type FleetRun } from './run-fleet.ts'
 

@@ -1,6 +1,6 @@
-import type { Clock, TimerHandle } from '../core/clock.ts'
-import type { Random } from '../core/random.ts'
-import { InvalidOptionError } from '../errors.ts'
+import type { Clock, TimerHandle } from '../../src/index.ts'
+import type { Random } from '../../src/index.ts'
+import { InvalidOptionError } from '../../src/index.ts'
 
 /** One request as the simulated server sees it. */
 export interface ServerJob {

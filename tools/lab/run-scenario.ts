@@ -3,8 +3,8 @@ import {
   createFaultServer,
   type FaultServer,
   type FaultServerOptions,
-} from '../testing/fault-server.ts'
-import { seededRandom } from '../core/random.ts'
+} from '../../src/testing/index.ts'
+import { seededRandom } from '../../src/testing/index.ts'
 import { poissonArrivals } from './arrivals.ts'
 import {
   CONTENDER_NAMES,

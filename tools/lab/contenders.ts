@@ -7,9 +7,9 @@ import {
   request,
   type Dispatcher,
 } from 'undici'
-import { createClient } from '../client.ts'
-import type { CircuitState } from '../breaker/circuit.ts'
-import { seededRandom } from '../core/random.ts'
+import { createClient } from '../../src/index.ts'
+import type { CircuitState } from '../../src/index.ts'
+import { seededRandom } from '../../src/testing/index.ts'
 
 /** The contenders, in the order tables and charts show them. */
 export const CONTENDER_NAMES = ['naive', 'undici-retry', 'netiquette'] as const

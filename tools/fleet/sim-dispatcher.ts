@@ -1,5 +1,5 @@
 import { Dispatcher } from 'undici'
-import type { Random } from '../core/random.ts'
+import type { Random } from '../../src/index.ts'
 import type { ServerJob, SimServer } from './sim-server.ts'
 
 /** How a `SimDispatcher` spreads attempts over several servers. */
