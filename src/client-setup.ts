@@ -79,6 +79,8 @@ export interface ClientSetup {
   readonly policies: ReadonlyMap<string, PolicyInstance<OriginStats, ClientStats>>
   /** The policies' request options (`retry`, `hedge`), by name. */
   readonly requestOptions: ReadonlyMap<string, RequestOption>
+  /** The same, as a list. */
+  readonly requestOptionList: readonly RequestOption[]
   /** The stack over the transport. */
   readonly handler: Handler
 }
@@ -155,6 +157,7 @@ export function setUpClient(options: ClientOptions): ClientSetup {
     origins,
     policies,
     requestOptions,
+    requestOptionList: [...requestOptions.values()],
     handler,
   }
 }

@@ -68,9 +68,12 @@ export function prepareCall(
     }
   }
   // The policies' own options (a request's `retry`), merged over the client's.
+  // An indexed loop over an array: iterating the Map would allocate an entry per option per call.
   let own: [RequestOption, unknown][] | undefined
-  for (const [name, option] of setup.requestOptions) {
-    const value = (options as Record<string, unknown>)[name]
+  const { requestOptionList } = setup
+  for (let i = 0; i < requestOptionList.length; i++) {
+    const option = requestOptionList[i] as RequestOption
+    const value = (options as Record<string, unknown>)[option.name]
     if (value !== undefined) (own ??= []).push([option, option.resolve(value)])
   }
   if (signal?.aborted) throw callerAbortError(signal.reason, [])
