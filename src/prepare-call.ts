@@ -67,15 +67,7 @@ export function prepareCall(
       }
     }
   }
-  // The policies' own options (a request's `retry`), merged over the client's.
-  // An indexed loop over an array: iterating the Map would allocate an entry per option per call.
-  let own: [RequestOption, unknown][] | undefined
-  const { requestOptionList } = setup
-  for (let i = 0; i < requestOptionList.length; i++) {
-    const option = requestOptionList[i] as RequestOption
-    const value = (options as Record<string, unknown>)[option.name]
-    if (value !== undefined) (own ??= []).push([option, option.resolve(value)])
-  }
+  const own = policyOptions(setup.requestOptionList, options)
   if (signal?.aborted) throw callerAbortError(signal.reason, [])
 
   const request: CallRequest = {
@@ -109,4 +101,22 @@ export function prepareCall(
     })
   }
   return { request, unfollow }
+}
+
+/**
+ * The policies' own options a request gives (its `retry`), each validated and merged over the
+ * client's; `undefined` when it gives none (nearly every call: nothing allocated). An indexed
+ * loop: iterating a Map would allocate an entry per option per call.
+ */
+function policyOptions(
+  list: readonly RequestOption[],
+  options: RequestOptions,
+): [RequestOption, unknown][] | undefined {
+  let own: [RequestOption, unknown][] | undefined
+  for (let i = 0; i < list.length; i++) {
+    const option = list[i] as RequestOption
+    const value = (options as Record<string, unknown>)[option.name]
+    if (value !== undefined) (own ??= []).push([option, option.resolve(value)])
+  }
+  return own
 }

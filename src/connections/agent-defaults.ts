@@ -209,6 +209,8 @@ function resolveHttp2Options(options: unknown): ResolvedHttp2Options | false {
 }
 
 /** Validates `agent` options and merges them over the defaults. */
+// Long (about 95 lines): one check per Agent option, in the order AgentOptions documents them;
+// split, the list of what is checked would be spread over helpers that each check one line.
 export function resolveAgentOptions(options: unknown): ResolvedAgentOptions {
   if (options === undefined) return { ...DEFAULT_AGENT_OPTIONS, http2: DEFAULT_HTTP2_OPTIONS }
   if (!isPlainObject(options)) throw new InvalidOptionError('agent', options, 'an object')

@@ -89,6 +89,8 @@ const CONTENT_HEADERS = [
 ]
 
 /** @internal `client.fetch`: the request face, spoken in WHATWG types. */
+// Long (about 105 lines): fetch's steps in the order the Fetch standard takes them (request,
+// redirect loop, response); one async frame per call rather than one per step.
 export async function fetchThrough(
   target: FetchTarget,
   input: string | URL | Request,

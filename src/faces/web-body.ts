@@ -20,6 +20,8 @@ const HIGH_WATER_MARK = 64 * 1024
  * has already arrived: the stream is closed only once its queue is empty, and the listener goes
  * with the stream's end.
  */
+// Long (about 85 lines): the stream's pull, cancel and abort handlers share its state in
+// closures; apart, that state would become an object every call allocates.
 export function toWebBody(body: Readable, signal?: AbortSignal): ReadableStream<Uint8Array> {
   let done = false
   let ended = false

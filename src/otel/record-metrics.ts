@@ -49,6 +49,8 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
  * stop()
  * ```
  */
+// Long (about 110 lines): the instruments and the channel subscribers that feed them share the
+// closure, and `stop` unsubscribes them all.
 export function recordMetrics(options: RecordMetricsOptions = {}): () => void {
   const provider = options.meterProvider ?? metrics.getMeterProvider()
   const meter = provider.getMeter('netiquette')

@@ -79,6 +79,8 @@ interface AttemptTrace {
  * const stop = recordTraces() // the global TracerProvider set up by the OpenTelemetry SDK
  * ```
  */
+// Long (about 140 lines): the span of each call and attempt lives in maps the subscribers share
+// in this closure, and `stop` unsubscribes them all.
 export function recordTraces(options: RecordTracesOptions = {}): () => void {
   const tracer: Tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(
     'netiquette',

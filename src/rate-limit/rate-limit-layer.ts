@@ -24,6 +24,8 @@ const MAX_READMISSIONS = 3
  * the concurrency limiter (a waiting attempt holds no place), inside the retry layer, so retries
  * and hedges count against the quota as the server counts them.
  */
+// Long (about 150 lines): the layer and its helpers (admit, wait, refuse, send, learn) close over
+// one client's limits and hook; they are short, and each is a function of its own inside.
 export function rateLimitLayerFrom(limits: RateLimits, onShed?: ShedHook): Middleware {
   const { settings } = limits
   const { store } = settings

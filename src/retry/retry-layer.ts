@@ -178,6 +178,8 @@ function hedgeDelay(hedging: CallHedging | undefined, now: number): number | und
   return hedge.delay ?? state.delay(now, hedge.quantile as number)
 }
 
+// Long (about 140 lines): one async frame per call that retries, holding its counters as locals;
+// the decision itself is `planRetry`, and each step (budget, wait, hedge round) reads in order.
 async function retryLoop(
   request: CallRequest,
   next: Handler,

@@ -66,6 +66,8 @@ export type RetryPlan =
  * (server hint, else backoff) that leaves time for an attempt before the deadline. Pure apart from
  * the user's `shouldRetry` and `delay` callbacks.
  */
+// Long (about 170 lines): the rules of docs/retry.md in the order they apply, each returning its
+// decision; read top to bottom it is the policy, and it is pure, so tests take every branch.
 export function planRetry(input: RetryPlanInput): RetryPlan {
   const { policy, request, response, error, retries } = input
   // An HTTP/2 failure goes by its name (REFUSED_STREAM...): its code alone (ERR_HTTP2_STREAM_ERROR)

@@ -280,6 +280,8 @@ type AnyResponse = ServerResponse | Http2ServerResponse
  * await server.close()
  * ```
  */
+// Long (about 385 lines): the server's handlers, fault scripts and stats share its state in this
+// closure; the returned object is that state's only handle. Test tooling, not a call's path.
 export async function createFaultServer(options: FaultServerOptions = {}): Promise<FaultServer> {
   const raw: unknown = options
   if (!isPlainObject(raw)) throw new InvalidOptionError('options', options, 'an object')
