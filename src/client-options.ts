@@ -270,22 +270,10 @@ export interface ClientOptions {
 }
 
 /**
- * Options of {@link Client.request}: netiquette's, plus the undici request options listed in
- * {@link UndiciRequestOptions}, documented with what they mean here. Any other key is refused
- * with `InvalidOptionError` (`NQ_INVALID_OPTION`). `signal` must be an `AbortSignal`; `body` may
- * also be a function that returns a fresh body per attempt.
+ * The netiquette options of one call, the same on every face: `request()`'s options and
+ * `client.fetch`'s `init` both take them (one list, `CALL_OPTION_NAMES`).
  */
-export interface RequestOptions extends UndiciRequestOptions {
-  /** @defaultValue `'GET'` */
-  method?: string
-  headers?: HeadersInput | null
-  body?: RequestBody
-  /**
-   * Aborting it aborts the call: before the response, the call rejects with `AbortedError`; while
-   * the body is still arriving, the body errors. Once the body has been received in full, an
-   * abort no longer affects it.
-   */
-  signal?: AbortSignal
+export interface CallOptions {
   /**
    * This call's deadline, replacing the client's: ms from now, or an absolute `Date` (a date that
    * has passed fails the call at once, sending nothing). An inherited deadline still applies when
@@ -326,3 +314,48 @@ export interface RequestOptions extends UndiciRequestOptions {
    */
   idempotencyKey?: boolean | string
 }
+
+/**
+ * Options of {@link Client.request}: the call's options ({@link CallOptions}), plus the undici
+ * request options listed in {@link UndiciRequestOptions}, documented with what they mean here.
+ * Any other key is refused with `InvalidOptionError` (`NQ_INVALID_OPTION`). `signal` must be an
+ * `AbortSignal`; `body` may also be a function that returns a fresh body per attempt.
+ */
+export interface RequestOptions extends UndiciRequestOptions, CallOptions {
+  /** @defaultValue `'GET'` */
+  method?: string
+  headers?: HeadersInput | null
+  body?: RequestBody
+  /**
+   * Aborting it aborts the call: before the response, the call rejects with `AbortedError`; while
+   * the body is still arriving, the body errors. Once the body has been received in full, an
+   * abort no longer affects it.
+   */
+  signal?: AbortSignal
+}
+
+// Every key of CallOptions, checked by the compiler both ways: a new call option is a new key here.
+const CALL_OPTIONS: Record<keyof CallOptions, true> = {
+  deadline: true,
+  attemptTimeout: true,
+  retry: true,
+  hedge: true,
+  idempotencyKey: true,
+}
+
+/** @internal The names of {@link CallOptions}: what every face passes on to a call. */
+export const CALL_OPTION_NAMES = Object.freeze(
+  Object.keys(CALL_OPTIONS),
+) as readonly (keyof CallOptions)[]
+
+/**
+ * @internal The request options the client reads itself (the policies' own, `retry` and `hedge`,
+ * come from their descriptors); every other key is undici's, or refused.
+ */
+export const CLIENT_REQUEST_OPTIONS: readonly string[] = Object.freeze([
+  'method',
+  'headers',
+  'body',
+  'signal',
+  ...CALL_OPTION_NAMES.filter((name) => name !== 'retry' && name !== 'hedge'),
+])

@@ -24,7 +24,7 @@ import {
 } from './connections/agent-defaults.ts'
 import type { H2Sessions } from './connections/h2-sessions.ts'
 import { resolveTimeouts, type ResolvedTimeouts } from './timeouts/timeout-options.ts'
-import type { ClientOptions } from './client-options.ts'
+import { CLIENT_REQUEST_OPTIONS, type ClientOptions } from './client-options.ts'
 import type { ClientStats, OriginStats } from './client-stats.ts'
 import { DEFAULT_POLICIES, type ClientPolicy } from './policies.ts'
 
@@ -81,6 +81,8 @@ export interface ClientSetup {
   readonly requestOptions: ReadonlyMap<string, RequestOption>
   /** The same, as a list. */
   readonly requestOptionList: readonly RequestOption[]
+  /** Every request option the client or a policy reads: the rest are undici's, or refused. */
+  readonly handledRequestOptions: ReadonlySet<string>
   /** The stack over the transport. */
   readonly handler: Handler
 }
@@ -158,6 +160,7 @@ export function setUpClient(options: ClientOptions): ClientSetup {
     policies,
     requestOptions,
     requestOptionList: [...requestOptions.values()],
+    handledRequestOptions: new Set([...CLIENT_REQUEST_OPTIONS, ...requestOptions.keys()]),
     handler,
   }
 }

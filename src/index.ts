@@ -1,5 +1,5 @@
 export { Client, createClient } from './client.ts'
-export type { ClientOptions, RequestOptions } from './client-options.ts'
+export type { CallOptions, ClientOptions, RequestOptions } from './client-options.ts'
 export type { ClientStats, OriginStats } from './client-stats.ts'
 export type { FetchInit, FetchResponse } from './faces/fetch.ts'
 export type { RedirectOptions } from './faces/redirect-policy.ts'

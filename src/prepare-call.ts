@@ -43,7 +43,7 @@ export function prepareCall(
     // A key already in the headers is the caller's own: it wins.
     if (key !== undefined) mergedHeaders[IDEMPOTENCY_KEY_HEADER] ??= key
   }
-  const undiciOptions = splitUndiciOptions(options, setup.requestOptions)
+  const undiciOptions = splitUndiciOptions(options, setup.handledRequestOptions)
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal', signal, 'an AbortSignal')
   }

@@ -1,26 +1,6 @@
 import type { CallUndiciOptions, UndiciRequestOptions } from './middleware.ts'
 import { InvalidOptionError } from '../errors.ts'
 
-/** Request options the client handles itself; everything else is undici's. */
-interface OwnRequestOptions {
-  method?: unknown
-  headers?: unknown
-  body?: unknown
-  signal?: unknown
-  deadline?: unknown
-  attemptTimeout?: unknown
-  idempotencyKey?: unknown
-}
-
-const OWN_REQUEST_OPTIONS = new Set([
-  'method',
-  'headers',
-  'body',
-  'signal',
-  'deadline',
-  'attemptTimeout',
-  'idempotencyKey',
-])
 const RESPONSE_OPTIONS = new Set(['opaque', 'onInfo', 'highWaterMark'])
 // What undici's dispatch takes from a call, checked by undici itself on each attempt.
 const DISPATCH_OPTIONS = new Set([
@@ -66,18 +46,17 @@ type OptionNames = Pick<ReadonlySet<string>, 'has' | 'keys'>
 
 /**
  * Splits a request's undici options into those undici's dispatch takes and those the response
- * handling takes, skipping the client's own and `policyOptions` (the policies' request options,
- * which the client merges). Any other key is refused. Most calls have none and share one frozen
- * object.
+ * handling takes, skipping the `handled` ones (the client's own and its policies'). Any other key
+ * is refused. Most calls have none and share one frozen object.
  */
 export function splitUndiciOptions(
-  options: UndiciRequestOptions & OwnRequestOptions,
-  policyOptions: OptionNames,
+  options: UndiciRequestOptions,
+  handled: OptionNames,
 ): CallUndiciOptions {
   let dispatch: Record<string, unknown> | undefined
   let response: Record<string, unknown> | undefined
   for (const key in options) {
-    if (OWN_REQUEST_OPTIONS.has(key) || policyOptions.has(key)) continue
+    if (handled.has(key)) continue
     const value = (options as Record<string, unknown>)[key]
     if (value === undefined) continue
     const unsupported = UNSUPPORTED_OPTIONS[key]
@@ -89,7 +68,7 @@ export function splitUndiciOptions(
       throw new InvalidOptionError(
         key,
         value,
-        `no such request option; known options are ${knownOptions(policyOptions)}`,
+        `no such request option; known options are ${knownOptions(handled)}`,
       )
     }
   }
@@ -119,11 +98,6 @@ export function splitUndiciOptions(
   }
 }
 
-function knownOptions(policyOptions: OptionNames): string {
-  return [
-    ...OWN_REQUEST_OPTIONS,
-    ...policyOptions.keys(),
-    ...DISPATCH_OPTIONS,
-    ...RESPONSE_OPTIONS,
-  ].join(', ')
+function knownOptions(handled: OptionNames): string {
+  return [...handled.keys(), ...DISPATCH_OPTIONS, ...RESPONSE_OPTIONS].join(', ')
 }

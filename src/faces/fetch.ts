@@ -16,9 +16,7 @@ import {
   describeValue,
   redactUrl,
 } from '../errors.ts'
-import type { RequestOptions } from '../client-options.ts'
-import type { RetryOptions } from '../retry/retry-options.ts'
-import type { HedgeOptions } from '../retry/hedge-options.ts'
+import { CALL_OPTION_NAMES, type CallOptions, type RequestOptions } from '../client-options.ts'
 import { deniedAddress, type RedirectPolicy } from './redirect-policy.ts'
 import { toWebBody } from './web-body.ts'
 import { ACCEPT_ENCODING, decodeBody, decodersFor, type DecompressPolicy } from './decode-body.ts'
@@ -28,20 +26,10 @@ import { ACCEPT_ENCODING, decodeBody, decodersFor, type DecompressPolicy } from 
  * netiquette options of a request. `redirect` is honoured (`follow` by default, at most 20);
  * `mode`, `credentials`, `cache`, `referrer`, `referrerPolicy`, `integrity`, `keepalive`,
  * `priority` and `window` mean nothing on a server and are ignored. A `Host` header is replaced
- * by the URL's, as undici's fetch does.
+ * by the URL's, as undici's fetch does. The netiquette options are {@link CallOptions}, as
+ * `request()` takes them; `deadline` is one deadline for the whole fetch, redirects included.
  */
-export interface FetchInit extends RequestInit {
-  /** As {@link RequestOptions.deadline}: one deadline for the whole fetch, redirects included. */
-  deadline?: number | Date
-  /** As {@link RequestOptions.attemptTimeout}. */
-  attemptTimeout?: number
-  /** As {@link RequestOptions.retry}. */
-  retry?: RetryOptions | false
-  /** As {@link RequestOptions.hedge}. */
-  hedge?: HedgeOptions | boolean
-  /** As {@link RequestOptions.idempotencyKey}. */
-  idempotencyKey?: boolean | string
-}
+export interface FetchInit extends RequestInit, CallOptions {}
 
 /**
  * A WHATWG `Response` (the global class) that also carries the call's attempt records, every
@@ -117,15 +105,14 @@ export async function fetchThrough(
       headers: call.headers,
       body: call.body,
       signal: call.signal,
-      // After the first hop, whatever is left of the first hop's deadline.
-      deadline:
-        hop === 0 || init.deadline instanceof Date
-          ? init.deadline
-          : new Date(started + (init.deadline ?? target.defaultDeadline())),
-      attemptTimeout: init.attemptTimeout,
-      retry: init.retry,
-      hedge: init.hedge,
-      idempotencyKey: init.idempotencyKey,
+    }
+    // The call's options as `request()` takes them: one list for both faces.
+    for (const name of CALL_OPTION_NAMES) {
+      if (init[name] !== undefined) (options as Record<string, unknown>)[name] = init[name]
+    }
+    // After the first hop, whatever is left of the first hop's deadline.
+    if (hop > 0 && !(init.deadline instanceof Date)) {
+      options.deadline = new Date(started + (init.deadline ?? target.defaultDeadline()))
     }
     let response: ClientResponse
     try {
