@@ -13,6 +13,7 @@ import {
   isPlainObject,
   optionalFunction,
   positiveMs,
+  randomOption,
 } from './core/validate.ts'
 import { InvalidOptionError } from './errors.ts'
 import { resolveDecompress, type DecompressPolicy } from './faces/decode-body.ts'
@@ -105,9 +106,7 @@ export function setUpClient(options: ClientOptions): ClientSetup {
   optionalFunction('onAttempt', options.onAttempt)
   optionalFunction('onShed', options.onShed)
   const clock = resolveClock(options.clock)
-  if (options.random !== undefined && typeof options.random !== 'function') {
-    throw new InvalidOptionError('random', options.random, 'a function returning numbers in [0, 1)')
-  }
+  const random = randomOption(options.random)
   const maxOrigins = intInRange('maxOrigins', options.maxOrigins, 1, 1_000_000, 1024)
   const idleTimeout = positiveMs('originIdleTimeout', options.originIdleTimeout, 300_000)
   const timeouts = resolveTimeouts(options)
@@ -122,7 +121,7 @@ export function setUpClient(options: ClientOptions): ClientSetup {
   const context: PolicyContext = {
     options: raw,
     clock,
-    random: options.random ?? Math.random,
+    random,
     origins,
     defaultOrigin: origin,
     maxOrigins,

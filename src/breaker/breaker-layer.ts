@@ -12,7 +12,7 @@ import {
   neverLeftClient,
 } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
-import { isPlainObject, optionalFunction } from '../core/validate.ts'
+import { optionalFunction, optionsArgument, randomOption } from '../core/validate.ts'
 import {
   CircuitOpenError,
   HedgeDeclinedError,
@@ -68,15 +68,13 @@ export interface BreakerLayerOptions extends BreakerOptions {
  * attempt, and above anything that queues, so that an open circuit costs no queue slot.
  */
 export function breakerLayer(options: BreakerLayerOptions = {}): Middleware {
-  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  optionsArgument('options', options)
   const { random, onStateChange, onShed, ...breaker } = options as BreakerLayerOptions
-  if (random !== undefined && typeof random !== 'function') {
-    throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
-  }
+  const probes = randomOption(random)
   optionalFunction('onStateChange', onStateChange)
   optionalFunction('onShed', onShed)
   const resolved = resolveBreakerOptions('', breaker) as ResolvedBreakerOptions
-  return new Breaker(resolved, random ?? Math.random, onStateChange, onShed).middleware
+  return new Breaker(resolved, probes, onStateChange, onShed).middleware
 }
 
 /**

@@ -1,6 +1,5 @@
 import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algorithm.ts'
-import { isPlainObject } from '../core/validate.ts'
-import { InvalidOptionError } from '../errors.ts'
+import { optionsArgument } from '../core/validate.ts'
 
 /** Settings of `AimdLimit`; the defaults are Netflix concurrency-limits' `AIMDLimit`. */
 export interface AimdOptions {
@@ -36,7 +35,7 @@ export class AimdLimit implements LimitAlgorithm {
   #limit: number
 
   constructor(options: Readonly<Required<AimdOptions>> = DEFAULT_AIMD) {
-    if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'AimdOptions')
+    optionsArgument('options', options, 'AimdOptions')
     options = { ...DEFAULT_AIMD, ...options }
     this.#options = options
     this.#limit = clamp(options.initialLimit, options.minLimit, options.maxLimit)

@@ -4,13 +4,8 @@ import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../co
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, errorCode, neverLeftClient } from '../core/outcome.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
-import { isPlainObject, optionalFunction } from '../core/validate.ts'
-import {
-  HedgeDeclinedError,
-  InvalidOptionError,
-  QueueFullError,
-  QueueTimeoutError,
-} from '../errors.ts'
+import { optionalFunction, optionsArgument } from '../core/validate.ts'
+import { HedgeDeclinedError, QueueFullError, QueueTimeoutError } from '../errors.ts'
 import {
   resolveConcurrencyOptions,
   type ConcurrencyOptions,
@@ -49,7 +44,7 @@ export interface ConcurrencyLayerOptions extends ConcurrencyOptions {
  * `agent.connections` to match.
  */
 export function concurrencyLayer(options: ConcurrencyLayerOptions = {}): Middleware {
-  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  optionsArgument('options', options)
   const { onLimitChange, onShed, ...limiter } = options as ConcurrencyLayerOptions
   optionalFunction('onLimitChange', onLimitChange)
   optionalFunction('onShed', onShed)

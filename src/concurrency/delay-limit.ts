@@ -1,8 +1,7 @@
 import { clamp } from './aimd-limit.ts'
 import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algorithm.ts'
 import { WindowedMin } from './windowed-min.ts'
-import { isPlainObject } from '../core/validate.ts'
-import { InvalidOptionError } from '../errors.ts'
+import { optionsArgument } from '../core/validate.ts'
 
 /**
  * Settings of `DelayLimit`. The bounds mean what they do in `ConcurrencyOptions`; the lowest
@@ -110,7 +109,7 @@ export class DelayLimit implements LimitAlgorithm {
   #roundInFlight = 0
 
   constructor(options: Readonly<Required<DelayOptions>> = DEFAULT_DELAY) {
-    if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'DelayOptions')
+    optionsArgument('options', options, 'DelayOptions')
     options = { ...DEFAULT_DELAY, ...options }
     this.#options = options
     this.#baseline = new WindowedMin(options.baselineWindow)

@@ -1,7 +1,13 @@
 import { isIP } from 'node:net'
 import { Agent, EnvHttpProxyAgent, ProxyAgent, buildConnector, type Dispatcher } from 'undici'
 import { InvalidOptionError, describeValue } from '../errors.ts'
-import { checkKnownKeys, intInRange, isPlainObject, positiveMs } from '../core/validate.ts'
+import {
+  checkKnownKeys,
+  intInRange,
+  isPlainObject,
+  positiveMs,
+  optionsArgument,
+} from '../core/validate.ts'
 import {
   DEFAULT_HTTP2_OPTIONS,
   H2Sessions,
@@ -213,7 +219,7 @@ function resolveHttp2Options(options: unknown): ResolvedHttp2Options | false {
 // split, the list of what is checked would be spread over helpers that each check one line.
 export function resolveAgentOptions(options: unknown): ResolvedAgentOptions {
   if (options === undefined) return { ...DEFAULT_AGENT_OPTIONS, http2: DEFAULT_HTTP2_OPTIONS }
-  if (!isPlainObject(options)) throw new InvalidOptionError('agent', options, 'an object')
+  optionsArgument('agent', options)
   checkKnownKeys('agent', options, KNOWN)
   const resolved: ResolvedAgentOptions = {
     ...DEFAULT_AGENT_OPTIONS,

@@ -135,3 +135,24 @@ export function finiteNumber(option: string, value: unknown): number {
   }
   return value
 }
+
+/**
+ * A random source option: `undefined` (then `fallback`) or a function returning numbers in
+ * [0, 1). One check for the client and every standalone layer that takes one.
+ */
+export function randomOption(value: unknown, fallback: () => number = Math.random): () => number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'function') {
+    throw new InvalidOptionError('random', value, 'a function returning numbers in [0, 1)')
+  }
+  return value as () => number
+}
+
+/** The options argument of a standalone layer, store or algorithm: a plain object. */
+export function optionsArgument(
+  where: string,
+  value: unknown,
+  expected = 'an object',
+): asserts value is Record<string, unknown> {
+  if (!isPlainObject(value)) throw new InvalidOptionError(where, value, expected)
+}

@@ -1,5 +1,5 @@
-import { intInRange, isPlainObject, checkKnownKeys } from '../core/validate.ts'
-import { InvalidOptionError } from '../errors.ts'
+import { intInRange, checkKnownKeys, optionsArgument } from '../core/validate.ts'
+
 import { gcraPause, gcraReserve, type GcraRule } from './gcra.ts'
 import type { RateLimitStore, RateReservation, RateLimitStoreState } from './rate-limit-store.ts'
 
@@ -20,7 +20,7 @@ const NOT_SHARED: RateLimitStoreState = Object.freeze({ fallback: false })
  * step synchronous. The default store; also the local fallback of `redisStore`.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryRateStore {
-  if (!isPlainObject(options)) throw new InvalidOptionError('memoryStore', options, 'an object')
+  optionsArgument('memoryStore', options)
   checkKnownKeys('memoryStore', options, ['maxKeys'])
   return new MemoryRateStore(
     intInRange('memoryStore.maxKeys', options.maxKeys, 1, 10_000_000, 10_000),

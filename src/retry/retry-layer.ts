@@ -7,8 +7,8 @@ import { errorCode } from '../core/outcome.ts'
 import { isReplayableBody } from '../core/request-body.ts'
 import { RetryBudget } from './retry-budget.ts'
 import type { Random } from '../core/random.ts'
-import { isPlainObject, optionalFunction } from '../core/validate.ts'
-import { DeadlineExceededError, InvalidOptionError } from '../errors.ts'
+import { optionalFunction, optionsArgument, randomOption } from '../core/validate.ts'
+import { DeadlineExceededError } from '../errors.ts'
 import { planRetry, type RetryPlan } from './retry-plan.ts'
 import { chargeable } from './chargeable.ts'
 import { hedgedRound } from './hedged-round.ts'
@@ -51,15 +51,13 @@ export interface RetryLayerOptions extends RetryOptions {
  * request's own `retry` option still replaces this policy for that call.
  */
 export function retryLayer(options: RetryLayerOptions = {}): Middleware {
-  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  optionsArgument('options', options)
   const { random, onRetry, hedge, ...policy } = options as RetryLayerOptions
-  if (random !== undefined && typeof random !== 'function') {
-    throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
-  }
+  const jitter = randomOption(random)
   optionalFunction('onRetry', onRetry)
   const resolved = resolveRetryPolicy('', policy, DEFAULT_RETRY)
   const hedging = resolveHedgePolicy('hedge', hedge, false)
-  return retryLayerFrom(resolved, random ?? Math.random, onRetry, hedging)
+  return retryLayerFrom(resolved, jitter, onRetry, hedging)
 }
 
 /**

@@ -3,8 +3,8 @@ import { reportShed, type ShedHook } from '../core/events.ts'
 import type { CallResponse, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, connectionLost, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
-import { isPlainObject, optionalFunction } from '../core/validate.ts'
-import { InvalidOptionError, ThrottledError } from '../errors.ts'
+import { optionalFunction, optionsArgument, randomOption } from '../core/validate.ts'
+import { ThrottledError } from '../errors.ts'
 import {
   AdaptiveThrottle,
   resolveThrottleOptions,
@@ -28,14 +28,12 @@ export interface ThrottleLayerOptions extends ThrottleOptions {
  * judges whole calls: one throttle per origin.
  */
 export function throttleLayer(options: ThrottleLayerOptions = {}): Middleware {
-  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  optionsArgument('options', options)
   const { random, onShed, ...throttle } = options as ThrottleLayerOptions
-  if (random !== undefined && typeof random !== 'function') {
-    throw new InvalidOptionError('random', random, 'a function returning numbers in [0, 1)')
-  }
+  const draws = randomOption(random)
   optionalFunction('onShed', onShed)
   const settings = resolveThrottleOptions('throttle', throttle)
-  return throttleLayerFrom(settings, random ?? Math.random, onShed)
+  return throttleLayerFrom(settings, draws, onShed)
 }
 
 /**

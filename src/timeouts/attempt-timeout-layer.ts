@@ -1,8 +1,8 @@
 import { Cancellation } from '../core/cancellation.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
-import { checkKnownKeys, isPlainObject } from '../core/validate.ts'
-import { AttemptTimeoutError, InvalidOptionError } from '../errors.ts'
+import { checkKnownKeys, optionsArgument } from '../core/validate.ts'
+import { AttemptTimeoutError } from '../errors.ts'
 import { deadlineError } from './deadline-layer.ts'
 import { formatTimeoutHeader } from './timeout-header.ts'
 import { resolvePropagation, type PropagationOptions } from './timeout-options.ts'
@@ -36,7 +36,7 @@ export interface AttemptTimeoutLayerOptions {
  * the body.
  */
 export function attemptTimeoutLayer(options: AttemptTimeoutLayerOptions = {}): Middleware {
-  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  optionsArgument('options', options)
   checkKnownKeys('', options, ['propagation'])
   const { header, margin } = resolvePropagation(options.propagation)
   return attemptTimeoutLayerFrom(header, margin)

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.ts'
 import { HTTP_TOKEN } from '../core/headers.ts'
-import { checkKnownKeys, isPlainObject, nonNegativeMs, positiveMs } from '../core/validate.ts'
+import { checkKnownKeys, nonNegativeMs, positiveMs, optionsArgument } from '../core/validate.ts'
 import { InvalidOptionError } from '../errors.ts'
 import {
   DEFAULT_DEADLINE_HEADER,
@@ -66,7 +66,7 @@ export function resolveInboundOptions(options: unknown): ResolvedInboundOptions 
       clock: systemClock,
     }
   }
-  if (!isPlainObject(options)) throw new InvalidOptionError('options', options, 'an object')
+  optionsArgument('options', options)
   checkKnownKeys('', options, KNOWN)
   const headers = options.headers ?? DEFAULT_INBOUND_HEADERS
   if (
