@@ -305,6 +305,8 @@ export class Circuit {
   }
 
   #endRun(): void {
+    // Every success ends the run: with no run going, touch nothing (clearing a Set reallocates it).
+    if (this.#runStart === undefined) return
     this.#runStart = undefined
     this.#runLength = 0
     this.#runCalls.clear()
