@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream'
+import { Readable, type ReadableOptions } from 'node:stream'
 import { AbortedError, BodyUsedError, InvalidOptionError } from '../errors.ts'
 
 /** Bytes `dump()` reads to keep a socket; past this, closing it is cheaper. Same as undici. */
@@ -46,6 +46,17 @@ export interface ResponseBodySource {
   contentType?: string
 }
 
+// Readable's prototype under a constructor that makes no stream state. A ResponseBody makes its
+// state on the first use of the stream API (see `_readableState` below): most bodies are read by a
+// helper or a face, and never pay for the stream's state, its ticks and its events.
+function DeferredReadable(): void {}
+DeferredReadable.prototype = Object.create(Readable.prototype, {
+  constructor: { value: DeferredReadable, writable: true, configurable: true },
+})
+Object.setPrototypeOf(DeferredReadable, Readable)
+const StreamBase = DeferredReadable as unknown as typeof Readable
+const initReadable = Readable as unknown as (this: Readable, options: ReadableOptions) => void
+
 /**
  * A response body: a Node `Readable` of Buffers with the consuming helpers of undici's own body
  * (`text()`, `json()`, `arrayBuffer()`, `bytes()`, `blob()`, `dump()`), so code written against
@@ -53,9 +64,18 @@ export interface ResponseBodySource {
  * `BodyUsedError` (`NQ_BODY_USED`).
  *
  * Destroying it before it ends aborts the request and closes its socket.
+ *
+ * The stream itself is made when something first uses it (a listener, `pipe`, `for await`,
+ * `destroyed`...): a body read by a helper costs no stream. A body read to its end by a helper
+ * and used as a stream afterwards ends then ('end' and 'close' follow).
  */
-export class ResponseBody extends Readable {
+export class ResponseBody extends StreamBase {
   readonly #source: ResponseBodySource
+  readonly #highWaterMark: number
+  // True once the stream's state has been made (the stream API was used).
+  #hasState = false
+  // True when a helper or a consumer took the whole body: a stream made later starts ended.
+  #drained = false
   #used = false
   #complete = false
   #eof = false
@@ -78,13 +98,48 @@ export class ResponseBody extends Readable {
     if (typeof source?.resume !== 'function' || typeof source.abort !== 'function') {
       throw new InvalidOptionError('source', source, 'an object with resume() and abort()')
     }
-    super({ highWaterMark: source.highWaterMark ?? 64 * 1024 })
+    super()
     this.#source = source
+    this.#highWaterMark = source.highWaterMark ?? 64 * 1024
   }
 
+  /**
+   * @internal Where Node's stream code finds the stream's state, which this makes on first use.
+   * Every Readable method and helper reads it from here, so the stream behaves as one made eagerly.
+   */
+  get _readableState(): unknown {
+    initReadable.call(this, { highWaterMark: this.#highWaterMark })
+    if (this.#drained) this.#endStream()
+    return (this as unknown as { _readableState: unknown })._readableState
+  }
+
+  set _readableState(state: unknown) {
+    // Readable's constructor sets it: from then on an own property, read without this accessor.
+    Object.defineProperty(this, '_readableState', {
+      value: state,
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    })
+    this.#hasState = true
+  }
+
+  /** Ends the stream of a body whose bytes a helper or a consumer has taken: 'end' and 'close' follow. */
+  #endStream(): void {
+    this.#drained = false
+    this.#streaming = true
+    super.push(null)
+    this.resume()
+  }
+
+  /** A helper or a consumer has taken the whole body: end the stream, or let a later one start ended. */
+  #drain(): void {
+    if (this.#hasState) this.#endStream()
+    else this.#drained = true
+  }
   /** True once a helper or a reader has started consuming the body. */
   get bodyUsed(): boolean {
-    return this.#used || Readable.isDisturbed(this)
+    return this.#used || (this.#hasState && Readable.isDisturbed(this))
   }
 
   override push(chunk: Buffer | null, encoding?: BufferEncoding): boolean {
@@ -94,6 +149,7 @@ export class ResponseBody extends Readable {
       this.#eof = true
       this.#consumer = undefined
       consumer.end()
+      this.#drain()
       return false
     }
     if (!this.#streaming && this.#sink === undefined) {
@@ -103,7 +159,7 @@ export class ResponseBody extends Readable {
       }
       ;(this.#early ??= []).push(chunk)
       this.#earlyLength += chunk.length
-      return this.#earlyLength < this.readableHighWaterMark
+      return this.#earlyLength < this.#highWaterMark
     }
     const sink = this.#sink
     if (chunk === null) {
@@ -111,9 +167,8 @@ export class ResponseBody extends Readable {
       if (sink !== undefined) {
         this.#sink = undefined
         sink.resolve({ chunks: sink.chunks, length: sink.length })
-        super.push(null)
-        // Flow the now empty stream so it emits 'end' and 'close' like a stream read to its end.
-        this.resume()
+        // A stream, if one was made, emits 'end' and 'close' like a stream read to its end.
+        this.#drain()
         return false
       }
       return super.push(null)
@@ -153,13 +208,15 @@ export class ResponseBody extends Readable {
    * being read or has failed: then read the stream.
    */
   [kConsume](consumer: BodyConsumer): boolean {
-    if (this.#streaming || this.#used || this.destroyed || Readable.isDisturbed(this)) return false
+    if (this.#streaming || this.#used) return false
+    if (this.#hasState && (this.destroyed || Readable.isDisturbed(this))) return false
     this.#used = true
     const early = this.#takeEarly()
     let more = true
     if (early !== undefined) for (const chunk of early) more = consumer.data(chunk)
     if (this.#eof) {
       consumer.end()
+      this.#drain()
       return true
     }
     this.#consumer = consumer
@@ -225,6 +282,13 @@ export class ResponseBody extends Readable {
    */
   async dump(options: { limit?: number } = {}): Promise<void> {
     const limit = options.limit ?? DEFAULT_DUMP_LIMIT
+    if (!this.#hasState && !this.#used && this.#eof) {
+      // The whole body is here and nobody streams it: nothing to read, no stream to make.
+      this.#used = true
+      this.#takeEarly()
+      this.#drain()
+      return
+    }
     if (this.destroyed || this.readableEnded) return
     let read = 0
     await new Promise<void>((resolve) => {
@@ -259,7 +323,7 @@ export class ResponseBody extends Readable {
   #collect(): Promise<Collected> {
     // A body that failed before anyone read it (a reset, the deadline, an abort) answers with
     // that failure, as undici's does, not with "already read".
-    if (!this.#used && this.destroyed) {
+    if (!this.#used && this.#hasState && this.destroyed) {
       this.#used = true
       return Promise.reject(this.errored ?? bodyDestroyed())
     }
@@ -276,14 +340,12 @@ export class ResponseBody extends Readable {
       // ends ('end', 'close'), as a body read to its end does.
       const length = this.#earlyLength
       const chunks = this.#takeEarly() ?? []
-      this.#streaming = true
-      super.push(null)
-      this.resume()
+      this.#drain()
       return Promise.resolve({ chunks, length })
     }
     return new Promise<Collected>((resolve, reject) => {
+      // A failure reaches it from _destroy (the stream's 'error' may have no listener).
       const sink: Sink = { chunks: [], length: 0, resolve, reject }
-      this.once('error', reject)
       // Whatever arrived before the helper was called: first the chunks nobody asked the stream
       // for, then whatever is in the stream's buffer.
       const early = this.#takeEarly()
@@ -293,9 +355,11 @@ export class ResponseBody extends Readable {
           sink.length += chunk.length
         }
       }
-      for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read()) {
-        sink.chunks.push(chunk)
-        sink.length += chunk.length
+      if (this.#hasState) {
+        for (let chunk = this.read() as Buffer | null; chunk !== null; chunk = this.read()) {
+          sink.chunks.push(chunk)
+          sink.length += chunk.length
+        }
       }
       if (this.#eof) {
         resolve({ chunks: sink.chunks, length: sink.length })

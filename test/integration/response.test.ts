@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { finished } from 'node:stream/promises'
 import { Agent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AbortedError, InvalidOptionError, createClient, type Client } from '../../src/index.ts'
@@ -44,6 +45,33 @@ describe('response bodies', () => {
     if (!res.body.closed) await once(res.body, 'close')
     // Read by a helper without a trip through the stream, it still ended as a stream does.
     expect(res.body.readableEnded).toBe(true)
+  })
+
+  it('a body a helper has read is an ended stream to code that uses it as one afterwards', async () => {
+    server.route('/read', { body: 'hello' })
+    const res = await client.request('/read')
+    expect(await res.body.text()).toBe('hello')
+    // The stream is made only now, by the first use of the stream API: it starts ended.
+    await finished(res.body)
+    const chunks: unknown[] = []
+    for await (const chunk of res.body) chunks.push(chunk)
+    expect(chunks).toEqual([])
+    expect(res.body.readableEnded).toBe(true)
+  })
+
+  it('dump() of a body that has arrived whole keeps its connection for the next call', async () => {
+    server.route('/small', { body: 'x'.repeat(100) })
+    for (let i = 0; i < 3; i++) {
+      const res = await client.request('/small')
+      await eventually(() => res.attempts[0]?.duration !== undefined)
+      await res.body.dump()
+      expect(res.body.bodyUsed).toBe(true)
+      await expect(res.body.text()).rejects.toMatchObject({ code: 'NQ_BODY_USED' })
+      // undici hands a finished connection back on its next turn of the event loop (with
+      // pipelining 1 it resumes from a setImmediate): a call before that would open another.
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(server.stats.connections).toBe(1)
   })
 
   it('streams a body that had fully arrived before anyone read it, in order', async () => {
