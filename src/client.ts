@@ -2,7 +2,8 @@ import { headersAt } from './core/attempt.ts'
 import { channels } from './core/events.ts'
 import type { Cancellation } from './core/cancellation.ts'
 import type { HeaderRecord } from './core/headers.ts'
-import type { CallResponse, ClientResponse } from './core/middleware.ts'
+import { kThen, type ThenHandler } from './core/gate.ts'
+import type { CallResponse, ClientResponse, Handler } from './core/middleware.ts'
 import type { OriginState } from './core/origin-state.ts'
 import { whenBodyComplete } from './core/response-body.ts'
 import { resolveTarget } from './core/target.ts'
@@ -194,16 +195,19 @@ export class Client {
       return Promise.reject(error as Error)
     }
     this.#inFlight.add(call.request.cancellation)
+    const ok = (response: CallResponse) => this.#delivered(call, response)
+    const fail = (error: unknown) => this.#failed(call, error)
+    const { handler } = this.#setup
+    // Gates at the top of the stack settle in this same `then` (see kThen).
+    const then = (handler as Handler & { [kThen]?: ThenHandler })[kThen]
+    if (then !== undefined) return then(call.request, ok, fail)
     let pending: Promise<CallResponse>
     try {
-      pending = this.#setup.handler(call.request)
+      pending = handler(call.request)
     } catch (error) {
       pending = Promise.reject(error as Error)
     }
-    return pending.then(
-      (response) => this.#delivered(call, response),
-      (error: unknown) => this.#failed(call, error),
-    )
+    return pending.then(ok, fail)
   }
 
   #failed({ request, unfollow }: PreparedCall, error: unknown): never {

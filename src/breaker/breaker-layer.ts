@@ -2,7 +2,8 @@ import { isHedge } from '../retry/hedge-attempt.ts'
 import { failedAttempt, headersAt } from '../core/attempt.ts'
 import type { Clock } from '../core/clock.ts'
 import { channels, emit, reportShed, type ShedHook } from '../core/events.ts'
-import type { CallRequest, CallResponse, Middleware } from '../core/middleware.ts'
+import { gateLayer } from '../core/gate.ts'
+import type { CallRequest, Middleware } from '../core/middleware.ts'
 import type { OriginState } from '../core/origin-state.ts'
 import {
   classifyError,
@@ -148,70 +149,69 @@ export class Breaker {
 
   #createMiddleware(): Middleware {
     const { serverDirected, maxOpenDuration } = this.options
-    const breaker: Middleware = (request, next) => {
-      const { clock, originState } = request
-      const circuit = this.circuitFor(originState, clock)
-      let permit = circuit.closedPermit()
-      if (permit === REJECTED && isHedge(request)) {
-        // A hedge is an optimisation: it never takes a probe's place or knocks on an open circuit.
-        return Promise.reject(
-          new HedgeDeclinedError(
+    return gateLayer<BreakerPass>({
+      name: 'breaker',
+      enter: (request) => {
+        const { clock, originState } = request
+        const circuit = this.circuitFor(originState, clock)
+        let permit = circuit.closedPermit()
+        if (permit === REJECTED && isHedge(request)) {
+          // A hedge is an optimisation: it never takes a probe's place or knocks on an open circuit.
+          throw new HedgeDeclinedError(
             `the circuit of ${request.origin} is ${circuit.state(clock.now())}`,
-          ),
-        )
-      }
-      if (permit === REJECTED) permit = circuit.acquire(clock.now())
-      if (permit === REJECTED) {
-        originState.bump(CIRCUIT_REJECTED)
-        const error = openError(circuit, request)
-        reportShed(request, 'circuit-open', error, this.#onShed)
-        return Promise.reject(error)
-      }
-      let pending: Promise<CallResponse>
-      const before = request.attempts.length
-      try {
-        pending = next(request)
-      } catch (error) {
-        // A permit must come back on every path, or a half-open circuit would wait forever.
-        circuit.release(clock.now(), permit, verdictOf(error, request), undefined, request.attempts)
-        return Promise.reject(error as Error)
-      }
-      return pending.then(
-        (response) => {
-          const status = response.statusCode
-          const wait =
-            serverDirected && (status === 503 || status === 429)
-              ? serverRetryHint(status, response.headers, clock.wallNow(), maxOpenDuration)?.delay
-              : undefined
-          const verdict = isNack(status)
-            ? 'nack'
-            : classifyStatus(status) === 'success'
-              ? 'success'
-              : 'failure'
-          circuit.release(
-            headersAt(request, response.attempt),
-            permit,
-            verdict,
-            wait,
-            request.attempts,
           )
-          return response
-        },
-        (error: unknown) => {
-          const attempt = failedAttempt(error, request.attempts, before)
-          circuit.release(
-            clock.now(),
-            permit,
-            verdictOf(error, request, attempt),
-            undefined,
-            request.attempts,
-          )
+        }
+        if (permit === REJECTED) permit = circuit.acquire(clock.now())
+        if (permit === REJECTED) {
+          originState.bump(CIRCUIT_REJECTED)
+          const error = openError(circuit, request)
+          reportShed(request, 'circuit-open', error, this.#onShed)
           throw error
-        },
-      )
-    }
-    return breaker
+        }
+        // A permit must come back on every path, or a half-open circuit would wait forever: the
+        // stack calls exactly one of the hooks below for every pass it admitted.
+        return { circuit, permit, before: request.attempts.length }
+      },
+      response({ circuit, permit }, request, response) {
+        const status = response.statusCode
+        const { clock } = request
+        const wait =
+          serverDirected && (status === 503 || status === 429)
+            ? serverRetryHint(status, response.headers, clock.wallNow(), maxOpenDuration)?.delay
+            : undefined
+        const verdict = isNack(status)
+          ? 'nack'
+          : classifyStatus(status) === 'success'
+            ? 'success'
+            : 'failure'
+        circuit.release(
+          headersAt(request, response.attempt),
+          permit,
+          verdict,
+          wait,
+          request.attempts,
+        )
+      },
+      error({ circuit, permit, before }, request, error) {
+        const attempt = failedAttempt(error, request.attempts, before)
+        circuit.release(
+          request.clock.now(),
+          permit,
+          verdictOf(error, request, attempt),
+          undefined,
+          request.attempts,
+        )
+      },
+    })
   }
+}
+
+/** What the breaker remembers about one attempt it let through. */
+interface BreakerPass {
+  readonly circuit: Circuit
+  readonly permit: number
+  /** The call's attempt records before this attempt. */
+  readonly before: number
 }
 
 /** How an attempt's error counts for the circuit: through the shared classification. */

@@ -1,7 +1,9 @@
 import { isHedge } from '../retry/hedge-attempt.ts'
 import { failedAttempt, headersAt } from '../core/attempt.ts'
 import { channels, emit, reportShed, type ShedCause, type ShedHook } from '../core/events.ts'
-import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
+import { noteAttempt } from '../core/attempt-keys.ts'
+import { gateLayer } from '../core/gate.ts'
+import type { CallRequest, Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, errorCode, neverLeftClient } from '../core/outcome.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
 import { optionalFunction, optionsArgument } from '../core/validate.ts'
@@ -68,34 +70,72 @@ export function concurrencyLayerFrom(
     const { originState, clock, origin } = request
     return originState.slot(key, () => createLimiter(options, clock, origin, onLimitChange))
   }
-  return function concurrency(request, next) {
-    const limiter = limiterFor(request)
-    if (limiter.tryAcquire()) return run(limiter, request, next)
-    if (isHedge(request)) {
-      // A hedge that would wait for a place would add load where there is no room for it.
-      return Promise.reject(
-        new HedgeDeclinedError(
+  const admitted = (limiter: ConcurrencyLimiter, request: CallRequest, queuedSince?: number) => ({
+    limiter,
+    inFlight: limiter.inFlight,
+    before: request.attempts.length,
+    queuedSince,
+  })
+  return gateLayer<LimiterPass>({
+    name: 'concurrency',
+    enter(request) {
+      const limiter = limiterFor(request)
+      if (limiter.tryAcquire()) return admitted(limiter, request)
+      if (isHedge(request)) {
+        // A hedge that would wait for a place would add load where there is no room for it.
+        throw new HedgeDeclinedError(
           `${request.origin} has ${limiter.inFlight} attempts in flight, at its concurrency limit of ${limiter.limit}`,
-        ),
-      )
-    }
-    const { clock, deadline, minAttemptTime } = request
-    const queuedSince = clock.now()
-    // A healthy origin's queue is waited on within the deadline; the limiter cuts the wait to
-    // maxQueueWait while the origin struggles.
-    const wait = deadline - minAttemptTime - queuedSince
-    const waitReason = `the call's deadline left ${Math.max(0, Math.round(wait))} ms to wait`
-    return limiter
-      .acquire(wait, request.cancellation.signal, { origin: request.origin, waitReason })
-      .then(
-        () => run(limiter, request, next, queuedSince),
-        (error: unknown) => {
-          const cause = shedCause(error)
-          if (cause !== undefined) reportShed(request, cause, error as QueueFullError, onShed)
-          throw error
-        },
-      )
-  }
+        )
+      }
+      const { clock, deadline, minAttemptTime } = request
+      const queuedSince = clock.now()
+      // A healthy origin's queue is waited on within the deadline; the limiter cuts the wait to
+      // maxQueueWait while the origin struggles.
+      const wait = deadline - minAttemptTime - queuedSince
+      const waitReason = `the call's deadline left ${Math.max(0, Math.round(wait))} ms to wait`
+      return limiter
+        .acquire(wait, request.cancellation.signal, { origin: request.origin, waitReason })
+        .then(
+          () => admitted(limiter, request, queuedSince),
+          (error: unknown) => {
+            const cause = shedCause(error)
+            if (cause !== undefined) reportShed(request, cause, error as QueueFullError, onShed)
+            throw error
+          },
+        )
+    },
+    forward(pass, request) {
+      const { queuedSince } = pass
+      if (queuedSince === undefined) return request
+      // The attempt's record, when the transport starts it, says how long it queued.
+      return noteAttempt(request, (record) => {
+        record.queued = request.startTime + record.start - queuedSince
+      })
+    },
+    response({ limiter, inFlight }, request, response) {
+      const { attempt } = response
+      const now = headersAt(request, attempt)
+      const dropped = classifyStatus(response.statusCode) === 'overload'
+      const rtt = now - (request.startTime + attempt.start)
+      const sample = { now, rtt, inFlight, dropped, nack: dropped }
+      // The place is held until the body is in: the connection is busy until then.
+      whenBodyComplete(response.body, () => limiter.release(sample))
+    },
+    error({ limiter, inFlight, before }, request, error) {
+      limiter.release(sampleOf(error, request, inFlight, before))
+    },
+  })
+}
+
+/** What the limiter remembers about one attempt it let through. */
+interface LimiterPass {
+  readonly limiter: ConcurrencyLimiter
+  /** Attempts in flight when this one took its place, for the limit algorithm. */
+  readonly inFlight: number
+  /** The call's attempt records before this attempt. */
+  readonly before: number
+  /** `clock.now()` when it began to wait for its place, if it had to. */
+  readonly queuedSince: number | undefined
 }
 
 function shedCause(error: unknown): ShedCause | undefined {
@@ -127,61 +167,18 @@ function createLimiter(
   )
 }
 
-function run(
-  limiter: ConcurrencyLimiter,
-  request: CallRequest,
-  next: Handler,
-  queuedSince?: number,
-): Promise<CallResponse> {
-  const { clock } = request
-  const inFlight = limiter.inFlight
-  const before = request.attempts.length
-  let pending: Promise<CallResponse>
-  try {
-    pending = next(request)
-  } catch (error) {
-    limiter.release(sampleOf(error, request, clock.now(), inFlight, before))
-    return Promise.reject(error as Error)
-  }
-  // The transport has started the attempt's record by now (unless a layer below waits before
-  // it): its start is the attempt's, with no clock reading of our own.
-  const record = request.attempts[before]
-  const start = record === undefined ? clock.now() : request.startTime + record.start
-  if (queuedSince !== undefined && record !== undefined) record.queued = start - queuedSince
-  return pending.then(
-    (response) => {
-      const now = headersAt(request, response.attempt)
-      const dropped = classifyStatus(response.statusCode) === 'overload'
-      const sample = { now, rtt: now - start, inFlight, dropped, nack: dropped }
-      // The place is held until the body is in: the connection is busy until then.
-      whenBodyComplete(response.body, () => limiter.release(sample))
-      return response
-    },
-    (error: unknown) => {
-      limiter.release(sampleOf(error, request, start, inFlight, before))
-      throw error
-    },
-  )
-}
-
 /**
  * The limit algorithm's view of an attempt that failed, or none when it says nothing: a caller's
  * abort, a local rejection, or an attempt that never reached the origin (a refused connect says
  * nothing about how many requests it can serve at once).
  */
-function sampleOf(
-  error: unknown,
-  request: CallRequest,
-  start: number,
-  inFlight: number,
-  before: number,
-) {
+function sampleOf(error: unknown, request: CallRequest, inFlight: number, before: number) {
   const kind = classifyError(error, request.callerSignal?.aborted === true)
   if (kind === 'cancelled' || kind === 'local') return undefined
-  if (neverLeftClient(error, failedAttempt(error, request.attempts, before))) {
-    return undefined
-  }
+  const attempt = failedAttempt(error, request.attempts, before)
+  // No record: the attempt was refused below before it was sent (it never reached the origin).
+  if (attempt === undefined || neverLeftClient(error, attempt)) return undefined
   const now = request.clock.now()
   const dropped = kind === 'overload' || DROP_CODES.has(errorCode(error))
-  return { now, rtt: now - start, inFlight, dropped }
+  return { now, rtt: now - (request.startTime + attempt.start), inFlight, dropped }
 }

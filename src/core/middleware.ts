@@ -5,7 +5,6 @@ import type { Cancellation } from './cancellation.ts'
 import type { Clock } from './clock.ts'
 import type { OriginState } from './origin-state.ts'
 import type { ResponseBody } from './response-body.ts'
-import { InvalidOptionError } from '../errors.ts'
 
 /**
  * A request body undici can send as is. Strings, bytes, Blobs, FormData and arrays of chunks
@@ -186,24 +185,3 @@ export type Handler = (request: CallRequest) => Promise<CallResponse>
  * ```
  */
 export type Middleware = (request: CallRequest, next: Handler) => Promise<CallResponse>
-
-/**
- * Builds one handler from a list of middleware and a terminal handler. The first middleware is the
- * outermost: it runs first on the way in and last on the way out. The chain is built once, so a
- * call allocates nothing for it.
- */
-export function compose(middleware: readonly Middleware[], terminal: Handler): Handler {
-  if (!Array.isArray(middleware) || middleware.some((m) => typeof m !== 'function')) {
-    throw new InvalidOptionError('middleware', middleware, 'an array of middleware functions')
-  }
-  if (typeof terminal !== 'function') {
-    throw new InvalidOptionError('terminal', terminal, 'a handler function')
-  }
-  let handler = terminal
-  for (let i = middleware.length - 1; i >= 0; i--) {
-    const layer = middleware[i] as Middleware
-    const next = handler
-    handler = (request) => layer(request, next)
-  }
-  return handler
-}

@@ -8,6 +8,7 @@ import { callHook } from './hooks.ts'
 import { wireHeaders, type HeaderRecord } from './headers.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import type { ConnectionWatch, WatchedAttempt } from './connection-watch.ts'
+import { kSettlesGates, type GatedHandler, type GatePass } from './gate.ts'
 import { h2ErrorName } from './h2-error.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
 import { kQueuedAbort } from './queued-abort.ts'
@@ -27,16 +28,22 @@ export function createTransport(
   onAttempt?: AttemptHook,
   watch?: ConnectionWatch,
 ): Handler {
-  return function transport(request: CallRequest): Promise<CallResponse> {
+  const transport = (request: CallRequest) => send(request, undefined)
+  // The gates right above settle from the handler's callbacks: no promise step of their own.
+  const settlingGates: GatedHandler = (request, pass) => send(request, pass)
+  Object.defineProperty(transport, kSettlesGates, { value: settlingGates })
+  return transport
+
+  function send(request: CallRequest, pass: GatePass | undefined): Promise<CallResponse> {
     const { cancellation } = request
     // Aborted before it could start (a deadline that passed in a queue, a caller who gave up):
     // dispatch nothing, not even a connection, and record no attempt.
-    if (cancellation.aborted) return Promise.reject(asError(cancellation.reason))
+    if (cancellation.aborted) return rejectPass(pass, asError(cancellation.reason))
     let body
     try {
       body = bodyForAttempt(request.body)
     } catch (error) {
-      return Promise.reject(error as Error)
+      return rejectPass(pass, error)
     }
     const record = startAttempt(request)
     request.originState.counters.attempts++
@@ -46,7 +53,16 @@ export function createTransport(
     return new Promise<CallResponse>((resolve, reject) => {
       const endpoint = ATTEMPT_ENDPOINT.get(request)
       const origin = endpoint === undefined ? request.origin : endpoint.origin
-      const handler = new AttemptHandler(request, record, resolve, reject, onAttempt, watch, origin)
+      const handler = new AttemptHandler(
+        request,
+        record,
+        resolve,
+        reject,
+        onAttempt,
+        watch,
+        origin,
+        pass,
+      )
       const options: Dispatcher.DispatchOptions = {
         origin,
         path: request.path,
@@ -92,6 +108,22 @@ export function createTransport(
   }
 }
 
+/** Settles `pass`'s gates with `error` and rejects with it (or with what a gate threw). */
+function rejectPass(pass: GatePass | undefined, error: unknown): Promise<never> {
+  return Promise.reject(failPass(pass, error) as Error)
+}
+
+/** Tells the gates of `pass` the attempt failed; returns the error to reject with. */
+function failPass(pass: GatePass | undefined, error: unknown): unknown {
+  if (pass === undefined) return error
+  try {
+    pass.failed(error)
+    return error
+  } catch (thrown) {
+    return thrown
+  }
+}
+
 /** Receives one attempt's events from undici and turns them into a response or an error. */
 class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #request: CallRequest
@@ -111,6 +143,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #origin: string
   /** Set when the connection watch follows this attempt (it goes over an HTTP/2 session). */
   watched: WatchedAttempt | undefined
+  // The gates right above the transport, settled here before the attempt resolves or rejects.
+  readonly #pass: GatePass | undefined
 
   constructor(
     request: CallRequest,
@@ -120,7 +154,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     onAttempt: AttemptHook | undefined,
     watch: ConnectionWatch | undefined,
     origin: string,
+    pass: GatePass | undefined,
   ) {
+    this.#pass = pass
     this.#request = request
     this.#watch = watch
     this.#origin = origin
@@ -172,6 +208,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       controller.abort(asError(this.#request.cancellation.reason))
       return
     }
+    const reject = this.#reject
     this.#resolve = undefined
     this.#reject = undefined
     const record = this.#record
@@ -195,7 +232,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       contentType: typeof contentType === 'string' ? contentType : undefined,
     })
     this.#body = body
-    resolve({
+    const response: CallResponse = {
       statusCode,
       statusText: statusText ?? '',
       headers,
@@ -204,7 +241,29 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       opaque: this.#request.undiciOptions.opaque,
       attempts: this.#request.attempts,
       attempt: record,
-    })
+    }
+    const pass = this.#pass
+    if (pass !== undefined) {
+      try {
+        pass.responded(response)
+      } catch (error) {
+        // A gate that throws fails the attempt, as a throwing middleware would.
+        this.#reject = reject
+        this.#failAfterHeaders(controller, error)
+        return
+      }
+    }
+    resolve(response)
+  }
+
+  /** A gate threw on the response: the call fails with that error and the response is dropped. */
+  #failAfterHeaders(controller: Dispatcher.DispatchController, error: unknown): void {
+    const reject = this.#reject
+    this.#reject = undefined
+    this.#body = undefined
+    this.#finish()
+    controller.abort(asError(error))
+    reject?.(error)
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -249,7 +308,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
         callHook(this.#onAttempt, 'onAttempt', { attempt: record, error })
       }
       noteAttemptError(error, record)
-      reject(error)
+      reject(failPass(this.#pass, error))
       return
     }
     const body = this.#body

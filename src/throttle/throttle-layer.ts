@@ -1,6 +1,7 @@
 import { headersAt } from '../core/attempt.ts'
 import { reportShed, type ShedHook } from '../core/events.ts'
-import type { CallResponse, Middleware } from '../core/middleware.ts'
+import { gateLayer } from '../core/gate.ts'
+import type { Middleware } from '../core/middleware.ts'
 import { classifyError, classifyStatus, connectionLost, neverLeftClient } from '../core/outcome.ts'
 import type { Random } from '../core/random.ts'
 import { optionalFunction, optionsArgument, randomOption } from '../core/validate.ts'
@@ -48,48 +49,41 @@ export function throttleLayerFrom(
   onShed?: ShedHook,
 ): Middleware {
   const key = Symbol('adaptive throttle')
-  // Not async: a healthy call costs one comparison and one `then`, no extra async frame.
-  return function throttle(request, next) {
-    const { clock, originState } = request
-    const state = originState.slot(key, () => new AdaptiveThrottle(options))
-    // The call's start, not a fresh reading: the windows count in seconds, and a clock reading
-    // costs more than the difference is worth.
-    const p = state.rejectionProbability(request.startTime)
-    if (p > 0 && random() < p) {
-      originState.bump(THROTTLED)
-      const { requests, accepts } = state.counts(clock.now())
-      const error = new ThrottledError(
-        `adaptive throttling rejected the call locally (probability ${p.toFixed(2)}): ${request.origin} accepted ${accepts} of ${requests} calls in the last ${options.window / 1000} s`,
-      )
-      reportShed(request, 'throttled', error, onShed)
-      return Promise.reject(error)
-    }
-    let pending: Promise<CallResponse>
-    try {
-      pending = next(request)
-    } catch (error) {
-      return Promise.reject(error as Error)
-    }
-    return pending.then(
-      (response) => {
-        const at = headersAt(request, response.attempt)
-        state.record(at, classifyStatus(response.statusCode) !== 'overload')
-        return response
-      },
-      (error: unknown) => {
-        const kind = classifyError(error, request.callerSignal?.aborted === true)
-        // A call whose last attempt never reached the origin (refused connects, a wait for a
-        // connection cut short) says nothing about what the origin accepts.
-        const last = request.attempts.at(-1)
-        if (kind !== 'cancelled' && kind !== 'local' && last !== undefined) {
-          if (!neverLeftClient(error, last) && !connectionLost(error)) {
-            state.record(clock.now(), kind !== 'overload')
-          }
-        }
+  return gateLayer<AdaptiveThrottle>({
+    name: 'throttle',
+    enter(request) {
+      const { clock, originState } = request
+      const state = originState.slot(key, () => new AdaptiveThrottle(options))
+      // The call's start, not a fresh reading: the windows count in seconds, and a clock reading
+      // costs more than the difference is worth.
+      const p = state.rejectionProbability(request.startTime)
+      if (p > 0 && random() < p) {
+        originState.bump(THROTTLED)
+        const { requests, accepts } = state.counts(clock.now())
+        const error = new ThrottledError(
+          `adaptive throttling rejected the call locally (probability ${p.toFixed(2)}): ${request.origin} accepted ${accepts} of ${requests} calls in the last ${options.window / 1000} s`,
+        )
+        reportShed(request, 'throttled', error, onShed)
         throw error
-      },
-    )
-  }
+      }
+      return state
+    },
+    response(state, request, response) {
+      const at = headersAt(request, response.attempt)
+      state.record(at, classifyStatus(response.statusCode) !== 'overload')
+    },
+    error(state, request, error) {
+      const kind = classifyError(error, request.callerSignal?.aborted === true)
+      // A call whose last attempt never reached the origin (refused connects, a wait for a
+      // connection cut short) says nothing about what the origin accepts.
+      const last = request.attempts.at(-1)
+      if (kind !== 'cancelled' && kind !== 'local' && last !== undefined) {
+        if (!neverLeftClient(error, last) && !connectionLost(error)) {
+          state.record(request.clock.now(), kind !== 'overload')
+        }
+      }
+    },
+  })
 }
 
 /** The origin's tally of calls the throttle rejected (`stats().shed.throttled`). */

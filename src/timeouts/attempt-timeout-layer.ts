@@ -1,5 +1,7 @@
 import { Cancellation } from '../core/cancellation.ts'
-import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
+import { gateLayer } from '../core/gate.ts'
+import { timerQueueOf, type QueuedTimer } from '../core/timer-queue.ts'
+import type { CallRequest, Middleware } from '../core/middleware.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
 import { checkKnownKeys, optionsArgument } from '../core/validate.ts'
 import { AttemptTimeoutError } from '../errors.ts'
@@ -44,60 +46,74 @@ export function attemptTimeoutLayer(options: AttemptTimeoutLayerOptions = {}): M
 
 /** {@link attemptTimeoutLayer} from settings the client has already validated. */
 export function attemptTimeoutLayerFrom(header: string | undefined, margin: number): Middleware {
-  return function attemptTimeout(request, next) {
-    const remaining = request.deadline - request.clock.now()
-    const { minAttemptTime } = request
-    if (remaining <= 0 || remaining < minAttemptTime) {
-      const left = Math.max(0, Math.floor(remaining))
-      return Promise.reject(
-        deadlineError(
+  return gateLayer<AttemptBudget>({
+    name: 'attemptTimeout',
+    enter(request) {
+      const { deadline } = request
+      const remaining = deadline - request.clock.now()
+      const { minAttemptTime } = request
+      if (remaining <= 0 || remaining < minAttemptTime) {
+        const left = Math.max(0, Math.floor(remaining))
+        throw deadlineError(
           request,
           `left ${left} ms for another attempt, less than minAttemptTime (${minAttemptTime} ms)`,
-        ),
-      )
-    }
-    const timeout = request.attemptTimeout
-    const timed = timeout !== undefined && timeout < remaining
-    const budget = timed ? timeout : remaining
-    const attempt: CallRequest =
-      header === undefined
-        ? request
-        : {
-            ...request,
-            headers: { ...request.headers, [header]: formatTimeoutHeader(header, budget - margin) },
-          }
-    return timed ? timedAttempt(attempt, next, timeout) : next(attempt)
-  }
+        )
+      }
+      const timeout = request.attemptTimeout
+      if (timeout === undefined || timeout >= remaining) return remaining
+      return startTimer(request, timeout, deadline - remaining)
+    },
+    forward(budget, request) {
+      const timed = typeof budget !== 'number'
+      if (header === undefined && !timed) return request
+      const attempt: { -readonly [K in keyof CallRequest]: CallRequest[K] } = { ...request }
+      if (header !== undefined) {
+        const ms = (timed ? budget.timeout : budget) - margin
+        attempt.headers = { ...request.headers, [header]: formatTimeoutHeader(header, ms) }
+      }
+      if (timed) attempt.cancellation = budget.cancellation
+      return attempt
+    },
+    response(budget, request, response) {
+      if (typeof budget === 'number') return
+      timerQueueOf(request.clock).remove(budget.timer)
+      // The call's aborts must still reach the body while it arrives.
+      whenBodyComplete(response.body, budget.unfollow)
+    },
+    error(budget, request) {
+      if (typeof budget === 'number') return
+      timerQueueOf(request.clock).remove(budget.timer)
+      budget.unfollow()
+    },
+  })
 }
 
+/** An attempt's time: the ms left of the deadline, or its own timeout when that is sooner. */
+type AttemptBudget = number | TimedAttempt
+
 /**
- * Runs one attempt under its own cancellation: it follows the call's (a deadline or a caller's
- * abort still reach the attempt) and also aborts when the attempt's timer fires.
+ * An attempt under its own cancellation: it follows the call's (a deadline or a caller's abort
+ * still reach the attempt) and also aborts when the attempt's timer fires.
  */
-function timedAttempt(request: CallRequest, next: Handler, timeout: number): Promise<CallResponse> {
+interface TimedAttempt {
+  readonly timeout: number
+  readonly cancellation: Cancellation
+  readonly timer: QueuedTimer
+  readonly unfollow: () => void
+}
+
+function startTimer(request: CallRequest, timeout: number, now: number): TimedAttempt {
   const { clock, attempts } = request
   const cancellation = new Cancellation()
   const unfollow = request.cancellation.onAbort((reason) => cancellation.abort(reason))
   const number = attempts.length + 1
-  const timer = clock.setTimer(() => {
+  const fire = () =>
     cancellation.abort(
       new AttemptTimeoutError(
         `attempt ${number} got no response headers within its attempt timeout of ${timeout} ms`,
         { attempts },
       ),
     )
-  }, timeout)
-  return next({ ...request, cancellation }).then(
-    (response) => {
-      clock.clearTimer(timer)
-      // The call's aborts must still reach the body while it arrives.
-      whenBodyComplete(response.body, unfollow)
-      return response
-    },
-    (error: unknown) => {
-      clock.clearTimer(timer)
-      unfollow()
-      throw error
-    },
-  )
+  const timer = timerQueueOf(clock).add(now + timeout, now, fire, undefined)
+  return { timeout, cancellation, timer, unfollow }
 }

@@ -1,3 +1,5 @@
+import { gateLayer } from '../core/gate.ts'
+import { timerQueueOf, type QueuedTimer } from '../core/timer-queue.ts'
 import type { CallRequest, Middleware } from '../core/middleware.ts'
 import { whenBodyComplete } from '../core/response-body.ts'
 import { DeadlineExceededError } from '../errors.ts'
@@ -10,37 +12,27 @@ import { DeadlineExceededError } from '../errors.ts'
  * a sleep or queue wait ends at once, and the call (or the body being read) fails with
  * `DeadlineExceededError`, which is final.
  *
- * One timer per call, cleared when the call settles; a call whose deadline has already passed
- * sends nothing.
+ * Its timer waits in the clock's {@link TimerQueue} with every other call's, removed when the call
+ * settles; a call whose deadline has already passed sends nothing.
  */
 export function deadlineLayer(): Middleware {
-  // Not async: an async frame would hold its locals for the whole call; two closures hold less.
-  return function deadline(request, next) {
-    const { clock } = request
-    const remaining = request.deadline - clock.now()
-    if (remaining <= 0) {
-      return Promise.reject(deadlineError(request, 'had passed before the call started'))
-    }
-    const timer = clock.setTimer(() => onDeadline(request), remaining)
-    let pending
-    try {
-      pending = next(request)
-    } catch (error) {
-      clock.clearTimer(timer)
-      return Promise.reject(error as Error)
-    }
-    return pending.then(
-      (response) => {
-        // The body is part of the call: a trickled body must still be cut at the deadline.
-        whenBodyComplete(response.body, () => clock.clearTimer(timer))
-        return response
-      },
-      (error: unknown) => {
-        clock.clearTimer(timer)
-        throw error
-      },
-    )
-  }
+  return gateLayer<QueuedTimer>({
+    name: 'deadline',
+    enter(request) {
+      const { clock } = request
+      const now = clock.now()
+      if (request.deadline <= now)
+        throw deadlineError(request, 'had passed before the call started')
+      return timerQueueOf(clock).add(request.deadline, now, onDeadline, request)
+    },
+    response(timer, request, response) {
+      // The body is part of the call: a trickled body must still be cut at the deadline.
+      whenBodyComplete(response.body, () => timerQueueOf(request.clock).remove(timer))
+    },
+    error(timer, request) {
+      timerQueueOf(request.clock).remove(timer)
+    },
+  })
 }
 
 function onDeadline(request: CallRequest): void {
