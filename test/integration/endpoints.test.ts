@@ -75,8 +75,11 @@ describe('endpoints on loopback: one name, three addresses', () => {
     // attempts in flight everywhere, each address gets some of them.
     servers[2]!.route('/', { latency: 300 })
     const batch = () => Promise.all(Array.from({ length: 10 }, () => get(api)))
-    const first = await batch()
-    expect(first).toContain('127.0.0.3')
+    // Until 127.0.0.3 has answered once (its cost starts from the warm-up's latency, which on a
+    // loaded machine can be high enough that a batch or two goes elsewhere): at most five.
+    let reached = false
+    for (let i = 0; i < 5 && !reached; i++) reached = (await batch()).includes('127.0.0.3')
+    expect(reached).toBe(true)
     const slow = () => api.stats().origins[0]?.endpoints?.find((e) => e.address === '127.0.0.3')
     expect(slow()?.latency).toBeGreaterThan(250)
     // Its first slow answer made it the costly choice: round robin would send it a third of the
