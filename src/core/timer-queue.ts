@@ -22,7 +22,8 @@ interface Entry<A = unknown> extends QueuedTimer {
  * about 340 ns to set and clear; an entry here costs an object and a few links. Calls of one
  * client mostly share a deadline's length, so a new entry is usually the last one: adding is O(1)
  * from the tail, removing O(1). Removing the first entry leaves the clock timer set: it fires
- * early, finds nothing due, and is set again for the new first entry.
+ * early, finds nothing due, and is set again for the new first entry. An empty queue keeps a
+ * Node timer, unref'd, for the next entry (see #release).
  *
  * Entries fire when `clock.now()` has reached their time, never before: Node's timers count
  * from the event loop's cached time and can run a few ms early by `performance.now()`.
@@ -34,6 +35,8 @@ export class TimerQueue {
   #timer: TimerHandle | undefined
   // When the clock timer is set to fire; Infinity when it is not set.
   #armedFor = Infinity
+  // False while the queue is empty and the clock timer, left set, no longer holds the process.
+  #held = false
 
   constructor(clock: Clock) {
     this.#clock = clock
@@ -52,7 +55,10 @@ export class TimerQueue {
       if (this.#head !== undefined) this.#head.prev = entry as Entry
       else this.#tail = entry as Entry
       this.#head = entry as Entry
-      if (due < this.#armedFor) this.#arm(due, now)
+      if (due < this.#armedFor) {
+        this.#arm(due, now)
+        return entry
+      }
     } else {
       entry.prev = after
       entry.next = after.next
@@ -60,6 +66,7 @@ export class TimerQueue {
       else this.#tail = entry as Entry
       after.next = entry as Entry
     }
+    if (!this.#held) this.#hold(true)
     return entry
   }
 
@@ -69,11 +76,31 @@ export class TimerQueue {
     if (!entry.queued) return
     this.#unlink(entry)
     // Nothing left to wait for: the clock timer must not keep the process alive.
-    if (this.#head === undefined && this.#timer !== undefined) {
-      this.#clock.clearTimer(this.#timer)
-      this.#timer = undefined
-      this.#armedFor = Infinity
+    if (this.#head === undefined && this.#timer !== undefined) this.#release()
+  }
+
+  /**
+   * The queue is empty. A Node timer is left set but unref'd: the next entry, usually due after
+   * it, takes it up with a `ref()` instead of a new timer (calls made one at a time empty the
+   * queue after each). Another clock's timer is cleared.
+   */
+  #release(): void {
+    if (typeof (this.#timer as Partial<NodeJS.Timeout>).unref === 'function') {
+      this.#hold(false)
+      return
     }
+    this.#clock.clearTimer(this.#timer as TimerHandle)
+    this.#timer = undefined
+    this.#armedFor = Infinity
+  }
+
+  /** Lets the clock timer keep the process alive, or not. */
+  #hold(held: boolean): void {
+    const timer = this.#timer as Partial<NodeJS.Timeout> | undefined
+    if (timer === undefined) return
+    this.#held = held
+    if (held) timer.ref?.()
+    else timer.unref?.()
   }
 
   #unlink(entry: Entry): void {
@@ -91,6 +118,7 @@ export class TimerQueue {
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer)
     this.#armedFor = due
     this.#timer = this.#clock.setTimer(this.#onTimer, Math.max(0, due - now))
+    this.#held = true
   }
 
   readonly #onTimer = (): void => {

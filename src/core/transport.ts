@@ -138,7 +138,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   // undici's way to take the request out of its queue before it starts (see kQueuedAbort).
   #cancelQueued: ((reason: Error) => void) | undefined
   #done = false
-  readonly #trailers: ClientResponse['trailers'] = {}
+  // Made with the response: an attempt waiting for its headers holds no object for them.
+  #trailers: ClientResponse['trailers'] | undefined
   readonly #watch: ConnectionWatch | undefined
   readonly #origin: string
   /** Set when the connection watch follows this attempt (it goes over an HTTP/2 session). */
@@ -237,7 +238,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       statusText: statusText ?? '',
       headers,
       body,
-      trailers: this.#trailers,
+      trailers: (this.#trailers = {}),
       opaque: this.#request.undiciOptions.opaque,
       attempts: this.#request.attempts,
       attempt: record,
@@ -275,7 +276,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     trailers: Dispatcher.ResponseData['headers'] | null,
   ): void {
     this.#finish()
-    if (trailers) copyTrailers(this.#trailers, trailers)
+    if (trailers && this.#trailers !== undefined) copyTrailers(this.#trailers, trailers)
     const body = this.#body
     if (body !== undefined) {
       body.push(null)

@@ -99,3 +99,36 @@ describe('TimerQueue', () => {
     expect(fired).toEqual([2])
   })
 })
+
+describe('TimerQueue on Node timers', () => {
+  it('keeps its timer, unref’d, while empty, and takes it up again for the next entry', () => {
+    const set: NodeJS.Timeout[] = []
+    const clock: Clock = {
+      now: () => performance.now(),
+      wallNow: () => Date.now(),
+      sleep: () => Promise.resolve(),
+      setTimer: (callback, ms) => {
+        const timer = setTimeout(callback, ms)
+        set.push(timer)
+        return timer as unknown as TimerHandle
+      },
+      clearTimer: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
+    }
+    const queue = new TimerQueue(clock)
+    try {
+      const first = queue.add(clock.now() + 60_000, clock.now(), () => {}, undefined)
+      expect(set).toHaveLength(1)
+      expect(set[0]?.hasRef()).toBe(true)
+      queue.remove(first)
+      // Empty: the process may exit, whatever the timer.
+      expect(set[0]?.hasRef()).toBe(false)
+      // Calls made one at a time: the next entry, due later, reuses the timer.
+      const second = queue.add(clock.now() + 60_001, clock.now(), () => {}, undefined)
+      expect(set).toHaveLength(1)
+      expect(set[0]?.hasRef()).toBe(true)
+      queue.remove(second)
+    } finally {
+      for (const timer of set) clearTimeout(timer)
+    }
+  })
+})
