@@ -26,13 +26,16 @@ export const kResumeSource = Symbol('netiquette.resumeSource')
 
 /**
  * @internal A reader that takes a body's chunks directly, as they arrive, without the stream's
- * buffer and events: the dispatcher face's handler. Errors still come as the stream's 'error'.
+ * buffer and events: the dispatcher face's handler, the web body. It needs no 'error' listener
+ * (which would make the stream): a failure comes to `error`.
  */
 export interface BodyConsumer {
   /** A chunk of the body. Returns false to pause the source until `body[kResumeSource]()`. */
   data(chunk: Buffer): boolean
   /** The body has been received to its end. */
   end(): void
+  /** The body failed, or was destroyed, before its end. */
+  error(error: Error): void
 }
 
 /** How a {@link ResponseBody} talks to the request that feeds it. */
@@ -230,8 +233,14 @@ export class ResponseBody extends StreamBase {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    // A consumer hears of it through the stream's 'error'; nothing more is handed to it.
+    // A consumer hears of it here, and nothing more is handed to it. It was the body's reader:
+    // the stream's 'error' then needs no listener of its own to be handled.
+    const consumer = this.#consumer
     this.#consumer = undefined
+    if (consumer !== undefined) {
+      this.on('error', noop)
+      consumer.error(error ?? bodyDestroyed())
+    }
     this.#early = undefined
     if (!this.#complete) {
       this.#source.abort(error ?? bodyDestroyed())

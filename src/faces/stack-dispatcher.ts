@@ -210,7 +210,7 @@ class StackDispatch implements Dispatcher.DispatchController {
     // The call stops wherever it is (queued, in flight, streaming) and settles with an error,
     // which reaches the handler as this reason.
     this.#abort.abort(this.#reason)
-    if (this.#body !== undefined) this.#body.destroy(this.#reason)
+    if (this.#body !== undefined) destroyBody(this.#body, this.#reason)
   }
 
   pause(): void {
@@ -297,11 +297,14 @@ class StackDispatch implements Dispatcher.DispatchController {
 
   #respond(response: ClientResponse): void {
     const { body } = response
-    // Listen before the handler runs: a handler that aborts or throws in onResponseStart destroys
-    // the body, and an 'error' nobody listens to would crash the process.
-    body.on('error', (error: Error) => this.#fail(error))
+    // The transport's body tells its consumer of a failure; another body (a middleware's) is
+    // listened to before the handler runs, since a handler that aborts or throws in
+    // onResponseStart destroys it (and destroyBody keeps that 'error' handled).
+    // (A middleware may hand back any Readable, whatever the type says.)
+    const ours = (body as unknown) instanceof ResponseBody
+    if (!ours) body.on('error', (error: Error) => this.#fail(error))
     if (this.#reason !== null) {
-      body.destroy(this.#reason)
+      destroyBody(body, this.#reason)
       this.#fail(this.#reason)
       return
     }
@@ -326,17 +329,19 @@ class StackDispatch implements Dispatcher.DispatchController {
     }
     // The body the transport made: its chunks go straight to the handler, without the stream's
     // buffer, events and ticks (the handler's pause() holds the socket through the return value).
-    if (body instanceof ResponseBody) {
+    if (ours) {
       const consumer: BodyConsumer = {
         data: (chunk) => this.#take(chunk),
         end: () => {
           if (this.#held !== undefined && this.#held.length > 0) this.#endHeld = true
           else this.#end(response)
         },
+        error: (error) => this.#fail(error),
       }
       this.#direct = true
       if (body[kConsume](consumer)) return
       this.#direct = false
+      body.on('error', (error: Error) => this.#fail(error))
     }
     body.on('end', () => this.#end(response))
     body.on('data', (chunk: Buffer) => this.#deliver(chunk))
@@ -387,6 +392,14 @@ class StackDispatch implements Dispatcher.DispatchController {
     }
   }
 }
+
+/** Destroys a body with `reason`, keeping its 'error' handled (the face reports it itself). */
+function destroyBody(body: ClientResponse['body'], reason: Error): void {
+  body.on('error', noop)
+  body.destroy(reason)
+}
+
+function noop(): void {}
 
 function targetUrl(options: Dispatcher.DispatchOptions, clientOrigin: string | undefined): string {
   // undici reports bad options to the handler rather than throwing: so does this.

@@ -69,11 +69,9 @@ export function toWebBody(body: Readable, signal?: AbortSignal): ReadableStream<
               return (controller.desiredSize ?? 0) > 0
             },
             end,
+            error: fail,
           })
-          if (direct) {
-            body.once('error', fail)
-            return
-          }
+          if (direct) return
         }
         body.pause()
         body.on('data', (chunk: Buffer) => {
