@@ -12,7 +12,7 @@ import { DeadlineExceededError } from '../errors.ts'
  * a sleep or queue wait ends at once, and the call (or the body being read) fails with
  * `DeadlineExceededError`, which is final.
  *
- * Its timer waits in the clock's {@link TimerQueue} with every other call's, removed when the call
+ * Its timer waits in the clock's timer queue with every other call's, removed when the call
  * settles; a call whose deadline has already passed sends nothing.
  */
 export function deadlineLayer(): Middleware {
