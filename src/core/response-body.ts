@@ -215,14 +215,23 @@ export class ResponseBody extends StreamBase {
     if (this.#hasState && (this.destroyed || Readable.isDisturbed(this))) return false
     this.#used = true
     const early = this.#takeEarly()
+    // The consumer is the reader from here: a destroy while it takes the early chunks (its
+    // handler threw, it aborted) reaches it as an error, and stops the hand-over.
+    this.#consumer = consumer
     let more = true
-    if (early !== undefined) for (const chunk of early) more = consumer.data(chunk)
+    if (early !== undefined) {
+      for (const chunk of early) {
+        if (this.#consumer !== consumer) return true
+        more = consumer.data(chunk)
+      }
+    }
+    if (this.#consumer !== consumer) return true
     if (this.#eof) {
+      this.#consumer = undefined
       consumer.end()
       this.#drain()
       return true
     }
-    this.#consumer = consumer
     if (more) this.#source.resume()
     return true
   }
@@ -239,7 +248,10 @@ export class ResponseBody extends StreamBase {
     this.#consumer = undefined
     if (consumer !== undefined) {
       this.on('error', noop)
-      consumer.error(error ?? bodyDestroyed())
+      // On the next tick, as the stream's 'error' would come: never inside the consumer's own
+      // callback that destroyed the body.
+      const failure = error ?? bodyDestroyed()
+      process.nextTick(() => consumer.error(failure))
     }
     this.#early = undefined
     if (!this.#complete) {
