@@ -40,7 +40,7 @@ export type {
 export type { AttemptDecision, AttemptRecord, RetryDecisionCode } from './core/attempt-record.ts'
 export type { Clock, TimerHandle } from './core/clock.ts'
 export { compose } from './core/compose.ts'
-export { gateLayer, type Gate } from './core/gate.ts'
+export { answer, gateLayer, type Answer, type Gate } from './core/gate.ts'
 export { CallKey } from './core/call-key.ts'
 export type { AttemptEndpoint } from './core/attempt-keys.ts'
 export type {

@@ -7,14 +7,16 @@ import type { CallRequest, CallResponse, Handler, Middleware } from './middlewar
  * learns how the pass ended on the way out, with no promise of its own. Most policies are this
  * shape ("admit, then record"): the breaker takes a permit and releases it with a verdict, the
  * limiter takes a place and gives it back, the throttle draws and records, a timer is set and
- * cleared. A run of gates in a stack costs one promise step between them all, where a run of
- * {@link Middleware} costs one per layer (see `docs/performance.md`).
+ * cleared. A run of gates in a stack costs no promise step of its own, where each
+ * {@link Middleware} costs one (see `docs/performance.md`).
  *
  * Give a gate to the stack with {@link gateLayer}: the result is an ordinary middleware (it can be
  * reordered, filtered or called on its own), and the stack runs neighbouring gates together.
  *
- * The hooks run synchronously and must not throw, except `enter`, which refuses the pass by
- * throwing. `response` and `error` run once per pass that `enter` admitted, innermost gate first.
+ * The hooks run synchronously. `enter` refuses the pass by throwing. `response` and `error` run
+ * once per pass that `enter` admitted, innermost gate first, and return nothing, unless the gate
+ * takes the outcome over: then they return the promise of the pass's new outcome (a retry runs
+ * `below` again), and the gates above it settle with that.
  *
  * @typeParam S - what the gate remembers about one pass (a permit, a start time, a timer).
  * @example
@@ -42,19 +44,60 @@ export interface Gate<S = unknown> {
   /**
    * Admits a pass of `request`: returns what the other hooks get back as `state`, or a promise of
    * it when the pass must wait first (a queue, a pause). Throws, or rejects, to refuse the pass.
-   * A state is never a promise itself.
+   * Returns {@link answer}`(outcome)` to answer the pass itself, without the layers below (a
+   * cache, a loop of its own over `below`). A state is never a promise or an answer itself.
+   *
+   * @param below - the layers below this gate, for a gate that runs them itself.
    */
-  enter(request: CallRequest): S | Promise<S>
+  enter(request: CallRequest, below: Handler): S | Promise<S> | Answer
   /**
    * The request the layers below see, when it differs from this gate's (a header added, a
    * narrower cancellation). Called once per pass, after `enter`.
    * @defaultValue none: the layers below get the gate's own request
    */
   forward?(state: S, request: CallRequest): CallRequest
-  /** The pass produced a response (its headers have arrived; the body may still be coming). */
-  response(state: S, request: CallRequest, response: CallResponse): void
-  /** The pass failed with `error`, whether an attempt below failed or a gate below refused it. */
-  error(state: S, request: CallRequest, error: unknown): void
+  /**
+   * The pass produced a response (its headers have arrived; the body may still be coming).
+   * Returns nothing, or the promise of another outcome that replaces it (a retry over `below`).
+   */
+  response(
+    state: S,
+    request: CallRequest,
+    response: CallResponse,
+    below: Handler,
+  ): void | Promise<CallResponse>
+  /**
+   * The pass failed with `error`, whether an attempt below failed or a gate below refused it.
+   * Returns nothing, or the promise of another outcome that replaces the failure.
+   */
+  error(
+    state: S,
+    request: CallRequest,
+    error: unknown,
+    below: Handler,
+  ): void | Promise<CallResponse>
+}
+
+/** What {@link answer} returns: a gate's own outcome for a pass. */
+export class Answer {
+  /** @internal */
+  readonly outcome: Promise<CallResponse>
+
+  /** @internal Made by {@link answer}. */
+  constructor(outcome: Promise<CallResponse>) {
+    this.outcome = outcome
+  }
+}
+
+/**
+ * What a gate's `enter` returns to answer the pass itself: the layers below are not run (unless
+ * the gate runs them through `below`), and the gates above settle with `outcome`.
+ */
+export function answer(outcome: Promise<CallResponse>): Answer {
+  if (!(outcome instanceof Promise)) {
+    throw new InvalidOptionError('outcome', outcome, 'a promise of the response')
+  }
+  return new Answer(outcome)
 }
 
 const kGate = Symbol('netiquette.gate')
@@ -77,8 +120,8 @@ export function gateLayer<S>(gate: Gate<S>): Middleware {
     }
   }
   optionalFunction('gate.forward', gate.forward)
-  const single = new GateRun([gate as Gate])
-  const run = (request: CallRequest, next: Handler) => single.pass(request, next)
+  const slots = [new Slot(gate as Gate)]
+  const run = (request: CallRequest, next: Handler) => new GateRun(slots, next).pass(request)
   Object.defineProperty(run, 'name', { value: gate.name })
   Object.defineProperty(run, kGate, { value: gate })
   return run
@@ -115,10 +158,14 @@ export type ThenHandler = (
 
 /** One handler that runs `gates`, outermost first, around `next`: one promise step for them all. */
 export function gatesHandler(gates: readonly Gate[], next: Handler): Handler {
-  const run = new GateRun(gates)
   const settles = (next as Handler & { [kSettlesGates]?: GatedHandler })[kSettlesGates]
-  const handler: Handler = (request) => run.pass(request, next, settles)
-  const then: ThenHandler = (request, ok, fail) => run.pass(request, next, settles, ok, fail)
+  const run = new GateRun(
+    gates.map((gate) => new Slot(gate)),
+    next,
+    settles,
+  )
+  const handler: Handler = (request) => run.pass(request)
+  const then: ThenHandler = (request, ok, fail) => run.pass(request, ok, fail)
   Object.defineProperty(handler, kThen, { value: then })
   return handler
 }
@@ -141,83 +188,87 @@ class Slot {
   }
 }
 
-/** A run of neighbouring gates, built once per stack. */
+type Ok = (response: CallResponse) => CallResponse
+type Fail = (error: unknown) => never
+
+/** A run of neighbouring gates over the rest of the stack (`next`), built once per stack. */
 class GateRun {
   readonly slots: readonly Slot[]
+  readonly #next: Handler
+  readonly #settles: GatedHandler | undefined
+  // What each gate runs as `below`: the gates after it and `next`, made on first use.
+  readonly #below: (Handler | undefined)[]
 
-  constructor(gates: readonly Gate[]) {
-    this.slots = gates.map((gate) => new Slot(gate))
+  constructor(slots: readonly Slot[], next: Handler, settles?: GatedHandler) {
+    this.slots = slots
+    this.#next = next
+    this.#settles = settles
+    this.#below = new Array<Handler | undefined>(slots.length)
+  }
+
+  /** The layers below gate `i`: a run of the gates after it over `next`, or `next` itself. */
+  below(i: number): Handler {
+    let below = this.#below[i]
+    if (below === undefined) {
+      if (i === this.slots.length - 1) {
+        below = this.#next
+      } else {
+        const rest = new GateRun(this.slots.slice(i + 1), this.#next, this.#settles)
+        below = (request) => rest.pass(request)
+      }
+      this.#below[i] = below
+    }
+    return below
   }
 
   /**
    * One pass of `request` through the gates and on to `next`: each gate's `enter` in order, then
-   * `next`, then each gate's `response` or `error`, innermost first. With `settles`, `next`
-   * settles the gates itself; otherwise one `then` does.
+   * `next`, then each gate's `response` or `error`, innermost first. With `ok` and `fail` (the
+   * caller's continuations), they run in the same step.
    */
-  pass(
-    request: CallRequest,
-    next: Handler,
-    settles?: GatedHandler,
-    ok?: (response: CallResponse) => CallResponse,
-    fail?: (error: unknown) => never,
-  ): Promise<CallResponse> {
-    return this.resume(new GatePass(this.slots, request), request, next, settles, ok, fail)
+  pass(request: CallRequest, ok?: Ok, fail?: Fail): Promise<CallResponse> {
+    return this.resume(new GatePass(this, request), request, ok, fail)
   }
 
-  /** Enters the gates from the pass's next one on, then sends the request on. */
-  // Long (about 45 lines with its comments): the enter loop, the hand-off below and the one
+  // Long (about 55 lines with its comments): the enter loop, the hand-off below and the one
   // `then` read best in order; the waiting path is #wait.
-  resume(
-    pass: GatePass,
-    request: CallRequest,
-    next: Handler,
-    settles: GatedHandler | undefined,
-    ok?: (response: CallResponse) => CallResponse,
-    fail?: (error: unknown) => never,
-  ): Promise<CallResponse> {
+  resume(pass: GatePass, request: CallRequest, ok?: Ok, fail?: Fail): Promise<CallResponse> {
     let current = request
     try {
       const slots = this.slots
       for (let i = pass.admitted; i < slots.length; i++) {
-        const slot = slots[i] as Slot
-        const state = slot.enter(current)
-        if (state instanceof Promise) {
-          return this.#wait(pass, state, current, next, settles, ok, fail)
-        }
+        const state = (slots[i] as Slot).enter(current, this.below(i))
+        if (state instanceof Promise) return this.#wait(pass, state, current, ok, fail)
+        if (state instanceof Answer) return finish(pass.answered(state.outcome), ok, fail)
         current = pass.admit(state, current)
       }
     } catch (error) {
-      pass.failed(error)
-      const refused = Promise.reject(error as Error)
-      return fail === undefined ? refused : refused.then(ok, fail)
+      return finish(pass.failedWith(error), ok, fail)
     }
+    const settles = this.#settles
     if (settles !== undefined) {
       // The handler below settles the gates: only the caller's continuations are left.
       let settled: Promise<CallResponse>
       try {
         settled = settles(current, pass)
       } catch (error) {
-        pass.failed(error)
-        settled = Promise.reject(error as Error)
+        settled = pass.failedWith(error)
       }
       return ok === undefined ? settled : settled.then(ok, fail)
     }
     let pending: Promise<CallResponse>
     try {
-      pending = next(current)
+      pending = this.#next(current)
     } catch (error) {
       pending = Promise.reject(error as Error)
     }
     return pending.then(
       (response) => {
-        pass.responded(response)
+        const diverted = pass.responded(response)
+        if (diverted !== undefined) return finish(diverted, ok, fail)
         return ok === undefined ? response : ok(response)
       },
-      (error: unknown) => {
-        pass.failed(error)
-        if (fail !== undefined) return fail(error)
-        throw error
-      },
+      (error: unknown) => finish(pass.failedWith(error), ok, fail),
     )
   }
 
@@ -226,20 +277,19 @@ class GateRun {
     pass: GatePass,
     waiting: Promise<unknown>,
     request: CallRequest,
-    next: Handler,
-    settles: GatedHandler | undefined,
-    ok?: (response: CallResponse) => CallResponse,
-    fail?: (error: unknown) => never,
+    ok?: Ok,
+    fail?: Fail,
   ): Promise<CallResponse> {
     return waiting.then(
-      (state: unknown) => this.resume(pass, pass.admit(state, request), next, settles, ok, fail),
-      (error: unknown) => {
-        pass.failed(error)
-        if (fail !== undefined) return fail(error)
-        throw error
-      },
+      (state: unknown) => this.resume(pass, pass.admit(state, request), ok, fail),
+      (error: unknown) => finish(pass.failedWith(error), ok, fail),
     )
   }
+}
+
+/** `outcome` with the caller's continuations, if any. */
+function finish(outcome: Promise<CallResponse>, ok?: Ok, fail?: Fail): Promise<CallResponse> {
+  return ok === undefined ? outcome : outcome.then(ok, fail)
 }
 
 /**
@@ -247,7 +297,7 @@ class GateRun {
  * request it saw. Settles each admitted gate exactly once.
  */
 export class GatePass {
-  readonly #slots: readonly Slot[]
+  readonly #run: GateRun
   readonly #first: CallRequest
   readonly #states: unknown[]
   // The request each gate saw, kept only once a gate has changed it for those below.
@@ -255,10 +305,10 @@ export class GatePass {
   #admitted = 0
   #settled = false
 
-  constructor(slots: readonly Slot[], request: CallRequest) {
-    this.#slots = slots
+  constructor(run: GateRun, request: CallRequest) {
+    this.#run = run
     this.#first = request
-    this.#states = new Array<unknown>(slots.length)
+    this.#states = new Array<unknown>(run.slots.length)
   }
 
   /** How many gates have admitted the pass. */
@@ -271,28 +321,83 @@ export class GatePass {
     const i = this.#admitted++
     this.#states[i] = state
     if (request !== this.#first) (this.#requests ??= [])[i] = request
-    const forward = (this.#slots[i] as Slot).forward
+    const forward = (this.#run.slots[i] as Slot).forward
     return forward === undefined ? request : forward(state, request)
   }
 
-  /** The pass produced `response`: every admitted gate hears of it, innermost first. */
-  responded(response: CallResponse): void {
-    if (this.#settled) return
+  /**
+   * The pass produced `response`: every admitted gate hears of it, innermost first. Returns the
+   * promise of the pass's outcome when a gate took it over (it then settles the gates above with
+   * that outcome), or nothing: the outcome is `response`.
+   */
+  responded(response: CallResponse): Promise<CallResponse> | undefined {
+    if (this.#settled) return undefined
     this.#settled = true
-    const slots = this.#slots
-    for (let j = this.#admitted - 1; j >= 0; j--) {
-      ;(slots[j] as Slot).response(this.#states[j], this.#requestOf(j), response)
-    }
+    return this.#respondFrom(this.#admitted - 1, response)
   }
 
-  /** The pass failed with `error`: every admitted gate hears of it, innermost first. */
-  failed(error: unknown): void {
-    if (this.#settled) return
+  /**
+   * The pass failed with `error`: every admitted gate hears of it, innermost first. Returns the
+   * promise of the outcome when a gate took it over, or nothing: the pass fails with `error`.
+   */
+  failed(error: unknown): Promise<CallResponse> | undefined {
+    if (this.#settled) return undefined
     this.#settled = true
-    const slots = this.#slots
-    for (let j = this.#admitted - 1; j >= 0; j--) {
-      ;(slots[j] as Slot).error(this.#states[j], this.#requestOf(j), error)
+    return this.#failFrom(this.#admitted - 1, error)
+  }
+
+  /** {@link failed}, as the promise of the pass's outcome. */
+  failedWith(error: unknown): Promise<CallResponse> {
+    let diverted: Promise<CallResponse> | undefined
+    try {
+      diverted = this.failed(error)
+    } catch (thrown) {
+      return Promise.reject(thrown as Error)
     }
+    return diverted ?? Promise.reject(error as Error)
+  }
+
+  /** A gate that had not admitted the pass answered it: the gates above settle with `outcome`. */
+  answered(outcome: Promise<CallResponse>): Promise<CallResponse> {
+    this.#settled = true
+    return this.#after(this.#admitted - 1, outcome)
+  }
+
+  #respondFrom(from: number, response: CallResponse): Promise<CallResponse> | undefined {
+    const slots = this.#run.slots
+    for (let j = from; j >= 0; j--) {
+      const diverted = (slots[j] as Slot).response(
+        this.#states[j],
+        this.#requestOf(j),
+        response,
+        this.#run.below(j),
+      )
+      if (diverted !== undefined) return this.#after(j - 1, diverted)
+    }
+    return undefined
+  }
+
+  #failFrom(from: number, error: unknown): Promise<CallResponse> | undefined {
+    const slots = this.#run.slots
+    for (let j = from; j >= 0; j--) {
+      const diverted = (slots[j] as Slot).error(
+        this.#states[j],
+        this.#requestOf(j),
+        error,
+        this.#run.below(j),
+      )
+      if (diverted !== undefined) return this.#after(j - 1, diverted)
+    }
+    return undefined
+  }
+
+  /** A gate took the outcome over: the gates from `from` up settle with it once it is known. */
+  #after(from: number, outcome: Promise<CallResponse>): Promise<CallResponse> {
+    if (from < 0) return outcome
+    return outcome.then(
+      (response) => this.#respondFrom(from, response) ?? response,
+      (error: unknown) => this.#failFrom(from, error) ?? Promise.reject(error as Error),
+    )
   }
 
   #requestOf(j: number): CallRequest {

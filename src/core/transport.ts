@@ -108,20 +108,9 @@ export function createTransport(
   }
 }
 
-/** Settles `pass`'s gates with `error` and rejects with it (or with what a gate threw). */
-function rejectPass(pass: GatePass | undefined, error: unknown): Promise<never> {
-  return Promise.reject(failPass(pass, error) as Error)
-}
-
-/** Tells the gates of `pass` the attempt failed; returns the error to reject with. */
-function failPass(pass: GatePass | undefined, error: unknown): unknown {
-  if (pass === undefined) return error
-  try {
-    pass.failed(error)
-    return error
-  } catch (thrown) {
-    return thrown
-  }
+/** The attempt failed before it was sent: its gates settle, and may take the outcome over. */
+function rejectPass(pass: GatePass | undefined, error: unknown): Promise<CallResponse> {
+  return pass === undefined ? Promise.reject(error as Error) : pass.failedWith(error)
 }
 
 /** Receives one attempt's events from undici and turns them into a response or an error. */
@@ -130,7 +119,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly #record: AttemptRecord
   readonly #start: number
   readonly #onAttempt: AttemptHook | undefined
-  #resolve: ((response: CallResponse) => void) | undefined
+  #resolve: ((response: CallResponse | Promise<CallResponse>) => void) | undefined
   #reject: ((error: unknown) => void) | undefined
   #controller: Dispatcher.DispatchController | undefined
   #body: ResponseBody | undefined
@@ -150,7 +139,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   constructor(
     request: CallRequest,
     record: AttemptRecord,
-    resolve: (response: CallResponse) => void,
+    resolve: (response: CallResponse | Promise<CallResponse>) => void,
     reject: (error: unknown) => void,
     onAttempt: AttemptHook | undefined,
     watch: ConnectionWatch | undefined,
@@ -244,17 +233,21 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       attempt: record,
     }
     const pass = this.#pass
-    if (pass !== undefined) {
-      try {
-        pass.responded(response)
-      } catch (error) {
-        // A gate that throws fails the attempt, as a throwing middleware would.
-        this.#reject = reject
-        this.#failAfterHeaders(controller, error)
-        return
-      }
+    if (pass === undefined) {
+      resolve(response)
+      return
     }
-    resolve(response)
+    let outcome: Promise<CallResponse> | undefined
+    try {
+      // A gate may take the outcome over (a retry): the call then resolves with its promise.
+      outcome = pass.responded(response)
+    } catch (error) {
+      // A gate that throws fails the attempt, as a throwing middleware would.
+      this.#reject = reject
+      this.#failAfterHeaders(controller, error)
+      return
+    }
+    resolve(outcome ?? response)
   }
 
   /** A gate threw on the response: the call fails with that error and the response is dropped. */
@@ -289,7 +282,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.#reject === undefined && this.#body === undefined) return
     this.#finish()
     const reject = this.#reject
-    if (reject !== undefined) {
+    const resolve = this.#resolve
+    if (reject !== undefined && resolve !== undefined) {
       this.#resolve = undefined
       this.#reject = undefined
       const record = this.#record
@@ -309,7 +303,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
         callHook(this.#onAttempt, 'onAttempt', { attempt: record, error })
       }
       noteAttemptError(error, record)
-      reject(failPass(this.#pass, error))
+      const pass = this.#pass
+      if (pass === undefined) reject(error)
+      // Its gates settle, and may take the outcome over (a retry).
+      else resolve(pass.failedWith(error))
       return
     }
     const body = this.#body

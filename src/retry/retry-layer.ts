@@ -1,6 +1,7 @@
 import { failedAttempt } from '../core/attempt.ts'
 import type { AttemptRecord } from '../core/attempt-record.ts'
 import { discardResponse } from '../core/discard.ts'
+import { answer, gateLayer } from '../core/gate.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { channels, emit, type RetryHook } from '../core/events.ts'
 import { errorCode } from '../core/outcome.ts'
@@ -78,55 +79,64 @@ export function retryLayerFrom(
   onRetry?: RetryHook,
   hedgeBase: ResolvedHedgePolicy | false = false,
 ): Middleware {
-  // Not async itself: the loop is, and one async frame per call is enough.
-  return function retry(request, next) {
-    const own = REQUEST_RETRY.get(request)
-    const policy = own === undefined ? base : own
-    if (policy === false) return next(request)
-    const budget = budgetFor(policy, request)
-    // The call's start (the budget's window counts in seconds): no clock reading of its own.
-    budget?.recordCall(request.startTime)
-    const ownHedge = REQUEST_HEDGE.get(request)
-    const hedge = ownHedge === undefined ? hedgeBase : ownHedge
-    const hedging = hedge === false ? undefined : hedgingFor(hedge, request)
-    if (hedging !== undefined)
-      return retryLoop(request, next, policy, random, budget, onRetry, hedging)
-    // An origin some call asked to hedge (a request's own `hedge` on a client without hedging)
-    // counts every call and answer, so that its share and percentile mean what they say.
-    const watched = request.originState.peekSlot<HedgeState>(HEDGE_STATE)
-    watched?.recordCall(request.startTime)
-    // The first attempt outside the loop: a response nobody retries (nearly every call) then
-    // costs a `then`, not the loop's async frame.
-    budget?.attemptStarted(false)
-    const before = request.attempts.length
-    let pending: Promise<CallResponse>
-    try {
-      pending = next(request)
-    } catch (error) {
-      pending = Promise.reject(error as Error)
-    }
-    return pending.then(
-      (response) => {
-        budget?.attemptEnded(false)
-        if (watched !== undefined) {
-          const ttfb = response.attempt.timeToHeaders
-          if (ttfb !== undefined && !policy.statuses.has(response.statusCode)) {
-            watched.recordLatency(request.startTime + response.attempt.start + ttfb, ttfb)
-          }
+  // A gate: the first attempt of a call (nearly every call has one attempt) costs no promise of
+  // its own; a response or error the policy would retry takes the outcome over with the loop.
+  return gateLayer<RetryPass | undefined>({
+    name: 'retry',
+    enter(request, below) {
+      const own = REQUEST_RETRY.get(request)
+      const policy = own === undefined ? base : own
+      if (policy === false) return undefined
+      const budget = budgetFor(policy, request)
+      // The call's start (the budget's window counts in seconds): no clock reading of its own.
+      budget?.recordCall(request.startTime)
+      const ownHedge = REQUEST_HEDGE.get(request)
+      const hedge = ownHedge === undefined ? hedgeBase : ownHedge
+      const hedging = hedge === false ? undefined : hedgingFor(hedge, request)
+      if (hedging !== undefined) {
+        return answer(retryLoop(request, below, policy, random, budget, onRetry, hedging))
+      }
+      // An origin some call asked to hedge (a request's own `hedge` on a client without hedging)
+      // counts every call and answer, so that its share and percentile mean what they say.
+      const watched = request.originState.peekSlot<HedgeState>(HEDGE_STATE)
+      watched?.recordCall(request.startTime)
+      budget?.attemptStarted(false)
+      return { policy, budget, watched, before: request.attempts.length }
+    },
+    response(pass, request, response, below) {
+      if (pass === undefined) return undefined
+      const { policy, budget, watched, before } = pass
+      budget?.attemptEnded(false)
+      if (watched !== undefined) {
+        const ttfb = response.attempt.timeToHeaders
+        if (ttfb !== undefined && !policy.statuses.has(response.statusCode)) {
+          watched.recordLatency(request.startTime + response.attempt.start + ttfb, ttfb)
         }
-        if (!policy.statuses.has(response.statusCode) && policy.shouldRetry === undefined) {
-          return response
-        }
-        const first = { response, before }
-        return retryLoop(request, next, policy, random, budget, onRetry, undefined, first)
-      },
-      (error: unknown) => {
-        budget?.attemptEnded(false)
-        const first = { error, before }
-        return retryLoop(request, next, policy, random, budget, onRetry, undefined, first)
-      },
-    )
-  }
+      }
+      if (!policy.statuses.has(response.statusCode) && policy.shouldRetry === undefined) {
+        return undefined
+      }
+      const first = { response, before }
+      return retryLoop(request, below, policy, random, budget, onRetry, undefined, first)
+    },
+    error(pass, request, error, below) {
+      if (pass === undefined) return undefined
+      const { policy, budget, before } = pass
+      budget?.attemptEnded(false)
+      const first = { error, before }
+      return retryLoop(request, below, policy, random, budget, onRetry, undefined, first)
+    },
+  })
+}
+
+/** What the retry gate remembers about a call's first attempt. */
+interface RetryPass {
+  readonly policy: ResolvedRetryPolicy
+  readonly budget: RetryBudget | undefined
+  /** The origin's hedging state, when some call asked to hedge. */
+  readonly watched: HedgeState | undefined
+  /** The call's attempt records before the first attempt. */
+  readonly before: number
 }
 
 /** How the first attempt of a call ended, when it ran before the loop (see retryLayerFrom). */

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  answer,
   compose,
   createClient,
   gateLayer,
@@ -162,6 +163,79 @@ describe('gates in a stack', () => {
       'below settled with HEAD',
       'headed settled with GET',
     ])
+  })
+
+  it('a gate may answer a pass itself: nothing below runs, the gates above get its answer', async () => {
+    const log: string[] = []
+    const cached = fakeResponse('cached')
+    const handler = compose(
+      [
+        logging('a', log),
+        gateLayer<undefined>({
+          name: 'cache',
+          enter: () => answer(Promise.resolve(cached)),
+          response: () => void log.push('cache response'),
+          error: () => {},
+        }),
+        logging('c', log),
+      ],
+      async () => {
+        log.push('transport')
+        return fakeResponse('t')
+      },
+    )
+    expect(await handler(request)).toBe(cached)
+    expect(log).toEqual(['a enter', 'a response (a state)'])
+  })
+
+  it('a gate may take an outcome over and run the layers below again (a retry)', async () => {
+    const log: string[] = []
+    let sent = 0
+    const again = gateLayer<undefined>({
+      name: 'again',
+      enter: () => undefined,
+      response: (_state, req, response, below) => {
+        if ((response as unknown as { label: string }).label !== 'first') return undefined
+        log.push('again: once more')
+        return below(req)
+      },
+      error: () => {},
+    })
+    const handler = compose([logging('a', log), again, logging('c', log)], async () => {
+      sent++
+      return fakeResponse(sent === 1 ? 'first' : 'second')
+    })
+    const res = (await handler(request)) as unknown as { label: string }
+    expect(res.label).toBe('second')
+    expect(log).toEqual([
+      'a enter',
+      'c enter',
+      'c response (c state)',
+      'again: once more',
+      'c enter',
+      'c response (c state)',
+      'a response (a state)',
+    ])
+  })
+
+  it('a gate may turn a failure into a response; the gates above see the response', async () => {
+    const log: string[] = []
+    const recovering = gateLayer<undefined>({
+      name: 'recovering',
+      enter: () => undefined,
+      response: () => {},
+      error: () => Promise.resolve(fakeResponse('fallback')),
+    })
+    const handler = compose([logging('a', log), recovering], async () => {
+      throw new Error('reset')
+    })
+    const res = (await handler(request)) as unknown as { label: string }
+    expect(res.label).toBe('fallback')
+    expect(log).toEqual(['a enter', 'a response (a state)'])
+  })
+
+  it('refuses an answer that is not a promise', () => {
+    expect(() => answer({} as unknown as Promise<CallResponse>)).toThrow(InvalidOptionError)
   })
 
   it('a gate is a middleware of its name, and runs on its own too', async () => {
