@@ -6,6 +6,7 @@ import { main as decompression } from '../examples/decompression.ts'
 import { main as hedging } from '../examples/hedging.ts'
 import { main as sharedQuota } from '../examples/shared-quota.ts'
 import { main as fleet } from '../examples/fleet.ts'
+import { main as gate } from '../examples/gate.ts'
 import { haveRedis, startRedis } from './support/redis-server.ts'
 
 // Examples are part of the docs: running them here keeps them from rotting.
@@ -28,6 +29,17 @@ describe('examples', () => {
     expect(text).toMatch(/call failed with NQ_CIRCUIT_OPEN \(the circuit for .* is open/)
     expect(text).toMatch(/100 more calls failed in \d+ µs each, none sent/)
     expect(text).toContain('the down origin saw 5 requests in all')
+  })
+})
+
+describe('gate.ts', () => {
+  it('counts calls in flight with a gate, beside a middleware, and leaves none counted', async () => {
+    const text = (await gate(() => {})).join('\n')
+    expect(text).toMatch(/at most 3 calls to one path were in flight at once/)
+    expect(text).toContain('in flight now: 0')
+    // Each /slow answer took its 50 ms of server latency.
+    expect(text.match(/\/slow answered in \d+ ms/g)).toHaveLength(3)
+    expect(text).toContain('the server saw x-example on every request: true')
   })
 })
 
