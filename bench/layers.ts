@@ -191,6 +191,18 @@ const variants: [string, Send][] = [
       await res.arrayBuffer()
     },
   ],
+  // A user's `(request, next) => Promise` middleware between the retry policy and the breaker:
+  // it splits the default stack's run of gates in two, and costs what a promise step costs.
+  [
+    'default stack + a middleware inside',
+    viaClient({
+      middleware: (defaults: readonly Middleware[]) => {
+        const at = defaults.findIndex((layer) => layer.name === 'breaker')
+        const passing: Middleware = (request, next) => next(request).then((response) => response)
+        return [...defaults.slice(0, at), passing, ...defaults.slice(at)]
+      },
+    }),
+  ],
 ]
 
 /** `n` calls, `concurrency` at a time. */
