@@ -281,7 +281,16 @@ class GateRun {
     fail?: Fail,
   ): Promise<CallResponse> {
     return waiting.then(
-      (state: unknown) => this.resume(pass, pass.admit(state, request), ok, fail),
+      (state: unknown) => {
+        let forwarded: CallRequest
+        try {
+          forwarded = pass.admit(state, request)
+        } catch (error) {
+          // A forward that throws: the gate admitted the pass, so it hears of the failure too.
+          return finish(pass.failedWith(error), ok, fail)
+        }
+        return this.resume(pass, forwarded, ok, fail)
+      },
       (error: unknown) => finish(pass.failedWith(error), ok, fail),
     )
   }

@@ -137,6 +137,28 @@ describe('gates in a stack', () => {
     expect(log).toEqual(['a enter', 'a error (a state): Error: queue full'])
   })
 
+  it('a gate that waited and then fails in forward hears of its own failure', async () => {
+    const log: string[] = []
+    const handler = compose(
+      [
+        logging('a', log),
+        logging('queue', log, {
+          enter: () => Promise.resolve('a place'),
+          forward: () => {
+            throw new Error('bad header')
+          },
+        }),
+      ],
+      async () => fakeResponse('t'),
+    )
+    await expect(handler(request)).rejects.toThrow('bad header')
+    expect(log).toEqual([
+      'a enter',
+      'queue error (a place): Error: bad header',
+      'a error (a state): Error: bad header',
+    ])
+  })
+
   it('forward changes the request for the layers below; each gate is settled with its own', async () => {
     const seen: string[] = []
     const headed = gateLayer<undefined>({
