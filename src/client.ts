@@ -144,7 +144,8 @@ export class Client {
       // A dispatch names its whole path: under a prefix it goes the long way, as a URL that must
       // lie under the prefix, so the prefix is never added twice.
       origin: prefix === '' ? origin : undefined,
-      send: (url, options) => this.#send(url, options, headers),
+      dispatch: (url, options, cancellation, onResponse, onError) =>
+        this.#dispatch(url, options, headers, cancellation, onResponse, onError),
       close: () => this.close(),
       destroy: (reason) => this.destroy(reason),
     })
@@ -187,16 +188,79 @@ export class Client {
   ): Promise<ClientResponse> {
     let call: PreparedCall
     try {
-      if (this.#closed) {
-        throw new ClientClosedError('the client is closed; create a new client to send requests')
-      }
-      call = prepareCall(this.#setup, url, options, defaultHeaders)
+      call = this.#prepare(url, options, defaultHeaders)
     } catch (error) {
       return Promise.reject(error as Error)
     }
+    return this.#run(
+      call,
+      (response) => this.#delivered(call, response),
+      (error) => this.#failed(call, error),
+    )
+  }
+
+  /**
+   * {@link #send} for `client.dispatcher`: the outcome goes to `onResponse` or `onError` from the
+   * step that settles the call, with no promise for the face to wait on.
+   */
+  #dispatch(
+    url: string,
+    options: RequestOptions,
+    defaultHeaders: HeaderRecord | undefined,
+    cancellation: Cancellation,
+    onResponse: (response: ClientResponse) => void,
+    onError: (error: Error) => void,
+  ): void {
+    let call: PreparedCall
+    try {
+      call = this.#prepare(url, options, defaultHeaders, cancellation)
+    } catch (error) {
+      // As a rejected call would: after the dispatch has returned.
+      queueMicrotask(() => onError(error as Error))
+      return
+    }
+    const ok = (response: CallResponse) => {
+      try {
+        onResponse(this.#delivered(call, response))
+      } catch (error) {
+        onError(error as Error)
+      }
+      return response
+    }
+    // Hands the error over rather than rethrowing it: nothing waits on the promise.
+    const fail = (error: unknown): never => {
+      let thrown: unknown
+      try {
+        this.#failed(call, error)
+      } catch (final) {
+        thrown = final
+      }
+      onError(thrown as Error)
+      return undefined as never
+    }
+    void this.#run(call, ok, fail)
+  }
+
+  #prepare(
+    url: string | URL,
+    options: RequestOptions,
+    defaultHeaders: HeaderRecord | undefined,
+    cancellation?: Cancellation,
+  ): PreparedCall {
+    if (this.#closed) {
+      throw new ClientClosedError('the client is closed; create a new client to send requests')
+    }
+    const call = prepareCall(this.#setup, url, options, defaultHeaders, cancellation)
     this.#inFlight.add(call.request.cancellation)
-    const ok = (response: CallResponse) => this.#delivered(call, response)
-    const fail = (error: unknown) => this.#failed(call, error)
+    return call
+  }
+
+  /** Runs a prepared call through the stack, with the caller's continuations. */
+  #run(
+    call: PreparedCall,
+    ok: (response: CallResponse) => CallResponse,
+    fail: (error: unknown) => never,
+  ): Promise<CallResponse> {
     const { handler } = this.#setup
     // Gates at the top of the stack settle in this same `then` (see kThen).
     const then = (handler as Handler & { [kThen]?: ThenHandler })[kThen]

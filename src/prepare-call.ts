@@ -26,6 +26,7 @@ export interface PreparedCall {
  * One call's request, validated before anything is sent so that a bad input rejects at once:
  * target, method, headers, the call's deadline (its own, or an inherited sooner one), the
  * policies' request options under their keys, and a cancellation that follows the caller's
+ * signal, or `given`: `client.dispatcher` makes it and aborts it itself, with no listener on the
  * signal. The call is counted on its origin; the caller settles it.
  */
 export function prepareCall(
@@ -33,6 +34,7 @@ export function prepareCall(
   url: string | URL,
   options: RequestOptions,
   defaultHeaders: HeaderRecord | undefined,
+  given?: Cancellation,
 ): PreparedCall {
   const { origin, path } = resolveTarget(setup.origin, url, setup.prefix)
   const { method, headers, body, signal } = options
@@ -76,7 +78,7 @@ export function prepareCall(
     path,
     headers: mergedHeaders,
     body,
-    cancellation: new Cancellation(),
+    cancellation: given ?? new Cancellation(),
     callerSignal: signal,
     attempts: [],
     startTime,
@@ -89,7 +91,7 @@ export function prepareCall(
     undiciOptions,
   }
   if (own !== undefined) for (const [option, value] of own) option.key.init(request, value)
-  const unfollow = request.cancellation.follow(signal)
+  const unfollow = given === undefined ? request.cancellation.follow(signal) : noop
   request.originState.noteCall(startTime)
   request.originState.inFlight++
   if (channels.callStart.hasSubscribers) {
@@ -120,3 +122,5 @@ function policyOptions(
   }
   return own
 }
+
+function noop(): void {}

@@ -125,27 +125,38 @@ function wireName(out: HeaderRecord, key: string, name: string): void {
   ;((out as WithWireNames)[kWireNames] ??= {})[key] = name
 }
 
+// Names already checked, each with its lower-case form: a service sends the same few names on
+// every call, and a map lookup costs less than the token check and the lower-casing. Bounded:
+// names that vary per call (rare) stop being remembered once it is full.
+const CHECKED_NAMES = new Map<string, string>()
+const CHECKED_NAMES_MAX = 512
+
 function add(out: HeaderRecord, name: unknown, value: unknown): void {
   if (value === undefined || value === null) return
-  if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) {
-    throw new InvalidRequestError(
-      `header name ${describeValue(name)} is not a valid HTTP token (no spaces, colons, CR, LF or NUL)`,
-    )
+  let key = typeof name === 'string' ? CHECKED_NAMES.get(name) : undefined
+  if (key === undefined) {
+    if (typeof name !== 'string' || !HTTP_TOKEN.test(name)) {
+      throw new InvalidRequestError(
+        `header name ${describeValue(name)} is not a valid HTTP token (no spaces, colons, CR, LF or NUL)`,
+      )
+    }
+    key = name.toLowerCase()
+    if (CHECKED_NAMES.size < CHECKED_NAMES_MAX) CHECKED_NAMES.set(name, key)
   }
-  const key = name.toLowerCase()
+  const spelt = name as string
   const checked = Array.isArray(value)
-    ? value.map((v: unknown) => checkedValue(name, v))
-    : checkedValue(name, value)
+    ? value.map((v: unknown) => checkedValue(spelt, v))
+    : checkedValue(spelt, value)
   const existing = out[key]
   if (existing === undefined) {
     out[key] = checked
-    if (key !== name) wireName(out, key, name)
+    if (key !== spelt) wireName(out, key, spelt)
     return
   }
   // The same name twice in one input (`Content-Length` and `content-length`, or a repeated flat
   // entry). List-valued fields may repeat; a repeated singleton is request smuggling material.
   if (SINGLETONS.has(key)) {
-    throw new InvalidRequestError(`header ${name} is given more than once; it must appear once`)
+    throw new InvalidRequestError(`header ${spelt} is given more than once; it must appear once`)
   }
   out[key] = ([] as string[]).concat(existing, checked)
 }

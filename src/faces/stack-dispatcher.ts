@@ -2,6 +2,7 @@ import { Dispatcher, errors as undiciErrors } from 'undici'
 import { flattenHeaders } from '../core/headers.ts'
 import type { ClientResponse } from '../core/middleware.ts'
 import { ResponseBody, kConsume, kResumeSource, type BodyConsumer } from '../core/response-body.ts'
+import { Cancellation } from '../core/cancellation.ts'
 import { kDispatchContext, kPassThrough } from '../core/undici-options.ts'
 import { InvalidOptionError, InvalidRequestError, describeValue } from '../errors.ts'
 import type { RequestOptions } from '../client-options.ts'
@@ -11,8 +12,19 @@ import { adaptHandler } from './legacy-handler.ts'
 export interface DispatchTarget {
   /** The client's `origin`: a dispatch to it is sent by its path, with no URL to parse. */
   readonly origin: string | undefined
-  /** Sends one call through the stack. */
-  send(url: string, options: RequestOptions): Promise<ClientResponse>
+  /**
+   * Sends one call through the stack, and hands its outcome to `onResponse` or `onError` in the
+   * step that settles it: no promise of the face's own between the call and the handler. The call
+   * runs under `cancellation`, which the face aborts itself when its handler aborts (after the
+   * signal in `options`, which the policies read to tell a caller's abort): no listener on it.
+   */
+  dispatch(
+    url: string,
+    options: RequestOptions,
+    cancellation: Cancellation,
+    onResponse: (response: ClientResponse) => void,
+    onError: (error: Error) => void,
+  ): void
   close(): Promise<void>
   destroy(reason?: Error): Promise<void>
 }
@@ -21,32 +33,33 @@ export interface DispatchTarget {
 // default, as before the direct path.
 const HELD_BYTES = 64 * 1024
 
-// Dispatch options that mean the same to a call through the stack. The rest, but those the face
-// reads itself and those it must not forward, go to every attempt's dispatch as they are: the
-// client's own dispatcher may understand them (`maxRedirections` and `throwOnMaxRedirect` for a
-// redirect interceptor composed into it, an interceptor's own), and undici refuses what nothing
-// below understands (`maxRedirections` without a redirect interceptor), as it would without us.
-const NOT_PASSED_THROUGH = new Set([
-  'origin',
-  'path',
-  'method',
-  'headers',
-  'body',
+// What the face does with each dispatch option. Those that mean the same to a call through the
+// stack are passed on as request options; those the face reads itself or must not forward are
+// dropped; the rest go to every attempt's dispatch as they are: the client's own dispatcher may
+// understand them (`maxRedirections` and `throwOnMaxRedirect` for a redirect interceptor composed
+// into it, an interceptor's own), and undici refuses what nothing below understands
+// (`maxRedirections` without a redirect interceptor), as it would without us.
+const PASSED_ON = 1
+const NOT_PASSED = 2
+const OPTION_ROLES = new Map<string, typeof PASSED_ON | typeof NOT_PASSED>([
+  ['query', PASSED_ON],
+  ['headersTimeout', PASSED_ON],
+  ['bodyTimeout', PASSED_ON],
+  ['reset', PASSED_ON],
+  ['blocking', PASSED_ON],
+  ['idempotent', PASSED_ON],
+  ['expectContinue', PASSED_ON],
+  ['typeOfService', PASSED_ON],
+  ['origin', NOT_PASSED],
+  ['path', NOT_PASSED],
+  ['method', NOT_PASSED],
+  ['headers', NOT_PASSED],
+  ['body', NOT_PASSED],
   // The transport turns undici's retry interceptor off below the stack: ours decides.
-  'retryOptions',
+  ['retryOptions', NOT_PASSED],
   // The endpoints layer sets it for the address it chose.
-  'servername',
+  ['servername', NOT_PASSED],
 ])
-const PASSED_ON = [
-  'query',
-  'headersTimeout',
-  'bodyTimeout',
-  'reset',
-  'blocking',
-  'idempotent',
-  'expectContinue',
-  'typeOfService',
-] as const
 
 /**
  * An undici `Dispatcher` that runs each request through a client's policy stack: what
@@ -69,7 +82,7 @@ export class StackDispatcher extends Dispatcher {
   constructor(target: DispatchTarget) {
     super()
     if (
-      ['send', 'close', 'destroy'].some(
+      ['dispatch', 'close', 'destroy'].some(
         (m) => typeof target?.[m as keyof DispatchTarget] !== 'function',
       )
     ) {
@@ -160,7 +173,10 @@ export interface StackDispatcher {
  */
 class StackDispatch implements Dispatcher.DispatchController {
   readonly #handler: Dispatcher.DispatchHandler
+  // The caller's signal as the call sees it (policies tell a caller's abort by it), and the call's
+  // cancellation, which the face aborts itself rather than through a listener on the signal.
   readonly #abort = new AbortController()
+  readonly #cancellation = new Cancellation()
   #paused = false
   #reason: Error | null = null
   #body: ClientResponse['body'] | undefined
@@ -210,6 +226,7 @@ class StackDispatch implements Dispatcher.DispatchController {
     // The call stops wherever it is (queued, in flight, streaming) and settles with an error,
     // which reaches the handler as this reason.
     this.#abort.abort(this.#reason)
+    this.#cancellation.abort(this.#reason)
     if (this.#body !== undefined) destroyBody(this.#body, this.#reason)
   }
 
@@ -289,11 +306,11 @@ class StackDispatch implements Dispatcher.DispatchController {
       this.#fail(error as Error)
       return
     }
-    target.send(url, request).then(
-      (response) => this.#respond(response),
-      (error: unknown) => this.#fail(error as Error),
-    )
+    target.dispatch(url, request, this.#cancellation, this.#onResponse, this.#onError)
   }
+
+  readonly #onResponse = (response: ClientResponse): void => this.#respond(response)
+  readonly #onError = (error: Error): void => this.#fail(error)
 
   #respond(response: ClientResponse): void {
     const { body } = response
@@ -450,16 +467,19 @@ function requestOptions(
     signal,
     [kDispatchContext]: context,
   }
+  // One pass over the dispatch's own keys, each looked up once: fetch's dispatch has about eight.
   const given = options as unknown as Record<string, unknown>
-  for (const key of PASSED_ON) {
-    const value = given[key]
-    if (value !== undefined && value !== null) request[key] = value
-  }
   let passThrough: Record<string, unknown> | undefined
   for (const key of Object.keys(given)) {
-    if (NOT_PASSED_THROUGH.has(key) || (PASSED_ON as readonly string[]).includes(key)) continue
     const value = given[key]
-    if (value !== undefined) (passThrough ??= {})[key] = value
+    if (value === undefined) continue
+    const role = OPTION_ROLES.get(key)
+    if (role === NOT_PASSED) continue
+    if (role === PASSED_ON) {
+      if (value !== null) request[key] = value
+    } else {
+      ;(passThrough ??= {})[key] = value
+    }
   }
   if (passThrough !== undefined) request[kPassThrough] = passThrough
   return request as RequestOptions

@@ -102,6 +102,33 @@ describe('client.dispatcher', () => {
     await eventually(() => client.stats().origins[0]?.inFlight === 0)
   })
 
+  it("counts a handler's abort as the caller's, not against the origin", async () => {
+    // Aborts are failures to the breaker unless the caller asked for them: ten of these in a
+    // row would open a breaker that took them for the origin's.
+    const outcomes: string[] = []
+    const watched = createClient({
+      breaker: { consecutiveFailures: 3 },
+      onAttempt: ({ attempt }) => void outcomes.push(attempt.outcome ?? 'none'),
+    })
+    server.route('/stall', { stall: 'before-headers' })
+    for (let i = 0; i < 10; i++) {
+      const abort = new AbortController()
+      const pending = request(`${server.url}/stall`, {
+        dispatcher: watched.dispatcher,
+        signal: abort.signal,
+      })
+      await eventually(() => server.stats.requests === i + 1)
+      abort.abort(new Error('gave up'))
+      await expect(pending).rejects.toThrow('gave up')
+    }
+    expect(outcomes).toEqual(Array.from({ length: 10 }, () => 'cancelled'))
+    server.route('/ok', { status: 200 })
+    const ok = await request(`${server.url}/ok`, { dispatcher: watched.dispatcher })
+    await ok.body.dump()
+    expect(ok.statusCode).toBe(200)
+    await watched.destroy()
+  })
+
   it('accepts handlers of undici’s first API (onConnect, onHeaders, onData, onComplete)', async () => {
     server.route('/flaky', [503, { status: 200, body: 'legacy' }])
     const seen: string[] = []
