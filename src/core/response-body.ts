@@ -160,7 +160,9 @@ export class ResponseBody extends StreamBase {
         this.#eof = true
         return false
       }
-      ;(this.#early ??= []).push(chunk)
+      // Most bodies are one chunk: a literal of one, not an empty array's 17 slots.
+      if (this.#early === undefined) this.#early = [chunk]
+      else this.#early.push(chunk)
       this.#earlyLength += chunk.length
       return this.#earlyLength < this.#highWaterMark
     }
