@@ -64,6 +64,8 @@ export async function main(log: (line: string) => void = console.log): Promise<s
     await busy.body.dump()
     say(indent(explain(busy)))
 
+    // The first attempt goes on a connection an earlier call left idle: a reset there looks like
+    // the keep-alive race (the server closing an idle connection), and is retried at once.
     say('6. A connection reset before the headers, every time')
     try {
       await client.request('/reset')

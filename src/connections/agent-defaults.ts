@@ -14,6 +14,14 @@ import {
   type Http2Options,
   type ResolvedHttp2Options,
 } from './h2-sessions.ts'
+import { KeepAliveWatch } from './keep-alive-watch.ts'
+import {
+  DEFAULT_RACE_OPTIONS,
+  racingConnector,
+  type RaceOptions,
+  type RacingConnectorSettings,
+  type ResolvedRaceOptions,
+} from './racing-connector.ts'
 
 /**
  * Settings of the undici Agent a client creates when it is not given a dispatcher. Every timeout is
@@ -87,6 +95,16 @@ export interface AgentOptions {
    */
   http2?: Http2Options | false
   /**
+   * Race slow connects (see {@link RaceOptions} and `docs/connections.md`): a connect still
+   * pending after the connection attempt delay is raced by another, to the origin's next address
+   * (Happy Eyeballs, RFC 8305) or, with one address, by a new SYN to the same one, at most 3 at
+   * once; the first to finish wins. This replaces Node's `autoSelectFamily`, which tries one
+   * address at a time. Not with a connector function in `connect`, nor through a `proxy`.
+   * @defaultValue on, with the defaults of {@link RaceOptions}: a lost SYN otherwise costs the
+   *   call Linux's 1 s retransmit, 3 s if the retransmit is lost too
+   */
+  race?: RaceOptions | boolean
+  /**
    * Largest response head, in bytes, before the response fails with `UND_ERR_HEADERS_OVERFLOW`.
    * @defaultValue Node's `--max-http-header-size` (16 KiB)
    */
@@ -111,12 +129,15 @@ export interface AgentOptions {
   /** Requests a connection serves before it is closed, 0 for no limit. @defaultValue 0 */
   maxRequestsPerClient?: number
   /**
-   * Happy eyeballs: try IPv6 and IPv4 addresses in turn.
+   * Node's Happy Eyeballs: try IPv6 and IPv4 addresses in turn. With `race` on (the default) the
+   * racing connector tries the addresses instead, and `false` here limits it to the first address
+   * the name resolves to.
    * @defaultValue Node's (`net.getDefaultAutoSelectFamily()`)
    */
   autoSelectFamily?: boolean
   /**
-   * Wait for one address before trying the next, in ms (with `autoSelectFamily`).
+   * Wait for one address before trying the next, in ms (with `autoSelectFamily` and `race: false`;
+   * a racing connector waits its own connection attempt delay).
    * @defaultValue Node's (250)
    */
   autoSelectFamilyAttemptTimeout?: number
@@ -152,8 +173,11 @@ type TransportSettings = Pick<
 >
 
 /** Validated {@link AgentOptions}: ours with their defaults, undici's where given. */
-export type ResolvedAgentOptions = Required<Omit<AgentOptions, keyof TransportSettings>> &
-  Omit<TransportSettings, 'http2'> & { http2: ResolvedHttp2Options | false }
+export type ResolvedAgentOptions = Required<Omit<AgentOptions, keyof TransportSettings | 'race'>> &
+  Omit<TransportSettings, 'http2'> & {
+    http2: ResolvedHttp2Options | false
+    race: ResolvedRaceOptions | false
+  }
 
 /** The defaults of {@link AgentOptions}, with their reasons in its TSDoc. */
 export const DEFAULT_AGENT_OPTIONS: Readonly<
@@ -192,7 +216,7 @@ const TRANSPORT_KEYS = [
   'autoSelectFamilyAttemptTimeout',
   'proxy',
 ] as const
-const KNOWN = [...Object.keys(DEFAULT_AGENT_OPTIONS), ...TRANSPORT_KEYS, 'http2']
+const KNOWN = [...Object.keys(DEFAULT_AGENT_OPTIONS), ...TRANSPORT_KEYS, 'http2', 'race']
 const HTTP2_KEYS = Object.keys(DEFAULT_HTTP2_OPTIONS)
 
 function resolveHttp2Options(options: unknown): ResolvedHttp2Options | false {
@@ -214,16 +238,42 @@ function resolveHttp2Options(options: unknown): ResolvedHttp2Options | false {
   return resolved
 }
 
+function resolveRaceOptions(options: unknown): ResolvedRaceOptions | false {
+  if (options === undefined || options === true) return DEFAULT_RACE_OPTIONS
+  if (options === false) return false
+  if (!isPlainObject(options)) {
+    throw new InvalidOptionError(
+      'agent.race',
+      options,
+      'true, false or an object { delay, maxShare }',
+    )
+  }
+  checkKnownKeys('agent.race', options, ['delay', 'maxShare'])
+  const resolved: ResolvedRaceOptions = { ...DEFAULT_RACE_OPTIONS }
+  if (options.delay !== undefined) resolved.delay = positiveMs('agent.race.delay', options.delay)
+  const { maxShare } = options
+  if (maxShare !== undefined) {
+    if (typeof maxShare !== 'number' || !(maxShare >= 0 && maxShare <= 1)) {
+      throw new InvalidOptionError('agent.race.maxShare', maxShare, 'a number from 0 to 1')
+    }
+    resolved.maxShare = maxShare
+  }
+  return resolved
+}
+
 /** Validates `agent` options and merges them over the defaults. */
 // Long (about 95 lines): one check per Agent option, in the order AgentOptions documents them;
 // split, the list of what is checked would be spread over helpers that each check one line.
 export function resolveAgentOptions(options: unknown): ResolvedAgentOptions {
-  if (options === undefined) return { ...DEFAULT_AGENT_OPTIONS, http2: DEFAULT_HTTP2_OPTIONS }
+  if (options === undefined) {
+    return { ...DEFAULT_AGENT_OPTIONS, http2: DEFAULT_HTTP2_OPTIONS, race: DEFAULT_RACE_OPTIONS }
+  }
   optionsArgument('agent', options)
   checkKnownKeys('agent', options, KNOWN)
   const resolved: ResolvedAgentOptions = {
     ...DEFAULT_AGENT_OPTIONS,
     http2: resolveHttp2Options(options.http2),
+    race: resolveRaceOptions(options.race),
   }
   for (const key of Object.keys(DEFAULT_AGENT_OPTIONS) as (keyof typeof DEFAULT_AGENT_OPTIONS)[]) {
     const value = options[key]
@@ -334,6 +384,8 @@ export interface DefaultAgent {
   dispatcher: Dispatcher
   /** `undefined` through a proxy, or with `http2: false`. */
   sessions: H2Sessions | undefined
+  /** The keep-alive race watch; `undefined` through a proxy. */
+  keepAlive: KeepAliveWatch | undefined
 }
 
 /**
@@ -341,7 +393,7 @@ export interface DefaultAgent {
  * agent for `proxy`, with the same settings.
  */
 export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent {
-  const { connect, proxy, connectTimeout, http2, ...rest } = options
+  const { connect, proxy, connectTimeout, http2, race, ...rest } = options
   const settings: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(rest)) if (value !== undefined) settings[key] = value
   const tls = typeof connect === 'function' ? undefined : connect
@@ -360,9 +412,21 @@ export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent 
               ? {}
               : { autoSelectFamily, autoSelectFamilyAttemptTimeout }),
           } as buildConnector.BuildOptions)
-    const sessions = http2 === false ? undefined : new H2Sessions(http2)
-    settings.connect = sessions === undefined ? connector : sessions.wrap(connector)
-    return { dispatcher: new Agent(settings as Agent.Options), sessions }
+    // A connector function owns the whole connect, its addresses included: it is not raced.
+    const raced =
+      race === false || typeof connect === 'function'
+        ? connector
+        : racingConnector(connector, {
+            race,
+            connectTimeout,
+            allFamilies: autoSelectFamily !== false,
+            lookup: (tls as { lookup?: RacingConnectorSettings['lookup'] } | undefined)?.lookup,
+          })
+    const keepAlive = new KeepAliveWatch(options.keepAliveTimeout)
+    const watched = keepAlive.wrap(raced)
+    const sessions = http2 === false ? undefined : new H2Sessions(http2, keepAlive)
+    settings.connect = sessions === undefined ? watched : sessions.wrap(watched)
+    return { dispatcher: new Agent(settings as Agent.Options), sessions, keepAlive }
   }
   settings.connect = typeof connect === 'function' ? connect : { ...tls, timeout: connectTimeout }
   // The proxy agents connect through their own connectors: the timeout and the origin's TLS
@@ -372,10 +436,12 @@ export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent 
     return {
       dispatcher: new EnvHttpProxyAgent(proxied as EnvHttpProxyAgent.Options),
       sessions: undefined,
+      keepAlive: undefined,
     }
   }
   return {
     dispatcher: new ProxyAgent({ ...proxied, uri: proxy } as ProxyAgent.Options),
     sessions: undefined,
+    keepAlive: undefined,
   }
 }

@@ -64,6 +64,12 @@ export interface ConnectionStats {
    * to `agent.connections`.
    */
   maxConcurrentStreams: number | undefined
+  /**
+   * How long an idle HTTP/1.1 connection to the origin is kept, in ms: `agent.keepAliveTimeout`,
+   * or less once the client saw the server close idle connections sooner (the keep-alive race,
+   * `docs/connections.md`). A `Keep-Alive: timeout=` hint from the server goes before it.
+   */
+  keepAliveTimeout: number
 }
 
 /** {@link Http2Options} with every default applied. */
@@ -129,11 +135,16 @@ export class H2Sessions implements ConnectionWatch {
   // Whether any origin has an HTTP/2 session: until then, dispatching() costs one comparison.
   #anyH2 = false
 
+  readonly #keepAlive: { timeout(origin: string): number }
+
+  /** @param keepAlive - the idle timeouts the client keeps, for `stats()`. */
   constructor(
     options: ResolvedHttp2Options,
+    keepAlive: { timeout(origin: string): number },
     now: () => number = performance.now.bind(performance),
   ) {
     this.#options = options
+    this.#keepAlive = keepAlive
     this.#now = now
   }
 
@@ -196,7 +207,12 @@ export class H2Sessions implements ConnectionWatch {
       const peer = watched.session.remoteSettings?.maxConcurrentStreams
       if (peer !== undefined) maxConcurrentStreams = Math.min(peer, maxConcurrentStreams ?? peer)
     }
-    return { protocol: entry.protocol, sessions, maxConcurrentStreams }
+    return {
+      protocol: entry.protocol,
+      sessions,
+      maxConcurrentStreams,
+      keepAliveTimeout: this.#keepAlive.timeout(origin),
+    }
   }
 
   /** Stops every timer (the client is closing). */

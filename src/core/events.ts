@@ -27,6 +27,7 @@ import { redactQuery } from './redact-query.ts'
  * | `netiquette:limit:change` | {@link LimitChangeEvent} | an origin's concurrency limit changed |
  * | `netiquette:endpoint` | `EndpointEvent` | an address was added, removed, ejected or readmitted (`endpoints`) |
  * | `netiquette:rate-limit` | `RateLimitStoreEvent` | a shared rate-limit store fell back to its local limit, or recovered |
+ * | `netiquette:connect` | `ConnectEvent` | a connect of the default agent started, was raced, won, lost or failed (`agent.race`) |
  *
  * @example
  * ```ts
@@ -62,6 +63,8 @@ export const channels = {
   endpoint: diagnosticsChannel.channel('netiquette:endpoint'),
   /** A shared rate-limit store fell back to its local limit, or recovered: `RateLimitStoreEvent`. */
   rateLimit: diagnosticsChannel.channel('netiquette:rate-limit'),
+  /** A connect of the default agent started, was raced, won, lost or failed: `ConnectEvent`. */
+  connect: diagnosticsChannel.channel('netiquette:connect'),
 } as const
 
 /** Payload of `netiquette:call:start`. */

@@ -1,6 +1,7 @@
 import { NetiquetteError } from '../errors.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { h2ErrorName, h2NeverProcessed } from './h2-error.ts'
+import { idleCloseOf } from './idle-close.ts'
 import type { OutcomeKind } from './attempt-record.ts'
 
 export type { OutcomeKind } from './attempt-record.ts'
@@ -77,15 +78,20 @@ export function neverLeftClient(error: unknown, attempt?: { sent?: boolean | und
 }
 
 /**
- * True when the attempt died with its connection because this client closed it as dead: an
- * HTTP/2 session that did not answer a PING (`NQ_H2_UNRESPONSIVE`). One such event fails every
- * stream on the session at once; it says nothing about the origin's answers, and the attempts go
- * again on a new connection. So it is not a breaker or throttle failure, and a retry of it (when
- * the request can be sent again) costs no retry budget: a retry of the same request is the
- * budget's concern, a connection this client gave up on is not.
+ * True when the attempt died with its connection, for a reason of the connection's and not the
+ * origin's answer: this client closed an HTTP/2 session as dead (it did not answer a PING,
+ * `NQ_H2_UNRESPONSIVE`; one such event fails every stream on the session at once), or the server
+ * closed an idle keep-alive connection just as the request was written on it (the keep-alive
+ * race, `core/idle-close.ts`). Neither says anything about the origin's answers, and the attempt
+ * goes again on a new connection. So it is not a breaker or throttle failure, and a retry of it
+ * (when the request can be sent again) costs no retry budget: a retry of the same request is the
+ * budget's concern, a connection that went away is not.
  */
 export function connectionLost(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'NQ_H2_UNRESPONSIVE'
+  return (
+    (error as { code?: unknown } | null)?.code === 'NQ_H2_UNRESPONSIVE' ||
+    idleCloseOf(error) !== undefined
+  )
 }
 
 function syscallOf(error: unknown): unknown {

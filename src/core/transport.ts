@@ -10,6 +10,7 @@ import type { CallRequest, CallResponse, ClientResponse, Handler } from './middl
 import type { ConnectionWatch, WatchedAttempt } from './connection-watch.ts'
 import { kSettlesGates, type GatedHandler, type GatePass } from './gate.ts'
 import { h2ErrorName } from './h2-error.ts'
+import { idleCloseOf } from './idle-close.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
 import { kQueuedAbort } from './queued-abort.ts'
 import { bodyForAttempt } from './request-body.ts'
@@ -290,6 +291,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       record.error = errorCode(error)
       record.h2Error = h2ErrorName(error)
       record.sent ??= false
+      // The server closed an idle connection as this request was written on it.
+      if (idleCloseOf(error) !== undefined) record.reused = true
       const watch = this.#watch
       if (watch !== undefined) {
         this.watched?.settled()

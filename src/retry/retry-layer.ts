@@ -5,6 +5,7 @@ import { answer, gateLayer } from '../core/gate.ts'
 import type { CallRequest, CallResponse, Handler, Middleware } from '../core/middleware.ts'
 import { channels, emit, type RetryHook } from '../core/events.ts'
 import { errorCode } from '../core/outcome.ts'
+import { idleCloseOf } from '../core/idle-close.ts'
 import { isReplayableBody } from '../core/request-body.ts'
 import { RetryBudget } from './retry-budget.ts'
 import type { Random } from '../core/random.ts'
@@ -201,6 +202,7 @@ async function retryLoop(
   const { attempts, clock, cancellation } = request
   let retries = 0
   let transparentRetries = 0
+  let keepAliveRetries = 0
   let previousDelay: number | undefined
   // A retry the budget allowed, until its attempt has ended.
   let granted = false
@@ -266,6 +268,7 @@ async function retryLoop(
         error,
         retries,
         transparentRetries,
+        keepAliveRetries,
         previousDelay,
         now: clock.now(),
         wallNow: clock.wallNow(),
@@ -326,8 +329,10 @@ async function retryLoop(
         throw reason
       }
     }
-    if (plan.transparent) transparentRetries++
-    else retries++
+    if (plan.transparent) {
+      transparentRetries++
+      if (idleCloseOf(error) !== undefined) keepAliveRetries++
+    } else retries++
     previousDelay = plan.delay
   }
 }

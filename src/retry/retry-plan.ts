@@ -2,6 +2,7 @@ import type { AttemptRecord, RetryDecisionCode } from '../core/attempt-record.ts
 import type { CallRequest, CallResponse } from '../core/middleware.ts'
 import { h2ErrorName, h2NeverProcessed } from '../core/h2-error.ts'
 import { connectionLost, errorCode, neverLeftClient } from '../core/outcome.ts'
+import { idleCloseOf } from '../core/idle-close.ts'
 import type { Random } from '../core/random.ts'
 import { isReplayableBody } from '../core/request-body.ts'
 import { MAX_TIMER_MS } from '../core/validate.ts'
@@ -27,6 +28,12 @@ export interface RetryPlanInput {
    * @defaultValue 0
    */
   transparentRetries?: number
+  /**
+   * Keep-alive races retried so far in this call (`core/idle-close.ts`): the first is retried at
+   * once and for free, later ones as any reset.
+   * @defaultValue 0
+   */
+  keepAliveRetries?: number
   /** The wait before the previous retry, if any. */
   previousDelay: number | undefined
   /** `clock.now()`, to compare with `request.deadline`. */
@@ -80,6 +87,7 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
   let reason: string
   let code: RetryDecisionCode = 'not-retryable'
   let transparent = false
+  let idleClosed = false
   if (
     response !== undefined ? policy.statuses.has(response.statusCode) : policy.errorCodes.has(what)
   ) {
@@ -101,15 +109,29 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
         request.undiciOptions.dispatch?.idempotent,
       )
       retryable = safety !== undefined
-      // A session this client closed as dead: the retry goes on a new connection, for free.
-      transparent = retryable && connectionLost(error)
-      const free = transparent ? ' on a new connection (the session stopped answering)' : ''
+      // A session this client closed as dead, or an idle connection the server closed as the
+      // request was written (the keep-alive race): the retry goes on a new connection, for free.
+      // One keep-alive race per call is free: a server that resets every request looks like a
+      // race on each idle connection of the pool, and must not get one free retry per socket.
+      idleClosed = idleCloseOf(error) !== undefined
+      transparent =
+        retryable &&
+        (idleClosed
+          ? (input.keepAliveRetries ?? 0) < MAX_KEEP_ALIVE_RETRIES
+          : connectionLost(error))
+      const free = !transparent
+        ? ''
+        : idleClosed
+          ? ' at once on a new connection (the server closed an idle connection as it was reused)'
+          : ' on a new connection (the session stopped answering)'
       if (safety === 'keyed')
         reason = `${what} is retryable${free}: the request has an Idempotency-Key`
       else if (safety === 'idempotent') reason = `${what} is retryable${free}`
       else {
         code = 'unsafe-method'
-        reason = `${what} would be retried, but ${request.method} is not idempotent and has no Idempotency-Key: the server may have acted on it`
+        reason = idleClosed
+          ? `${what}: the server closed an idle connection as it was reused, but ${request.method} is not idempotent and has no Idempotency-Key, and it was written: the server may have acted on it`
+          : `${what} would be retried, but ${request.method} is not idempotent and has no Idempotency-Key: the server may have acted on it`
       }
     }
   } else {
@@ -200,6 +222,11 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
   } else if (hint !== undefined) {
     delay = hint.delay
     delaySource = 'server'
+  } else if (transparent && idleClosed) {
+    // Nothing of the request was processed and the connection is gone: there is nothing to wait
+    // for (Go's transport retries these at once too).
+    delay = 0
+    delaySource = 'backoff'
   } else {
     delay = backoff
     delaySource = 'backoff'
@@ -224,11 +251,13 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
     }
   }
   const from =
-    delaySource === 'server' && hint !== undefined
-      ? `${hint.header}: ${hint.value}`
-      : delaySource === 'custom'
-        ? 'retry.delay'
-        : `${policy.backoff} jitter backoff`
+    transparent && idleClosed && delaySource === 'backoff'
+      ? 'no wait'
+      : delaySource === 'server' && hint !== undefined
+        ? `${hint.header}: ${hint.value}`
+        : delaySource === 'custom'
+          ? 'retry.delay'
+          : `${policy.backoff} jitter backoff`
   const free = transparent ? '; not counted against maxRetries or the budget' : ''
   return {
     retry: true,
@@ -245,6 +274,13 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
  * long deadline and no breaker must not gather attempt records without end.
  */
 export const MAX_TRANSPARENT_RETRIES = 20
+
+/**
+ * Keep-alive races one call retries at once and for free. One: after it, the call's next attempt
+ * usually goes on a new connection; a second reset on a reused one is more likely the server
+ * resetting this request than another race.
+ */
+export const MAX_KEEP_ALIVE_RETRIES = 1
 
 /**
  * The longest wait before a transparent retry, in ms: a port that opens again, or a connection

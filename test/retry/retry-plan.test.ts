@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { createAttemptRecord } from '../../src/core/attempt-record.ts'
 import { planRetry, type RetryPlanInput } from '../../src/retry/retry-plan.ts'
+import { markIdleClose } from '../../src/core/idle-close.ts'
 import { resolveRetryPolicy } from '../../src/retry/retry-options.ts'
 import {
   DEFAULT_RETRY,
@@ -255,5 +256,36 @@ describe('the wait', () => {
     for (const bad of [NaN, -1, Infinity, '5' as unknown as number]) {
       expect(() => plan({ retry: { delay: () => bad } })).toThrow(InvalidOptionError)
     }
+  })
+})
+
+describe('planRetry and the keep-alive race', () => {
+  function raced(code: string): { code: string } {
+    const error = Object.assign(new Error('read ECONNRESET'), { code })
+    markIdleClose(error, 1_003)
+    return error
+  }
+
+  it('retries a GET at once, transparently, even with no retries left', () => {
+    const result = plan({ error: raced('ECONNRESET'), retries: 3, retry: { maxRetries: 3 } })
+    expect(result).toMatchObject({ retry: true, delay: 0, transparent: true })
+    expect(result.reason).toContain('the server closed an idle connection as it was reused')
+  })
+
+  it('retries a keyed POST the same way, and refuses an unkeyed one, saying why', () => {
+    expect(
+      plan({ method: 'POST', headers: { 'idempotency-key': 'k' }, error: raced('UND_ERR_SOCKET') }),
+    ).toMatchObject({ retry: true, delay: 0, transparent: true })
+    const refused = plan({ method: 'POST', error: raced('ECONNRESET') })
+    expect(refused).toMatchObject({ retry: false, code: 'unsafe-method' })
+    expect(refused.reason).toMatch(/closed an idle connection as it was reused, but POST/)
+  })
+
+  it('leaves an unmarked reset to the ordinary retry, with its backoff and its count', () => {
+    const result = plan({ error: { code: 'ECONNRESET' } })
+    expect(result).toMatchObject({ retry: true, transparent: false })
+    expect(
+      plan({ error: { code: 'ECONNRESET' }, retries: 3, retry: { maxRetries: 3 } }),
+    ).toMatchObject({ retry: false, code: 'retries-exhausted' })
   })
 })
