@@ -27,7 +27,7 @@ import {
 import type { H2Sessions } from './connections/h2-sessions.ts'
 import { resolveTimeouts, type ResolvedTimeouts } from './timeouts/timeout-options.ts'
 import { CLIENT_REQUEST_OPTIONS, type ClientOptions } from './client-options.ts'
-import type { ClientStats, OriginStats } from './client-stats.ts'
+import type { ClientStats, ConnectionReport, OriginStats } from './client-stats.ts'
 import { DEFAULT_POLICIES, type ClientPolicy } from './policies.ts'
 
 /**
@@ -72,6 +72,14 @@ export interface ClientSetup {
   readonly ownsDispatcher: boolean
   /** The watch over the default agent's connections (HTTP/2 session health), when it made one. */
   readonly sessions: H2Sessions | undefined
+  /** What the default agent reports of its connections, for `stats()`, when it made one. */
+  readonly connections: ConnectionReport | undefined
+  /** Stops the default agent's watches and fails connects still waiting for a place. */
+  readonly closeConnections: () => void
+  /** Opens connections to an origin ahead of traffic, when the client made its own agent. */
+  readonly warm: ((origin: URL, count: number) => Promise<number>) | undefined
+  /** `agent.totalConnections`, when the client made its own agent. */
+  readonly totalConnections: number | undefined
   readonly clock: Clock
   readonly timeouts: ResolvedTimeouts
   readonly redirect: RedirectPolicy
@@ -139,7 +147,8 @@ export function setUpClient(options: ClientOptions): ClientSetup {
     for (const option of instance.requestOptions ?? []) requestOptions.set(option.name, option)
     connections ??= instance.connectionsPerOrigin
   }
-  const { dispatcher, ownsDispatcher, sessions } = makeDispatcher(options, agent, connections)
+  const made = makeDispatcher(options, agent, connections)
+  const { dispatcher, ownsDispatcher, sessions } = made
   const stack = [...policies.values()].flatMap((p) => (p.layer === undefined ? [] : [p.layer]))
   const handler = compose(
     resolveMiddleware(options.middleware, Object.freeze(stack)),
@@ -152,6 +161,10 @@ export function setUpClient(options: ClientOptions): ClientSetup {
     dispatcher,
     ownsDispatcher,
     sessions,
+    connections: made.report,
+    closeConnections: made.close,
+    warm: made.warm,
+    totalConnections: agent?.totalConnections,
     clock,
     timeouts,
     redirect,
@@ -226,19 +239,37 @@ function makeDispatcher(
   options: ClientOptions,
   agent: ResolvedAgentOptions | undefined,
   connections: number | undefined,
-): { dispatcher: Dispatcher; ownsDispatcher: boolean; sessions: H2Sessions | undefined } {
+): {
+  dispatcher: Dispatcher
+  ownsDispatcher: boolean
+  sessions: H2Sessions | undefined
+  report: ConnectionReport | undefined
+  close: () => void
+  warm: ((origin: URL, count: number) => Promise<number>) | undefined
+} {
   if (agent === undefined) {
     return {
       dispatcher: options.dispatcher as Dispatcher,
       ownsDispatcher: false,
       sessions: undefined,
+      report: undefined,
+      close: () => {},
+      warm: undefined,
     }
   }
   if (connections !== undefined && options.agent?.connections === undefined) {
     agent.connections = connections
   }
   const made = createDefaultAgent(agent)
-  return { dispatcher: made.dispatcher, ownsDispatcher: true, sessions: made.sessions }
+  const { stats, totals } = made
+  return {
+    dispatcher: made.dispatcher,
+    ownsDispatcher: true,
+    sessions: made.sessions,
+    report: stats === undefined || totals === undefined ? undefined : { stats, totals },
+    close: made.close,
+    warm: made.warm,
+  }
 }
 
 /** The user's `middleware` option applied to the default stack. */

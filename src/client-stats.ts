@@ -5,7 +5,8 @@ import type { PolicyInstance } from './core/policy.ts'
 import type { HedgeStats } from './retry/hedge-state.ts'
 import type { EndpointStats } from './endpoints/endpoint.ts'
 import type { RateLimitStats } from './rate-limit/rate-key.ts'
-import type { ConnectionStats, H2Sessions } from './connections/h2-sessions.ts'
+import type { ConnectionStats } from './connections/connection-stats.ts'
+import type { ConnectionTotals } from './connections/connection-cap.ts'
 
 /** What `client.stats()` returns: one entry per origin the client holds state for. */
 export interface ClientStats {
@@ -16,6 +17,12 @@ export interface ClientStats {
    * rate allowed now, what was learned, waits and refusals; empty without `rateLimit`.
    */
   rateLimits: RateLimitStats[]
+  /**
+   * The connections of the client's own agent across every origin: open, idle, busy, connecting
+   * and waiting under `agent.totalConnections`. `undefined` with a `dispatcher` of the caller's
+   * own, or behind a `proxy`.
+   */
+  connections: ConnectionTotals | undefined
 }
 
 /**
@@ -78,12 +85,18 @@ export interface OriginStats {
   connections: ConnectionStats | undefined
 }
 
+/** @internal What the client's own agent reports of its connections. */
+export interface ConnectionReport {
+  stats(origin: string): ConnectionStats | undefined
+  totals(): ConnectionTotals
+}
+
 /** @internal The snapshot behind `client.stats()`: the client's counts, then each policy's. */
 export function clientStats(
   origins: OriginMap<OriginState>,
   now: number,
   policies: ReadonlyMap<string, PolicyInstance<OriginStats, ClientStats>>,
-  sessions: H2Sessions | undefined,
+  connections: ConnectionReport | undefined,
 ): ClientStats {
   const list: OriginStats[] = []
   for (const [origin, state] of origins.entries()) {
@@ -102,12 +115,16 @@ export function clientStats(
       latency: state.latency(now),
       hedges: undefined,
       endpoints: undefined,
-      connections: sessions?.stats(origin),
+      connections: connections?.stats(origin),
     }
     for (const policy of policies.values()) policy.originStats?.(entry, state, now)
     list.push(entry)
   }
-  const stats: ClientStats = { origins: list, rateLimits: [] }
+  const stats: ClientStats = {
+    origins: list,
+    rateLimits: [],
+    connections: connections?.totals(),
+  }
   for (const policy of policies.values()) policy.clientStats?.(stats, now)
   return stats
 }

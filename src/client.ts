@@ -7,7 +7,12 @@ import type { CallResponse, ClientResponse, Handler } from './core/middleware.ts
 import type { OriginState } from './core/origin-state.ts'
 import { whenBodyComplete } from './core/response-body.ts'
 import { resolveTarget } from './core/target.ts'
-import { ClientClosedError } from './errors.ts'
+import {
+  ClientClosedError,
+  InvalidOptionError,
+  InvalidRequestError,
+  describeValue,
+} from './errors.ts'
 import type { Circuits } from './breaker/circuits.ts'
 import type { Limiters } from './concurrency/limiters.ts'
 import type { ClientOptions, RequestOptions } from './client-options.ts'
@@ -75,8 +80,49 @@ export class Client {
    * ```
    */
   stats(): ClientStats {
-    const { origins, clock, policies, sessions } = this.#setup
-    return clientStats(origins, clock.now(), policies, sessions)
+    const { origins, clock, policies, connections } = this.#setup
+    return clientStats(origins, clock.now(), policies, connections)
+  }
+
+  /**
+   * Opens `connections` connections to `origin` ahead of traffic (a deploy, a cold start), so
+   * that a burst pays no handshake on its critical path: each is made as any connect of the
+   * client's agent (raced, counted against `agent.totalConnections`), then kept until a request
+   * to the origin needs a connection, for at most the origin's keep-alive timeout.
+   *
+   * @param origin - `http(s)://host[:port]`; a path is ignored.
+   * @param connections - how many, from 1 to `agent.totalConnections`.
+   * @returns how many were opened; rejects with the first error if none was.
+   * @example
+   * ```ts
+   * await client.warm('https://payments.internal', 20)
+   * ```
+   */
+  async warm(origin: string | URL, connections: number): Promise<number> {
+    if (this.#closed)
+      throw new ClientClosedError('the client is closed; it cannot open connections')
+    const { warm, totalConnections } = this.#setup
+    if (warm === undefined || totalConnections === undefined) {
+      throw new InvalidRequestError(
+        "warm() needs the client's own agent: not with a dispatcher of your own, nor through agent.proxy",
+      )
+    }
+    const text = origin instanceof URL ? origin.href : origin
+    const url = typeof text === 'string' && URL.canParse(text) ? new URL(text) : undefined
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      // A URL may carry a password: name its kind, not its text.
+      const got =
+        typeof origin === 'string' ? 'a string that is not an http(s) URL' : describeValue(origin)
+      throw new InvalidRequestError(`warm(): got ${got}, expected an http:// or https:// origin`)
+    }
+    if (!Number.isInteger(connections) || connections < 1 || connections > totalConnections) {
+      throw new InvalidOptionError(
+        'connections',
+        connections,
+        `an integer from 1 to ${totalConnections} (agent.totalConnections)`,
+      )
+    }
+    return warm(url, connections)
   }
 
   /** True once `close()` or `destroy()` has been called. */
@@ -334,7 +380,7 @@ export class Client {
   }
 
   #closeParts(): void {
-    this.#setup.sessions?.close()
+    this.#setup.closeConnections()
     for (const policy of this.#setup.policies.values()) policy.close?.()
   }
 

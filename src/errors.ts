@@ -35,6 +35,11 @@ export const ErrorCodes = {
    * this error (see `agent.http2`).
    */
   H2_UNRESPONSIVE: 'NQ_H2_UNRESPONSIVE',
+  /**
+   * The agent's `totalConnections` were all open and busy, and no connection came free within
+   * `connectTimeout` (or the queue of waiting connects was full); nothing was sent.
+   */
+  CONNECTION_LIMIT: 'NQ_CONNECTION_LIMIT',
 } as const
 
 /** One of the values of {@link ErrorCodes}. */
@@ -145,6 +150,17 @@ export class RateLimitedError extends NetiquetteError {
     super(ErrorCodes.RATE_LIMITED, message, options, true)
     this.origin = options?.origin
     this.retryAfter = options?.retryAfter
+  }
+}
+
+/**
+ * A new connection was needed, the agent's `totalConnections` were all open and busy, and none
+ * came free within `connectTimeout` (or too many connects were waiting already). Local: nothing
+ * was sent, and policies do not count it against the origin.
+ */
+export class ConnectionLimitError extends NetiquetteError {
+  constructor(message: string, options?: NetiquetteErrorOptions) {
+    super(ErrorCodes.CONNECTION_LIMIT, message, options, true)
   }
 }
 

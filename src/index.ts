@@ -23,6 +23,7 @@ export {
   MiddlewareError,
   NetiquetteError,
   QueueFullError,
+  ConnectionLimitError,
   QueueTimeoutError,
   RedirectError,
   ThrottledError,
@@ -81,7 +82,10 @@ export type { HeadersInput, HeaderRecord } from './core/headers.ts'
 export { DEFAULT_AGENT_OPTIONS } from './connections/agent-defaults.ts'
 export type { AgentOptions } from './connections/agent-defaults.ts'
 export { DEFAULT_HTTP2_OPTIONS } from './connections/h2-sessions.ts'
-export type { ConnectionStats, Http2Options } from './connections/h2-sessions.ts'
+export type { Http2Options } from './connections/h2-sessions.ts'
+export type { ConnectionStats } from './connections/connection-stats.ts'
+export type { ConnectCappedEvent, ConnectionTotals } from './connections/connection-cap.ts'
+export type { ConnectWarmEvent } from './connections/warm-connections.ts'
 export { DEFAULT_RACE_OPTIONS } from './connections/racing-connector.ts'
 export type { ConnectEvent, RaceOptions } from './connections/racing-connector.ts'
 export { deadlineLayer } from './timeouts/deadline-layer.ts'

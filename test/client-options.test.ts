@@ -25,6 +25,7 @@ describe('createClient options', () => {
     ['agent.connections', { agent: { connections: 1.5 } }],
     ['agent.keepalive', { agent: { keepalive: 1 } }],
     ['agent.race', { agent: { race: 'yes' } }],
+    ['agent.totalConnections', { agent: { totalConnections: 0 } }],
     ['agent.race.delay', { agent: { race: { delay: 0 } } }],
     ['agent.race.maxShare', { agent: { race: { maxShare: 1.5 } } }],
     ['agent.race.maxInFlight', { agent: { race: { maxInFlight: 5 } } }],

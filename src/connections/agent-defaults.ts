@@ -15,6 +15,9 @@ import {
   type ResolvedHttp2Options,
 } from './h2-sessions.ts'
 import { KeepAliveWatch } from './keep-alive-watch.ts'
+import { ConnectionCap, type ConnectionTotals } from './connection-cap.ts'
+import type { ConnectionStats } from './connection-stats.ts'
+import { WarmConnections } from './warm-connections.ts'
 import {
   DEFAULT_RACE_OPTIONS,
   racingConnector,
@@ -94,6 +97,16 @@ export interface AgentOptions {
    * @defaultValue the defaults of {@link Http2Options}
    */
   http2?: Http2Options | false
+  /**
+   * Most connections open at once across all origins (`http.Agent`'s `maxTotalSockets`). A new
+   * connection past it first closes the least recently used idle connection of any origin, else
+   * waits (at most `connectTimeout`, in a bounded queue) for one to close or go idle; it then
+   * fails with `ConnectionLimitError` (`NQ_CONNECTION_LIMIT`), nothing sent. A client that calls
+   * many origins (webhooks, a gateway) would otherwise open sockets without bound.
+   * @defaultValue 512 (half the common soft limit of 1,024 file descriptors, leaving the rest to
+   *   the process's inbound connections and files; raise it with `ulimit -n`)
+   */
+  totalConnections?: number
   /**
    * Race slow connects (see {@link RaceOptions} and `docs/connections.md`): a connect still
    * pending after the connection attempt delay is raced by another, to the origin's next address
@@ -190,6 +203,7 @@ export const DEFAULT_AGENT_OPTIONS: Readonly<
       | 'keepAliveTimeout'
       | 'keepAliveMaxTimeout'
       | 'connections'
+      | 'totalConnections'
     >
   >
 > = Object.freeze({
@@ -198,6 +212,7 @@ export const DEFAULT_AGENT_OPTIONS: Readonly<
   bodyTimeout: 30_000,
   keepAliveTimeout: 4_000,
   keepAliveMaxTimeout: 60_000,
+  totalConnections: 512,
   // undici's default is unbounded; a burst against a slow origin would then open one socket per
   // request. Without the concurrency limiter, 128 keeps file descriptors per origin bounded; with
   // it, the client uses the limiter's maxLimit, so that every place has its connection.
@@ -279,8 +294,8 @@ export function resolveAgentOptions(options: unknown): ResolvedAgentOptions {
     const value = options[key]
     if (value === undefined) continue
     resolved[key] =
-      key === 'connections'
-        ? intInRange('agent.connections', value, 1, 65_535)
+      key === 'connections' || key === 'totalConnections'
+        ? intInRange(`agent.${key}`, value, 1, 1_000_000)
         : positiveMs(`agent.${key}`, value)
   }
   const { connect } = options
@@ -384,8 +399,14 @@ export interface DefaultAgent {
   dispatcher: Dispatcher
   /** `undefined` through a proxy, or with `http2: false`. */
   sessions: H2Sessions | undefined
-  /** The keep-alive race watch; `undefined` through a proxy. */
-  keepAlive: KeepAliveWatch | undefined
+  /** An origin's connections, for `client.stats()`; `undefined` through a proxy. */
+  stats: ((origin: string) => ConnectionStats | undefined) | undefined
+  /** The connections across origins, for `client.stats()`; `undefined` through a proxy. */
+  totals: (() => ConnectionTotals) | undefined
+  /** Opens connections to an origin ahead of traffic; `undefined` through a proxy. */
+  warm: ((origin: URL, count: number) => Promise<number>) | undefined
+  /** Stops the watches' timers and fails connects waiting for a place (the client closes). */
+  close: () => void
 }
 
 /**
@@ -393,7 +414,7 @@ export interface DefaultAgent {
  * agent for `proxy`, with the same settings.
  */
 export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent {
-  const { connect, proxy, connectTimeout, http2, race, ...rest } = options
+  const { connect, proxy, connectTimeout, http2, race, totalConnections, ...rest } = options
   const settings: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(rest)) if (value !== undefined) settings[key] = value
   const tls = typeof connect === 'function' ? undefined : connect
@@ -422,11 +443,47 @@ export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent 
             allFamilies: autoSelectFamily !== false,
             lookup: (tls as { lookup?: RacingConnectorSettings['lookup'] } | undefined)?.lookup,
           })
+    const cap = new ConnectionCap(totalConnections, connectTimeout)
     const keepAlive = new KeepAliveWatch(options.keepAliveTimeout)
-    const watched = keepAlive.wrap(raced)
-    const sessions = http2 === false ? undefined : new H2Sessions(http2, keepAlive)
+    const warm = new WarmConnections((origin) => keepAlive.timeout(origin))
+    const watched = keepAlive.wrap(warm.wrap(cap.wrap(raced)))
+    const sessions = http2 === false ? undefined : new H2Sessions(http2)
     settings.connect = sessions === undefined ? watched : sessions.wrap(watched)
-    return { dispatcher: new Agent(settings as Agent.Options), sessions, keepAlive }
+    return {
+      dispatcher: new Agent(settings as Agent.Options),
+      sessions,
+      stats: (origin) => {
+        const h2 = sessions?.stats(origin)
+        const counts = cap.counts(origin)
+        if (h2 === undefined && counts.open === 0) return undefined
+        return {
+          protocol: h2?.protocol ?? '1.1',
+          sessions: h2?.sessions ?? 0,
+          maxConcurrentStreams: h2?.maxConcurrentStreams,
+          keepAliveTimeout: keepAlive.timeout(origin),
+          ...counts,
+        }
+      },
+      totals: () => cap.totals(),
+      warm: (origin, count) => {
+        const port = origin.port
+        const connect: buildConnector.Options = {
+          hostname: origin.hostname.replace(/^\[(.*)\]$/, '$1'),
+          host: origin.host,
+          protocol: origin.protocol,
+          port,
+          servername: undefined,
+          localAddress: options.localAddress ?? null,
+          httpSocket: undefined,
+        }
+        return warm.open(`${origin.protocol}//${origin.host}`, connect, count)
+      },
+      close: () => {
+        sessions?.close()
+        cap.close()
+        warm.close()
+      },
+    }
   }
   settings.connect = typeof connect === 'function' ? connect : { ...tls, timeout: connectTimeout }
   // The proxy agents connect through their own connectors: the timeout and the origin's TLS
@@ -436,12 +493,20 @@ export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent 
     return {
       dispatcher: new EnvHttpProxyAgent(proxied as EnvHttpProxyAgent.Options),
       sessions: undefined,
-      keepAlive: undefined,
+      stats: undefined,
+      totals: undefined,
+      warm: undefined,
+      close: noop,
     }
   }
   return {
     dispatcher: new ProxyAgent({ ...proxied, uri: proxy } as ProxyAgent.Options),
     sessions: undefined,
-    keepAlive: undefined,
+    stats: undefined,
+    totals: undefined,
+    warm: undefined,
+    close: noop,
   }
 }
+
+function noop(): void {}

@@ -4,6 +4,7 @@ import type { buildConnector } from 'undici'
 import undiciSymbols from 'undici/lib/core/symbols.js'
 import { NetiquetteError } from '../errors.ts'
 import type { ConnectionWatch, WatchedAttempt } from '../core/connection-watch.ts'
+import type { ConnectionStats } from './connection-stats.ts'
 
 /**
  * Health of the HTTP/2 sessions a client's default agent opens (`agent.http2`). undici keeps one
@@ -51,26 +52,8 @@ export interface Http2Options {
   maxSessionRequests?: number
 }
 
-/** What `client.stats()` shows of an origin's connections (its `connections` field). */
-export interface ConnectionStats {
-  /** The HTTP version the origin's latest connection negotiated. */
-  protocol: '1.1' | '2'
-  /** HTTP/2 sessions open to the origin (0 over HTTP/1.1). */
-  sessions: number
-  /**
-   * The streams the peer lets one session carry at once (its
-   * `SETTINGS_MAX_CONCURRENT_STREAMS`), the least over the open sessions; `undefined` over
-   * HTTP/1.1 or before the peer's settings arrived. Beyond it undici opens another session, up
-   * to `agent.connections`.
-   */
-  maxConcurrentStreams: number | undefined
-  /**
-   * How long an idle HTTP/1.1 connection to the origin is kept, in ms: `agent.keepAliveTimeout`,
-   * or less once the client saw the server close idle connections sooner (the keep-alive race,
-   * `docs/connections.md`). A `Keep-Alive: timeout=` hint from the server goes before it.
-   */
-  keepAliveTimeout: number
-}
+/** What the session watch knows of an origin's connections, for `client.stats()`. */
+export type SessionStats = Pick<ConnectionStats, 'protocol' | 'sessions' | 'maxConcurrentStreams'>
 
 /** {@link Http2Options} with every default applied. */
 export type ResolvedHttp2Options = Required<Http2Options>
@@ -135,16 +118,11 @@ export class H2Sessions implements ConnectionWatch {
   // Whether any origin has an HTTP/2 session: until then, dispatching() costs one comparison.
   #anyH2 = false
 
-  readonly #keepAlive: { timeout(origin: string): number }
-
-  /** @param keepAlive - the idle timeouts the client keeps, for `stats()`. */
   constructor(
     options: ResolvedHttp2Options,
-    keepAlive: { timeout(origin: string): number },
     now: () => number = performance.now.bind(performance),
   ) {
     this.#options = options
-    this.#keepAlive = keepAlive
     this.#now = now
   }
 
@@ -196,7 +174,7 @@ export class H2Sessions implements ConnectionWatch {
   }
 
   /** The origin's connections, for `client.stats()`. */
-  stats(origin: string): ConnectionStats | undefined {
+  stats(origin: string): SessionStats | undefined {
     const entry = this.#origins.get(origin)
     if (entry === undefined) return undefined
     let sessions = 0
@@ -207,12 +185,7 @@ export class H2Sessions implements ConnectionWatch {
       const peer = watched.session.remoteSettings?.maxConcurrentStreams
       if (peer !== undefined) maxConcurrentStreams = Math.min(peer, maxConcurrentStreams ?? peer)
     }
-    return {
-      protocol: entry.protocol,
-      sessions,
-      maxConcurrentStreams,
-      keepAliveTimeout: this.#keepAlive.timeout(origin),
-    }
+    return { protocol: entry.protocol, sessions, maxConcurrentStreams }
   }
 
   /** Stops every timer (the client is closing). */

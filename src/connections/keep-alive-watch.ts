@@ -2,17 +2,14 @@ import type { Socket } from 'node:net'
 import type { buildConnector } from 'undici'
 import undiciSymbols from 'undici/lib/core/symbols.js'
 import { markIdleClose } from '../core/idle-close.ts'
+import { clientOf, idleSince } from './undici-socket.ts'
 
 const symbols = undiciSymbols as Record<string, symbol | undefined>
-// Where undici keeps a socket's Client, its HTTP/1.1 parser, a Client's requests on the wire
-// and its idle timeout for a server that sends no Keep-Alive hint.
-const kClient = symbols.kClient
+// Where undici keeps a socket's HTTP/1.1 parser, a Client's requests on the wire and its idle
+// timeout for a server that sends no Keep-Alive hint.
 const kParser = symbols.kParser
 const kRunning = symbols.kRunning
 const kKeepAliveDefaultTimeout = symbols.kKeepAliveDefaultTimeout
-// undici marks a socket with the time it went idle (a private symbol of client-h1.js); found by
-// its name on the first socket that has it.
-let kIdleSince: symbol | undefined
 
 // The idle timeout kept is this share of the idle age at which a server was seen to close:
 // a server whose timer fires at 1 s sees the client close at 750 ms.
@@ -36,10 +33,6 @@ interface Learned {
   at: number
   /** The idle age of the last close seen, in ms. */
   lastAge: number | undefined
-}
-
-interface UndiciClient {
-  [key: symbol]: unknown
 }
 
 /**
@@ -95,7 +88,7 @@ export class KeepAliveWatch {
 
   #watch(origin: string, socket: Socket): void {
     if ((socket as Socket & { alpnProtocol?: unknown }).alpnProtocol === 'h2') return
-    if (kParser === undefined || kClient === undefined) return
+    if (kParser === undefined) return
     let open = this.#sockets.get(origin)
     if (open === undefined) this.#sockets.set(origin, (open = new Set()))
     open.add(socket)
@@ -113,7 +106,7 @@ export class KeepAliveWatch {
   }
 
   #busy(socket: Socket): boolean {
-    const client = (socket as unknown as Record<symbol, UndiciClient | undefined>)[kClient!]
+    const client = clientOf(socket)
     return client !== undefined && kRunning !== undefined && (client[kRunning] as number) > 0
   }
 
@@ -136,9 +129,8 @@ export class KeepAliveWatch {
 
   /** How long the socket had been idle; `undefined` if it never went idle (a new connection). */
   #idleFor(socket: Socket): number | undefined {
-    kIdleSince ??= Object.getOwnPropertySymbols(socket).find((s) => s.description === 'kIdleSince')
-    if (kIdleSince === undefined) return undefined
-    const since = (socket as unknown as Record<symbol, number | undefined>)[kIdleSince]
+    const since = idleSince(socket)
+    // undici's clock, not this watch's: the two are compared.
     return since === undefined ? undefined : Math.max(0, performance.now() - since)
   }
 
@@ -164,7 +156,7 @@ export class KeepAliveWatch {
   }
 
   #apply(socket: Socket, timeout: number): void {
-    const client = (socket as unknown as Record<symbol, UndiciClient | undefined>)[kClient!]
+    const client = clientOf(socket)
     if (client !== undefined && kKeepAliveDefaultTimeout !== undefined) {
       client[kKeepAliveDefaultTimeout] = timeout
     }

@@ -27,7 +27,7 @@ import { redactQuery } from './redact-query.ts'
  * | `netiquette:limit:change` | {@link LimitChangeEvent} | an origin's concurrency limit changed |
  * | `netiquette:endpoint` | `EndpointEvent` | an address was added, removed, ejected or readmitted (`endpoints`) |
  * | `netiquette:rate-limit` | `RateLimitStoreEvent` | a shared rate-limit store fell back to its local limit, or recovered |
- * | `netiquette:connect` | `ConnectEvent` | a connect of the default agent started, was raced, won, lost or failed (`agent.race`) |
+ * | `netiquette:connect` | `ConnectEvent`, `ConnectCappedEvent` | a connect of the default agent started, was raced, won, lost or failed (`agent.race`); waited or failed at `agent.totalConnections`; or was a connection `client.warm` opened |
  *
  * @example
  * ```ts
@@ -63,7 +63,11 @@ export const channels = {
   endpoint: diagnosticsChannel.channel('netiquette:endpoint'),
   /** A shared rate-limit store fell back to its local limit, or recovered: `RateLimitStoreEvent`. */
   rateLimit: diagnosticsChannel.channel('netiquette:rate-limit'),
-  /** A connect of the default agent started, was raced, won, lost or failed: `ConnectEvent`. */
+  /**
+   * A connect of the default agent started, was raced, won, lost or failed (`ConnectEvent`), or
+   * waited or failed at `agent.totalConnections` (`ConnectCappedEvent`), or took a connection
+   * `client.warm` opened (`ConnectWarmEvent`).
+   */
   connect: diagnosticsChannel.channel('netiquette:connect'),
 } as const
 

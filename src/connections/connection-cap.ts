@@ -1,0 +1,236 @@
+import type { Socket } from 'node:net'
+import type { buildConnector } from 'undici'
+import { channels } from '../core/events.ts'
+import { ConnectionLimitError } from '../errors.ts'
+import { idleSince, isIdle } from './undici-socket.ts'
+
+// Connects that may wait for a place at once; past it, a connect fails at once.
+export const MAX_WAITING = 4_096
+// How often waiting connects look for a connection that went idle, in ms: undici says nothing
+// when a connection goes idle, and a waiter must not wait for a close that never comes.
+const LOOK_EVERY = 10
+
+/** What `client.stats()` shows of the client's connections across origins (`connections`). */
+export interface ConnectionTotals {
+  /** `agent.totalConnections`. */
+  limit: number
+  /** Connections open, to every origin. */
+  open: number
+  /** Of them, with no request on them or queued to them. */
+  idle: number
+  /** Of them, serving or about to serve a request. */
+  busy: number
+  /** Connects under way (counted against the limit). */
+  connecting: number
+  /** Connects waiting for a place under the limit. */
+  waiting: number
+  /** Idle connections closed to make room for another origin's, since the client started. */
+  evicted: number
+}
+
+/** An origin's connections, for `client.stats()`. */
+export interface OriginConnectionCounts {
+  open: number
+  idle: number
+  busy: number
+}
+
+interface Waiter {
+  readonly origin: string
+  readonly go: (error: Error | null) => void
+  readonly timer: ReturnType<typeof setTimeout>
+}
+
+/** Payload of `netiquette:connect` for the limit: a connect waited, or failed for want of room. */
+export interface ConnectCappedEvent {
+  type: 'capped'
+  origin: string
+  /** What happened: it waits, or it failed (`error`). */
+  outcome: 'waiting' | 'failed'
+  open: number
+  limit: number
+  error?: Error
+}
+
+/**
+ * A cap on the connections of a client's agent across all origins (`agent.totalConnections`),
+ * as `http.Agent`'s `maxTotalSockets`: a connect that would pass it first closes the least
+ * recently used idle connection of any origin, else waits, in a bounded FIFO queue, for one to
+ * close or go idle, at most `connectTimeout`. Wraps the agent's connector, so undici's per-origin
+ * pools stay as they are; a connect counts from its start, raced attempts as one.
+ */
+export class ConnectionCap {
+  readonly #limit: number
+  readonly #waitFor: number
+  // Every connection handed to undici and not yet closed (nor evicted), with its origin.
+  readonly #open = new Map<Socket, string>()
+  #connecting = 0
+  #evicted = 0
+  readonly #waiting: Waiter[] = []
+  #look: ReturnType<typeof setInterval> | undefined
+
+  /**
+   * @param limit - `agent.totalConnections`.
+   * @param waitFor - the longest a connect waits for a place, in ms (`agent.connectTimeout`).
+   */
+  constructor(limit: number, waitFor: number) {
+    this.#limit = limit
+    this.#waitFor = waitFor
+  }
+
+  /** `connector`, connecting only within the limit. */
+  wrap(connector: buildConnector.connector): buildConnector.connector {
+    return (options, callback) => {
+      const done = callback as (error: Error | null, socket: Socket | null) => void
+      const origin = `${options.protocol}//${options.host}`
+      this.#acquire(origin, (refused) => {
+        if (refused !== null) {
+          done(refused, null)
+          return
+        }
+        connector(options, (error, socket) => {
+          this.#connecting--
+          if (error !== null || socket === null) {
+            this.#grant()
+            done(error ?? new Error('connector gave neither an error nor a socket'), null)
+            return
+          }
+          this.#track(socket as Socket, origin)
+          done(null, socket as Socket)
+        })
+      })
+    }
+  }
+
+  /** The totals, for `client.stats()`. */
+  totals(): ConnectionTotals {
+    let idle = 0
+    for (const socket of this.#open.keys()) if (isIdle(socket)) idle++
+    return {
+      limit: this.#limit,
+      open: this.#open.size,
+      idle,
+      busy: this.#open.size - idle,
+      connecting: this.#connecting,
+      waiting: this.#waiting.length,
+      evicted: this.#evicted,
+    }
+  }
+
+  /** One origin's open, idle and busy connections. */
+  counts(origin: string): OriginConnectionCounts {
+    let open = 0
+    let idle = 0
+    for (const [socket, of] of this.#open) {
+      if (of !== origin) continue
+      open++
+      if (isIdle(socket)) idle++
+    }
+    return { open, idle, busy: open - idle }
+  }
+
+  /** Fails every waiting connect and stops looking (the client is closing). */
+  close(): void {
+    if (this.#look !== undefined) clearInterval(this.#look)
+    this.#look = undefined
+    for (const waiter of this.#waiting.splice(0)) {
+      clearTimeout(waiter.timer)
+      waiter.go(new ConnectionLimitError('the client closed while a connect waited for a place'))
+    }
+  }
+
+  #room(): boolean {
+    return this.#open.size + this.#connecting < this.#limit || this.#evictIdle()
+  }
+
+  #acquire(origin: string, go: (error: Error | null) => void): void {
+    if (this.#waiting.length === 0 && this.#room()) {
+      this.#connecting++
+      go(null)
+      return
+    }
+    if (this.#waiting.length >= MAX_WAITING) {
+      const error = new ConnectionLimitError(
+        `${origin}: all ${this.#limit} connections (agent.totalConnections) are busy and ` +
+          `${MAX_WAITING} connects are waiting already`,
+      )
+      this.#publish(origin, 'failed', error)
+      go(error)
+      return
+    }
+    const waiter: Waiter = {
+      origin,
+      go,
+      timer: setTimeout(() => {
+        const at = this.#waiting.indexOf(waiter)
+        if (at < 0) return
+        this.#waiting.splice(at, 1)
+        const error = new ConnectionLimitError(
+          `${origin}: all ${this.#limit} connections (agent.totalConnections) stayed busy ` +
+            `for ${this.#waitFor} ms (agent.connectTimeout), and none went idle to make room`,
+        )
+        this.#publish(origin, 'failed', error)
+        go(error)
+      }, this.#waitFor),
+    }
+    this.#waiting.push(waiter)
+    this.#publish(origin, 'waiting')
+    this.#look ??= setInterval(() => this.#grant(), LOOK_EVERY)
+  }
+
+  /** Lets waiting connects go, oldest first, while there is room. */
+  #grant(): void {
+    while (this.#waiting.length > 0 && this.#room()) {
+      const waiter = this.#waiting.shift()!
+      clearTimeout(waiter.timer)
+      this.#connecting++
+      waiter.go(null)
+    }
+    if (this.#waiting.length === 0 && this.#look !== undefined) {
+      clearInterval(this.#look)
+      this.#look = undefined
+    }
+  }
+
+  #track(socket: Socket, origin: string): void {
+    this.#open.set(socket, origin)
+    socket.once('close', () => {
+      if (this.#open.delete(socket)) this.#grant()
+    })
+  }
+
+  /**
+   * Closes the least recently used idle connection, of any origin (one that never served a
+   * request first), and makes its place free at once. O(open): only when the limit is reached.
+   */
+  #evictIdle(): boolean {
+    let oldest: Socket | undefined
+    let oldestSince = Infinity
+    for (const socket of this.#open.keys()) {
+      if (!isIdle(socket)) continue
+      const since = idleSince(socket) ?? -Infinity
+      if (since < oldestSince) {
+        oldest = socket
+        oldestSince = since
+      }
+    }
+    if (oldest === undefined) return false
+    this.#open.delete(oldest)
+    this.#evicted++
+    oldest.destroy()
+    return true
+  }
+
+  #publish(origin: string, outcome: 'waiting' | 'failed', error?: Error): void {
+    if (!channels.connect.hasSubscribers) return
+    const event: ConnectCappedEvent = {
+      type: 'capped',
+      origin,
+      outcome,
+      open: this.#open.size,
+      limit: this.#limit,
+    }
+    if (error !== undefined) event.error = error
+    channels.connect.publish(event)
+  }
+}

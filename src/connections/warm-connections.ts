@@ -1,0 +1,150 @@
+import type { Socket } from 'node:net'
+import type { buildConnector } from 'undici'
+import { channels } from '../core/events.ts'
+
+// Connections one origin may have waiting at once: more would only wait to be closed idle.
+const MAX_PARKED = 1_024
+
+/** Payload of `netiquette:connect` when a connection opened ahead of traffic is handed over. */
+export interface ConnectWarmEvent {
+  type: 'warm'
+  origin: string
+  /** How long the connection had waited, in ms. */
+  waited: number
+}
+
+interface Parked {
+  readonly socket: Socket
+  readonly since: number
+  readonly timer: ReturnType<typeof setTimeout>
+  readonly drop: () => void
+}
+
+/**
+ * Connections opened ahead of traffic (`client.warm(origin, n)`): made through the agent's
+ * connector chain (so they count against `totalConnections` and are raced like any connect), then
+ * parked until undici asks for a connection to that origin, when one is handed over at once: a
+ * burst after a deploy or a cold start pays no handshake on its critical path. A parked connection
+ * the server closes, or that sends anything unasked, is dropped; one still parked after
+ * `keepFor` ms is closed (idle connections are not kept longer than the keep-alive timeout).
+ */
+export class WarmConnections {
+  readonly #parked = new Map<string, Parked[]>()
+  readonly #keepFor: (origin: string) => number
+  #connector: buildConnector.connector | undefined
+
+  /** @param keepFor - how long an origin's parked connection is kept, in ms. */
+  constructor(keepFor: (origin: string) => number) {
+    this.#keepFor = keepFor
+  }
+
+  /** `connector`, handing over a parked connection to the origin when there is one. */
+  wrap(connector: buildConnector.connector): buildConnector.connector {
+    this.#connector = connector
+    return (options, callback) => {
+      const origin = `${options.protocol}//${options.host}`
+      const parked = this.#take(origin)
+      if (parked === undefined) {
+        connector(options, callback)
+        return
+      }
+      if (channels.connect.hasSubscribers) {
+        const event: ConnectWarmEvent = {
+          type: 'warm',
+          origin,
+          waited: performance.now() - parked.since,
+        }
+        channels.connect.publish(event)
+      }
+      // undici expects the callback later than the call, as a real connect's.
+      queueMicrotask(() => (callback as (e: null, s: Socket) => void)(null, parked.socket))
+    }
+  }
+
+  /**
+   * Opens `count` connections to the origin with `options` (undici's connect options for it) and
+   * parks them. Resolves with how many were opened; rejects with the first error if none was.
+   */
+  async open(origin: string, options: buildConnector.Options, count: number): Promise<number> {
+    const connector = this.#connector
+    if (connector === undefined) return 0
+    const results = await Promise.allSettled(
+      Array.from(
+        { length: count },
+        () =>
+          new Promise<Socket>((resolve, reject) =>
+            connector({ ...options }, (error, socket) => {
+              if (error !== null || socket === null) reject(error ?? new Error('no socket'))
+              else resolve(socket as Socket)
+            }),
+          ),
+      ),
+    )
+    let opened = 0
+    let firstError: unknown
+    for (const result of results) {
+      if (result.status === 'fulfilled') {
+        this.#park(origin, result.value)
+        opened++
+      } else firstError ??= result.reason
+    }
+    if (opened === 0 && firstError !== undefined) throw firstError
+    return opened
+  }
+
+  /** Connections parked for the origin now. */
+  parked(origin: string): number {
+    return this.#parked.get(origin)?.length ?? 0
+  }
+
+  /** Closes every parked connection (the client is closing). */
+  close(): void {
+    for (const list of this.#parked.values()) {
+      for (const entry of list.splice(0)) {
+        clearTimeout(entry.timer)
+        entry.socket.destroy()
+      }
+    }
+    this.#parked.clear()
+  }
+
+  #park(origin: string, socket: Socket): void {
+    let list = this.#parked.get(origin)
+    if (list === undefined) this.#parked.set(origin, (list = []))
+    if (list.length >= MAX_PARKED || socket.destroyed) {
+      socket.destroy()
+      return
+    }
+    const drop = () => {
+      const at = list.indexOf(entry)
+      if (at >= 0) list.splice(at, 1)
+      if (list.length === 0 && this.#parked.get(origin) === list) this.#parked.delete(origin)
+      clearTimeout(entry.timer)
+      socket.off('close', drop).off('readable', unasked).off('error', drop)
+    }
+    // Bytes nobody asked for, or the server's FIN: the connection is not fit to carry a request.
+    // ('readable' leaves the socket paused, as undici reads it; a 'data' listener would not.)
+    const unasked = () => {
+      drop()
+      socket.destroy()
+    }
+    const entry: Parked = {
+      socket,
+      since: performance.now(),
+      timer: setTimeout(unasked, this.#keepFor(origin)).unref(),
+      drop,
+    }
+    socket.once('close', drop).once('readable', unasked).once('error', drop)
+    list.push(entry)
+  }
+
+  #take(origin: string): Parked | undefined {
+    const list = this.#parked.get(origin)
+    while (list !== undefined && list.length > 0) {
+      const entry = list.shift()!
+      entry.drop()
+      if (!entry.socket.destroyed) return entry
+    }
+    return undefined
+  }
+}

@@ -1,0 +1,95 @@
+// client.warm (issue 38 item 4): connections opened ahead of traffic, on real loopback sockets.
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Agent } from 'undici'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createClient, type Client } from '../../src/index.ts'
+
+const cleanup: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step()
+})
+
+async function serve(onServer?: (server: Server) => void) {
+  const server = createServer((_req, res) => setTimeout(() => res.end('ok'), 20))
+  onServer?.(server)
+  let connections = 0
+  server.on('connection', () => connections++)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  cleanup.push(() => new Promise((resolve) => server.close(resolve)))
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return { server, origin, connections: () => connections }
+}
+
+function client(options: Parameters<typeof createClient>[0] = {}): Client {
+  const made = createClient(options)
+  cleanup.push(() => made.destroy())
+  return made
+}
+
+function connectEvents(): { types: string[]; stop: () => void } {
+  const types: string[] = []
+  const listener = (message: unknown) => types.push((message as { type: string }).type)
+  diagnosticsChannel.subscribe('netiquette:connect', listener)
+  return { types, stop: () => diagnosticsChannel.unsubscribe('netiquette:connect', listener) }
+}
+
+describe('client.warm', () => {
+  it('opens connections ahead of a burst, which then pays no connect', async () => {
+    const { origin, connections } = await serve()
+    const warmed = client({ origin })
+    expect(await warmed.warm(origin, 20)).toBe(20)
+    await vi.waitFor(() => expect(connections()).toBe(20))
+    const watch = connectEvents()
+    try {
+      const burst = await Promise.all(Array.from({ length: 20 }, () => warmed.request('/')))
+      await Promise.all(burst.map((res) => res.body.text()))
+      // Every connection undici asked for was a parked one: no connect started.
+      expect(watch.types.filter((t) => t === 'started')).toEqual([])
+      expect(watch.types.filter((t) => t === 'warm')).toHaveLength(20)
+    } finally {
+      watch.stop()
+    }
+    expect(connections()).toBe(20)
+  })
+
+  it('drops a parked connection the server closes; a call then connects as usual', async () => {
+    let closed = 0
+    const { origin, connections } = await serve((server) => {
+      // The server closes the first two connections before any request, as an idle timer would.
+      server.on('connection', (socket) => {
+        if (connections() < 2) {
+          setTimeout(() => {
+            socket.destroy()
+            closed++
+          }, 30)
+        }
+      })
+    })
+    const warmed = client({ origin, retry: false })
+    expect(await warmed.warm(origin, 2)).toBe(2)
+    await vi.waitFor(() => expect(closed).toBe(2))
+    // ...and the client has seen both closes.
+    await vi.waitFor(() => expect(warmed.stats().connections?.open).toBe(0))
+    // The closed connections are not used: the call makes a new one and succeeds.
+    const res = await warmed.request('/')
+    expect(await res.body.text()).toBe('ok')
+    expect(connections()).toBe(3)
+  })
+
+  it('refuses what it cannot do, naming it', async () => {
+    const { origin } = await serve()
+    const own = client({ dispatcher: new Agent() })
+    await expect(own.warm(origin, 1)).rejects.toMatchObject({ code: 'NQ_INVALID_REQUEST' })
+    const warmed = client({ agent: { totalConnections: 8 } })
+    await expect(warmed.warm(origin, 0)).rejects.toMatchObject({ code: 'NQ_INVALID_OPTION' })
+    await expect(warmed.warm(origin, 9)).rejects.toThrow(/from 1 to 8 \(agent.totalConnections\)/)
+    await expect(warmed.warm('ftp://files', 1)).rejects.toMatchObject({
+      code: 'NQ_INVALID_REQUEST',
+    })
+    await expect(warmed.warm('http://user:secret@host', 1)).rejects.not.toThrow(/secret/)
+  })
+})
