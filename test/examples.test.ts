@@ -22,11 +22,11 @@ describe('examples', () => {
     expect(text).toMatch(/POST .*\/charges got 201 after 2 attempts/)
     expect(text).toMatch(/the server saw the key [\w-]+ on both attempts: true/)
     expect(text).toMatch(/-> retry in 1000 ms: status 503 is retryable \(retry-after: 1\)/)
-    // 3 attempts, and a fourth when the first met the reset on a reused connection (retried at
-    // once as a keep-alive race).
-    expect(text).toMatch(/\/reset failed with (ECONNRESET|UND_ERR_SOCKET).* after [34] attempts/)
+    // 3 attempts, and up to two more when the first met the reset on reused connections (each
+    // retried at once as a keep-alive race).
+    expect(text).toMatch(/\/reset failed with (ECONNRESET|UND_ERR_SOCKET).* after [345] attempts/)
     expect(text).toContain('rejected with NQ_CROSS_ORIGIN, nothing sent')
-    expect(text).toMatch(/The server saw 1[12] requests/)
+    expect(text).toMatch(/The server saw 1[123] requests/)
     expect(text).toContain('circuit closed -> open: 5 of 5 calls failed in the last 10 s')
     expect(text).toMatch(/call failed with NQ_CIRCUIT_OPEN \(the circuit for .* is open/)
     expect(text).toMatch(/100 more calls failed in \d+ µs each, none sent/)

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import type { buildConnector } from 'undici'
 import undiciSymbols from 'undici/lib/core/symbols.js'
 import { markIdleClose } from '../core/idle-close.ts'
-import { clientOf, idleSince } from './undici-socket.ts'
+import { clientOf, idleSince, isIdle } from './undici-socket.ts'
 
 const symbols = undiciSymbols as Record<string, symbol | undefined>
 // Where undici keeps a socket's HTTP/1.1 parser, a Client's requests on the wire and its idle
@@ -42,7 +42,8 @@ interface Learned {
  *
  * - marks such an error (`core/idle-close.ts`) when it ends a request on a socket that had gone
  *   idle before it and has read no status line for it, so the retry policy sends it again at once
- *   when it may be sent again;
+ *   when it may be sent again, and closes the origin's other connections idle about as long, so
+ *   that the retry does not meet the race again on one of them;
  * - learns each origin's idle timeout from the idle age at which its server closed sockets (an
  *   idle socket's FIN, or a keep-alive race): two closes at ages that agree, each after at least
  *   `MIN_AGE` idle, and the client keeps 0.75 of it, so the races stop. A `Keep-Alive: timeout=`
@@ -120,6 +121,22 @@ export class KeepAliveWatch {
     if (idleFor === undefined) return
     markIdleClose(error, idleFor)
     this.#learn(origin, idleFor)
+    this.#closeStale(origin, socket, idleFor)
+  }
+
+  /**
+   * Closes the origin's other connections that have sat idle for half of `idleFor` or more: the
+   * server closes its connections at an idle age no longer than that, so they are closed or about
+   * to be, and the retry of the failed request must not be put on one of them (undici's pool
+   * takes the first free connection, not the youngest).
+   */
+  #closeStale(origin: string, failed: Socket, idleFor: number): void {
+    const now = performance.now()
+    for (const socket of this.#sockets.get(origin) ?? []) {
+      if (socket === failed || !isIdle(socket)) continue
+      const since = idleSince(socket)
+      if (since !== undefined && now - since >= idleFor / 2) socket.destroy()
+    }
   }
 
   #closedIdle(origin: string, socket: Socket): void {

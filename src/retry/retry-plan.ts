@@ -29,8 +29,8 @@ export interface RetryPlanInput {
    */
   transparentRetries?: number
   /**
-   * Keep-alive races retried so far in this call (`core/idle-close.ts`): the first is retried at
-   * once and for free, later ones as any reset.
+   * Keep-alive races retried so far in this call (`core/idle-close.ts`): the first
+   * `MAX_KEEP_ALIVE_RETRIES` are retried at once and for free, later ones as any reset.
    * @defaultValue 0
    */
   keepAliveRetries?: number
@@ -111,8 +111,8 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
       retryable = safety !== undefined
       // A session this client closed as dead, or an idle connection the server closed as the
       // request was written (the keep-alive race): the retry goes on a new connection, for free.
-      // One keep-alive race per call is free: a server that resets every request looks like a
-      // race on each idle connection of the pool, and must not get one free retry per socket.
+      // MAX_KEEP_ALIVE_RETRIES races per call are free: a server that resets every request looks
+      // like a race on each idle connection of the pool, and must not get a free retry per socket.
       idleClosed = idleCloseOf(error) !== undefined
       transparent =
         retryable &&
@@ -276,11 +276,14 @@ export function planRetry(input: RetryPlanInput): RetryPlan {
 export const MAX_TRANSPARENT_RETRIES = 20
 
 /**
- * Keep-alive races one call retries at once and for free. One: after it, the call's next attempt
- * usually goes on a new connection; a second reset on a reused one is more likely the server
- * resetting this request than another race.
+ * Keep-alive races one call retries at once and for free. The connection layer closes the
+ * origin's connections idle as long as the one that failed, so a retry usually goes on a new or
+ * younger connection; a second free retry covers one that was younger but still past the
+ * server's idle timeout. Past two, a reset on a reused connection is more likely the server
+ * resetting this request than another race (Go retries without a bound, one idle connection at a
+ * time; a server that resets every request must not get a free retry per pooled connection).
  */
-export const MAX_KEEP_ALIVE_RETRIES = 1
+export const MAX_KEEP_ALIVE_RETRIES = 2
 
 /**
  * The longest wait before a transparent retry, in ms: a port that opens again, or a connection

@@ -117,6 +117,11 @@ export interface FaultServerStats {
    * up on a stream it no longer needs).
    */
   clientResets: Record<string, number>
+  /**
+   * Requests that arrived on a keep-alive connection idle for longer than `setIdleReset`'s
+   * timeout, and reset it unanswered.
+   */
+  idleResets: number
 }
 
 /** Options of {@link createFaultServer}. */
@@ -208,6 +213,13 @@ export interface FaultServer {
   closeIdleConnections(): void
   /** Changes `maxConnections` mid-run (`Infinity`: unlimited). */
   setMaxConnections(maxConnections: number): void
+  /**
+   * From now on, a request that arrives on an HTTP/1.1 keep-alive connection idle for longer than
+   * `idleFor` ms resets the connection unanswered: a load balancer whose idle timer fires as the
+   * request arrives, the keep-alive race at its worst (every request after such a gap meets it).
+   * The server still announces Node's `Keep-Alive: timeout=5`. `undefined` turns it off.
+   */
+  setIdleReset(idleFor: number | undefined): void
   /**
    * Every open connection goes silent, as behind a proxy that stopped forwarding: the server
    * reads nothing more from it, so requests on it are never answered and HTTP/2 PINGs are never
@@ -337,6 +349,9 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   const connectionIds = new WeakMap<Socket, number>()
   const timers = new Set<NodeJS.Timeout>()
   const waiting: (() => void)[] = []
+  // When each HTTP/1.1 connection last finished a response, for setIdleReset.
+  const lastAnswered = new WeakMap<Socket, number>()
+  let idleReset: number | undefined
   let recorded: ReceivedRequest[] = []
   let stats = zeroStats()
   let closing = false
@@ -350,6 +365,21 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
   }
 
   function onRequest(req: AnyRequest, res: AnyResponse): void {
+    if (req.httpVersion !== '2.0') {
+      const socket = rawSocket(req.socket)
+      const answered = lastAnswered.get(socket)
+      if (
+        idleReset !== undefined &&
+        answered !== undefined &&
+        performance.now() - answered > idleReset
+      ) {
+        stats.requests++
+        stats.idleResets++
+        socket.resetAndDestroy()
+        return
+      }
+      ;(res as ServerResponse).once('finish', () => lastAnswered.set(socket, performance.now()))
+    }
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => {
       chunks.push(chunk)
@@ -614,6 +644,9 @@ export async function createFaultServer(options: FaultServerOptions = {}): Promi
       maxConnections = value === Infinity ? Infinity : intInRange('maxConnections', value, 1, 1e6)
       updateListening()
     },
+    setIdleReset(value) {
+      idleReset = value === undefined ? undefined : intInRange('idleFor', value, 0, 1e9)
+    },
     silenceConnections() {
       // Stops reading the TCP socket itself: TLS and HTTP/2 sit above it, so nothing more is
       // decrypted, no frame is parsed and no PING is acknowledged. Node has no public call for
@@ -679,6 +712,7 @@ function zeroStats(): FaultServerStats {
     rejected: 0,
     h2Requests: 0,
     clientResets: {},
+    idleResets: 0,
   }
 }
 

@@ -18,6 +18,8 @@ interface RaceServer {
   origin: string
   connections: number
   resets: number
+  /** Reset every request from now on, whatever its connection's idle time. */
+  resetAll: boolean
   server: Server
 }
 
@@ -31,7 +33,7 @@ async function raceServer(
   finWhenIdle = false,
   idle = IDLE,
 ): Promise<RaceServer> {
-  const state = { origin: '', connections: 0, resets: 0 } as RaceServer
+  const state = { origin: '', connections: 0, resets: 0, resetAll: false } as RaceServer
   state.server = createServer((socket: Socket) => {
     state.connections++
     let idleSince: number | undefined
@@ -48,7 +50,7 @@ async function raceServer(
         if (buffered.length < end + 4 + length) return
         buffered = buffered.slice(end + 4 + length)
         if (timer !== undefined) clearTimeout(timer)
-        if (idleSince !== undefined && performance.now() - idleSince > idle) {
+        if (state.resetAll || (idleSince !== undefined && performance.now() - idleSince > idle)) {
           state.resets++
           if (close === 'reset') socket.resetAndDestroy()
           else socket.destroy()
@@ -132,23 +134,37 @@ describe('the keep-alive race', () => {
     expect(server.resets).toBe(2)
   })
 
-  it('makes one free retry per call: a server that resets every request is retried as any reset', async () => {
+  it('closes the other connections idle as long, so the retry goes on a new one', async () => {
     const { server, client } = await setup('reset')
-    // Two idle connections in the pool, then a call that meets the race on both.
+    // Two idle connections in the pool; the call meets the race on one of them.
     const pair = await Promise.all([client.request('/'), client.request('/')])
     await Promise.all(pair.map((res) => res.body.text()))
     await sleep(GAP)
-    const error = await client
-      .request('/')
-      .catch((e: unknown) => e as { attempts: AttemptRecord[] })
-    const [first, second] = (error as { attempts: AttemptRecord[] }).attempts
+    const res = await client.request('/')
+    await res.body.text()
+    expect(res.attempts.map((a) => a.reused)).toEqual([true, undefined])
+    // One reset: the other stale connection was closed, not tried.
+    expect(server.resets).toBe(1)
+    expect(server.connections).toBe(3)
+  })
+
+  it('retries for free only on a reused connection: a server resetting every request gets one', async () => {
+    const { server, client } = await setup('reset')
+    await (await client.request('/')).body.text()
+    // Idle for a moment (a connection reused back to back never met an idle timer).
+    await sleep(50)
+    server.resetAll = true
+    const error = await client.request('/').then(
+      () => undefined,
+      (e: unknown) => e as { attempts: AttemptRecord[] },
+    )
+    if (error === undefined) throw new Error('expected the call to fail')
+    const [first, second] = error.attempts
     expect(first).toMatchObject({ reused: true, decision: { action: 'retry', delay: 0 } })
-    // maxRetries is 0 here: the second race is not free.
-    expect(second).toMatchObject({
-      reused: true,
-      decision: { action: 'fail', code: 'retries-exhausted' },
-    })
-    expect(server.resets).toBe(2)
+    // A new connection reset before any answer is no keep-alive race: maxRetries (0) applies.
+    expect(second?.reused).toBeUndefined()
+    expect(second?.decision).toMatchObject({ action: 'fail', code: 'retries-exhausted' })
+    expect(error.attempts).toHaveLength(2)
   })
 
   it('retries a POST with an Idempotency-Key; a POST without one that was written fails, saying why', async () => {

@@ -52,7 +52,7 @@ beforeAll(async () => {
   // machine with two busy loops, the contenders' own calls fell behind their arrivals.
   short = await lab(
     '--scenario',
-    'outage,brownout,rate-limit,restart,connection-cap,latency-spike,slow-body,bad-endpoint,rolling-restart-h2',
+    'outage,brownout,rate-limit,restart,connection-cap,keep-alive-race,latency-spike,slow-body,bad-endpoint,rolling-restart-h2',
     '--duration',
     '4',
     '--out',
@@ -95,6 +95,7 @@ describe('the failure lab', () => {
       'rate-limit',
       'restart',
       'connection-cap',
+      'keep-alive-race',
       'latency-spike',
       'slow-body',
       'bad-endpoint',
@@ -192,6 +193,18 @@ describe('the failure lab', () => {
     }
   })
 
+  it('keep-alive race: netiquette sends a GET reset on an idle connection again at once', () => {
+    const s = scenario(short, 'keep-alive-race')
+    const ours = contender(s, 'netiquette')
+    const figures = JSON.stringify({
+      ours: ours.fault,
+      naive: contender(s, 'naive').fault,
+      retry: contender(s, 'undici-retry').fault,
+    })
+    expect(s.headline.holds, figures).toBe(true)
+    expect(ours.fault.successRate, figures).toBeGreaterThanOrEqual(0.99)
+  })
+
   it('overload: netiquette keeps p99 below the clients that send every call at once, and sheds', () => {
     const s = scenario(overload, 'overload')
     expect(s.headline.holds).toBe(true)
@@ -280,6 +293,7 @@ describe('the failure lab', () => {
           'rate-limit',
           'restart',
           'connection-cap',
+          'keep-alive-race',
           'latency-spike',
           'slow-body',
           'bad-endpoint',

@@ -23,6 +23,7 @@ interface Case {
   responseHeaders?: Record<string, string>
   error?: { code: string }
   retries?: number
+  keepAliveRetries?: number
   deadlineIn?: number
   retry?: RetryOptions
 }
@@ -52,6 +53,7 @@ function plan(c: Case) {
     response,
     error: c.error,
     retries: c.retries ?? 0,
+    keepAliveRetries: c.keepAliveRetries ?? 0,
     previousDelay: undefined,
     now: NOW,
     wallNow: Date.UTC(2026, 0, 1),
@@ -279,6 +281,13 @@ describe('planRetry and the keep-alive race', () => {
     const refused = plan({ method: 'POST', error: raced('ECONNRESET') })
     expect(refused).toMatchObject({ retry: false, code: 'unsafe-method' })
     expect(refused.reason).toMatch(/closed an idle connection as it was reused, but POST/)
+  })
+
+  it('makes at most two free retries of keep-alive races per call', () => {
+    const second = plan({ error: raced('ECONNRESET'), keepAliveRetries: 1 })
+    expect(second).toMatchObject({ retry: true, delay: 0, transparent: true })
+    const third = plan({ error: raced('ECONNRESET'), keepAliveRetries: 2 })
+    expect(third).toMatchObject({ retry: true, transparent: false })
   })
 
   it('leaves an unmarked reset to the ordinary retry, with its backoff and its count', () => {

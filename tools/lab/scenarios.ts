@@ -8,6 +8,7 @@ export const SCENARIO_NAMES = [
   'rate-limit',
   'restart',
   'connection-cap',
+  'keep-alive-race',
   'overload',
   'latency-spike',
   'slow-body',
@@ -201,6 +202,24 @@ const connectionCap: Scenario = {
     server.setMaxConnections(phase === 'start' ? CONNECTION_CAP : Infinity),
 }
 
+/** Keep-alive race: idle time after which the balancer resets a connection's next request. */
+export const IDLE_RESET = 20
+
+const keepAliveRace: Scenario = {
+  name: 'keep-alive-race',
+  title: 'Keep-alive race',
+  mechanism:
+    'During the fault a load balancer in front of the origin closes keep-alive connections idle ' +
+    'for more than 20 ms, as the next request arrives on one, though the origin announces 5 s: ' +
+    'that request is reset unanswered. Every client keeps its connections longer, and about one ' +
+    'call in ten meets the race. The request never reached the origin: netiquette sees the reset ' +
+    'come on a connection that had sat idle, before any answer, and sends the GET again at once ' +
+    'on a new connection, outside its retry budget; the others retry after their backoff.',
+  server: () => ({}),
+  answer: () => HEALTHY,
+  onFault: (server, phase) => server.setIdleReset(phase === 'start' ? IDLE_RESET : undefined),
+}
+
 const overload: Scenario = {
   name: 'overload',
   title: 'Overload',
@@ -326,6 +345,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze
   'rate-limit': rateLimit,
   restart,
   'connection-cap': connectionCap,
+  'keep-alive-race': keepAliveRace,
   overload,
   'latency-spike': latencySpike,
   'slow-body': slowBody,
