@@ -190,8 +190,13 @@ export function racingConnector(
       const untried = started < addresses.length
       if (!untried && !history.mayRace(settings.race.maxShare)) return
       delayTimer = setTimeout(() => {
-        delayTimer = undefined
-        if (!settled) start()
+        // Timers run before the event loop polls for I/O: on a busy loop the connect may have
+        // finished already, its event not yet read. setImmediate runs after the poll, so a
+        // connect that is only waiting to be read is not raced.
+        setImmediate(() => {
+          delayTimer = undefined
+          if (!settled && pending.size < MAX_IN_FLIGHT) start()
+        })
       }, delay)
     }
 
