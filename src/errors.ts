@@ -37,7 +37,7 @@ export const ErrorCodes = {
   H2_UNRESPONSIVE: 'NQ_H2_UNRESPONSIVE',
   /**
    * The agent's `totalConnections` were all open and busy, and no connection came free within
-   * `connectTimeout` (or the queue of waiting connects was full); nothing was sent.
+   * `headersTimeout` (or the queue of waiting connects was full); nothing was sent.
    */
   CONNECTION_LIMIT: 'NQ_CONNECTION_LIMIT',
 } as const
@@ -155,7 +155,7 @@ export class RateLimitedError extends NetiquetteError {
 
 /**
  * A new connection was needed, the agent's `totalConnections` were all open and busy, and none
- * came free within `connectTimeout` (or too many connects were waiting already). Local: nothing
+ * came free within `headersTimeout` (or too many connects were waiting already). Local: nothing
  * was sent, and policies do not count it against the origin.
  */
 export class ConnectionLimitError extends NetiquetteError {

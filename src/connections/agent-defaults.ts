@@ -100,8 +100,9 @@ export interface AgentOptions {
   /**
    * Most connections open at once across all origins (`http.Agent`'s `maxTotalSockets`). A new
    * connection past it first closes the least recently used idle connection of any origin, else
-   * waits (at most `connectTimeout`, in a bounded queue) for one to close or go idle; it then
-   * fails with `ConnectionLimitError` (`NQ_CONNECTION_LIMIT`), nothing sent. A client that calls
+   * waits in a bounded queue for one to close or go idle: until its call's deadline (undici
+   * cancels a connect whose request was aborted), at most `headersTimeout`; it then fails with
+   * `ConnectionLimitError` (`NQ_CONNECTION_LIMIT`), nothing sent. A client that calls
    * many origins (webhooks, a gateway) would otherwise open sockets without bound.
    * @defaultValue 512 (half the common soft limit of 1,024 file descriptors, leaving the rest to
    *   the process's inbound connections and files; raise it with `ulimit -n`)
@@ -443,7 +444,8 @@ export function createDefaultAgent(options: ResolvedAgentOptions): DefaultAgent 
             allFamilies: autoSelectFamily !== false,
             lookup: (tls as { lookup?: RacingConnectorSettings['lookup'] } | undefined)?.lookup,
           })
-    const cap = new ConnectionCap(totalConnections, connectTimeout)
+    // A connect waiting for a place holds up a request waiting for its answer: the same bound.
+    const cap = new ConnectionCap(totalConnections, options.headersTimeout)
     const keepAlive = new KeepAliveWatch(options.keepAliveTimeout)
     const warm = new WarmConnections((origin) => keepAlive.timeout(origin))
     const watched = keepAlive.wrap(warm.wrap(cap.wrap(raced)))

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net'
 import type { buildConnector } from 'undici'
 import { channels } from '../core/events.ts'
 import { ConnectionLimitError } from '../errors.ts'
+import { cancellable, PendingConnect } from './pending-connect.ts'
 import { idleSince, isIdle } from './undici-socket.ts'
 
 // Connects that may wait for a place at once; past it, a connect fails at once.
@@ -37,7 +38,9 @@ export interface OriginConnectionCounts {
 
 interface Waiter {
   readonly origin: string
-  readonly go: (error: Error | null) => void
+  /** Starts its connect. */
+  readonly go: () => void
+  readonly fail: (error: Error) => void
   readonly timer: ReturnType<typeof setTimeout>
 }
 
@@ -56,7 +59,8 @@ export interface ConnectCappedEvent {
  * A cap on the connections of a client's agent across all origins (`agent.totalConnections`),
  * as `http.Agent`'s `maxTotalSockets`: a connect that would pass it first closes the least
  * recently used idle connection of any origin, else waits, in a bounded FIFO queue, for one to
- * close or go idle, at most `connectTimeout`. Wraps the agent's connector, so undici's per-origin
+ * close or go idle: until undici cancels the connect (its request went away, at the call's
+ * deadline), at most `waitFor`. Wraps the agent's connector, so undici's per-origin
  * pools stay as they are; a connect counts from its start, raced attempts as one.
  */
 export class ConnectionCap {
@@ -71,24 +75,26 @@ export class ConnectionCap {
 
   /**
    * @param limit - `agent.totalConnections`.
-   * @param waitFor - the longest a connect waits for a place, in ms (`agent.connectTimeout`).
+   * @param waitFor - the longest a connect waits for a place, in ms (`agent.headersTimeout`);
+   *   undici cancels a wait sooner when its request goes away (the call's deadline).
    */
   constructor(limit: number, waitFor: number) {
     this.#limit = limit
     this.#waitFor = waitFor
   }
 
-  /** `connector`, connecting only within the limit. */
+  /**
+   * `connector`, connecting only within the limit. Returns what undici can cancel the connect
+   * through: the inner connector's socket, or while the connect waits for a place, a handle that
+   * takes it out of the queue (undici cancels a connect whose request went away, at its deadline).
+   */
   wrap(connector: buildConnector.connector): buildConnector.connector {
     return (options, callback) => {
       const done = callback as (error: Error | null, socket: Socket | null) => void
       const origin = `${options.protocol}//${options.host}`
-      this.#acquire(origin, (refused) => {
-        if (refused !== null) {
-          done(refused, null)
-          return
-        }
-        connector(options, (error, socket) => {
+      let inner: unknown
+      const connect = () => {
+        inner = connector(options, (error, socket) => {
           this.#connecting--
           if (error !== null || socket === null) {
             this.#grant()
@@ -97,8 +103,15 @@ export class ConnectionCap {
           }
           this.#track(socket as Socket, origin)
           done(null, socket as Socket)
-        })
-      })
+        }) as unknown
+      }
+      const waiter = this.#acquire(origin, done, connect)
+      if (waiter === undefined) return inner as undefined
+      return new PendingConnect((reason) => {
+        // Waiting still: leave the queue. Connecting already: cancel that.
+        if (this.#leave(waiter)) done(reason, null)
+        else if (cancellable(inner)) inner.destroy(reason)
+      }) as unknown as undefined
     }
   }
 
@@ -135,7 +148,7 @@ export class ConnectionCap {
     this.#look = undefined
     for (const waiter of this.#waiting.splice(0)) {
       clearTimeout(waiter.timer)
-      waiter.go(new ConnectionLimitError('the client closed while a connect waited for a place'))
+      waiter.fail(new ConnectionLimitError('the client closed while a connect waited for a place'))
     }
   }
 
@@ -143,11 +156,19 @@ export class ConnectionCap {
     return this.#open.size + this.#connecting < this.#limit || this.#evictIdle()
   }
 
-  #acquire(origin: string, go: (error: Error | null) => void): void {
+  /**
+   * Starts `connect` at once if there is room, else queues it; `undefined` when it started (or
+   * was refused at once, through `done`), else its place in the queue.
+   */
+  #acquire(
+    origin: string,
+    done: (error: Error, socket: null) => void,
+    connect: () => void,
+  ): Waiter | undefined {
     if (this.#waiting.length === 0 && this.#room()) {
       this.#connecting++
-      go(null)
-      return
+      connect()
+      return undefined
     }
     if (this.#waiting.length >= MAX_WAITING) {
       const error = new ConnectionLimitError(
@@ -155,27 +176,36 @@ export class ConnectionCap {
           `${MAX_WAITING} connects are waiting already`,
       )
       this.#publish(origin, 'failed', error)
-      go(error)
-      return
+      done(error, null)
+      return undefined
     }
     const waiter: Waiter = {
       origin,
-      go,
+      go: connect,
       timer: setTimeout(() => {
-        const at = this.#waiting.indexOf(waiter)
-        if (at < 0) return
-        this.#waiting.splice(at, 1)
+        if (!this.#leave(waiter)) return
         const error = new ConnectionLimitError(
           `${origin}: all ${this.#limit} connections (agent.totalConnections) stayed busy ` +
-            `for ${this.#waitFor} ms (agent.connectTimeout), and none went idle to make room`,
+            `for ${this.#waitFor} ms (agent.headersTimeout), and none went idle to make room`,
         )
         this.#publish(origin, 'failed', error)
-        go(error)
+        done(error, null)
       }, this.#waitFor),
+      fail: (error) => done(error, null),
     }
     this.#waiting.push(waiter)
     this.#publish(origin, 'waiting')
     this.#look ??= setInterval(() => this.#grant(), LOOK_EVERY)
+    return waiter
+  }
+
+  /** Takes a waiter out of the queue; false if it was not in it (it started, or failed). */
+  #leave(waiter: Waiter): boolean {
+    const at = this.#waiting.indexOf(waiter)
+    if (at < 0) return false
+    this.#waiting.splice(at, 1)
+    clearTimeout(waiter.timer)
+    return true
   }
 
   /** Lets waiting connects go, oldest first, while there is room. */
@@ -184,7 +214,7 @@ export class ConnectionCap {
       const waiter = this.#waiting.shift()!
       clearTimeout(waiter.timer)
       this.#connecting++
-      waiter.go(null)
+      waiter.go()
     }
     if (this.#waiting.length === 0 && this.#look !== undefined) {
       clearInterval(this.#look)

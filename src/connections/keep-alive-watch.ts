@@ -63,6 +63,7 @@ export class KeepAliveWatch {
 
   /** `connector`, watching each HTTP/1.1 connection it makes. */
   wrap(connector: buildConnector.connector): buildConnector.connector {
+    // What the connector returns is passed on: undici cancels a connect through it.
     return (options, callback) =>
       connector(options, (error, socket) => {
         ;(callback as (error: Error | null, socket: Socket | null) => void)(error, socket as Socket)

@@ -3,6 +3,7 @@ import { isIP, type Socket } from 'node:net'
 import { errors, type buildConnector } from 'undici'
 import { channels } from '../core/events.ts'
 import { ConnectHistory } from './connect-history.ts'
+import { PendingConnect } from './pending-connect.ts'
 import { interleaveFamilies, type ResolvedAddress } from './interleave-families.ts'
 
 /**
@@ -119,20 +120,32 @@ export function racingConnector(
     return history
   }
 
+  // Returns what undici cancels the connect through (it does when no request waits any more).
   return (options, callback) => {
     const done = callback as (error: Error | null, socket: Socket | null) => void
     const { hostname } = options
     const family = isIP(hostname)
+    let cancel: ((reason: Error) => void) | undefined
+    let cancelled = false
+    const handle = new PendingConnect((reason) => {
+      cancelled = true
+      if (cancel !== undefined) cancel(reason)
+      else done(reason, null)
+    })
     if (family !== 0) {
-      race(options, [{ address: hostname, family }], done)
-      return
+      cancel = race(options, [{ address: hostname, family }], done)
+      return handle as unknown as undefined
     }
     lookup(hostname, { all: true }, (error, addresses) => {
+      if (cancelled) return
       if (error !== null) done(error, null)
       else if (addresses.length === 0) done(new Error(`no address found for ${hostname}`), null)
-      else
-        race(options, settings.allFamilies ? interleaveFamilies(addresses) : [addresses[0]!], done)
+      else {
+        const ordered = settings.allFamilies ? interleaveFamilies(addresses) : [addresses[0]!]
+        cancel = race(options, ordered, done)
+      }
     })
+    return handle as unknown as undefined
   }
 
   // Long (about 90 lines): one connect's state machine; its steps share that state.
@@ -140,7 +153,7 @@ export function racingConnector(
     options: buildConnector.Options,
     addresses: ResolvedAddress[],
     callback: (error: Error | null, socket: Socket | null) => void,
-  ): void {
+  ): (reason: Error) => void {
     const origin = `${options.protocol}//${options.hostname}:${options.port}`
     const history = historyOf(origin)
     const delay = settings.race.delay ?? history.delay(INITIAL_DELAY, MIN_DELAY, MAX_DELAY)
@@ -257,5 +270,10 @@ export function racingConnector(
     }
 
     start()
+    return (reason) => {
+      if (settled) return
+      settle(false)
+      callback(reason, null)
+    }
   }
 }

@@ -44,10 +44,8 @@ export class WarmConnections {
     return (options, callback) => {
       const origin = `${options.protocol}//${options.host}`
       const parked = this.#take(origin)
-      if (parked === undefined) {
-        connector(options, callback)
-        return
-      }
+      // What undici may cancel the connect through (see pending-connect.ts) is passed on.
+      if (parked === undefined) return connector(options, callback)
       if (channels.connect.hasSubscribers) {
         const event: ConnectWarmEvent = {
           type: 'warm',
@@ -58,6 +56,7 @@ export class WarmConnections {
       }
       // undici expects the callback later than the call, as a real connect's.
       queueMicrotask(() => (callback as (e: null, s: Socket) => void)(null, parked.socket))
+      return parked.socket as unknown as undefined
     }
   }
 

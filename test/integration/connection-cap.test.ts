@@ -2,8 +2,9 @@
 // the servers' side on real loopback sockets.
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createClient, type Client } from '../../src/index.ts'
 
 /** Connections open at the servers, all of them together, and the most seen at once. */
@@ -59,7 +60,9 @@ describe('agent.totalConnections', () => {
   it('200 origins x 20 calls at once with a cap of 64: never more than 64 open, every call succeeds', async () => {
     const census: Census = { open: 0, max: 0 }
     const servers = await startServers(200, census)
-    const client = createClient({ agent: { totalConnections: 64 }, deadline: 20_000 })
+    // A deadline with room for a loaded machine: 4,000 connects go through 64 places, one request
+    // each (undici's pools bind a request to the connection it waits for).
+    const client = createClient({ agent: { totalConnections: 64 }, deadline: 45_000 })
     track(client, servers)
     let peak = 0
     const watch = setInterval(() => {
@@ -84,7 +87,7 @@ describe('agent.totalConnections', () => {
     expect(census.max).toBeGreaterThanOrEqual(60)
     expect(client.stats().connections).toMatchObject({ limit: 64, waiting: 0 })
     expect(client.stats().connections!.evicted).toBeGreaterThan(0)
-  }, 60_000)
+  }, 120_000)
 
   it('closes the least recently used idle connection of another origin to make room', async () => {
     const census: Census = { open: 0, max: 0 }
@@ -108,30 +111,68 @@ describe('agent.totalConnections', () => {
     expect(stats.origins.find((o) => o.origin === origin(b!))?.connections?.open).toBe(1)
   })
 
-  it('waits for a busy connection to go idle, and fails with NQ_CONNECTION_LIMIT after connectTimeout', async () => {
+  it('waits for a busy connection to go idle', async () => {
     const census: Census = { open: 0, max: 0 }
     const [slow] = await startServers(1, census, 400)
     const [fast] = await startServers(1, census)
-    const client = createClient({ agent: { totalConnections: 1, connectTimeout: 2_000 } })
+    const client = createClient({ agent: { totalConnections: 1 } })
     track(client, [slow!, fast!])
     // The one place is busy for 400 ms: the next origin's connect waits, then takes it.
     const held = client.request(`${origin(slow!)}/`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await vi.waitFor(() => expect(client.stats().connections?.busy).toBe(1))
     const waited = await client.request(`${origin(fast!)}/`)
     await waited.body.text()
     await (await held).body.text()
     expect(census.max).toBe(1)
+  })
 
-    const strict = createClient({
-      agent: { totalConnections: 1, connectTimeout: 200 },
-      retry: false,
+  describe('a wait that ends', () => {
+    // A server whose body trickles for 2 s: its connection stays busy, headers or not.
+    let server: HttpServer
+    let other: Server
+    beforeAll(async () => {
+      server = createHttpServer((_req, res) => {
+        res.writeHead(200)
+        res.write('a')
+        setTimeout(() => res.end('b'), 2_000)
+      })
+      server.listen(0, '127.0.0.1')
+      await once(server, 'listening')
+      other = (await startServers(1, { open: 0, max: 0 }))[0]!
     })
-    cleanup.push(() => strict.destroy())
-    const busy = strict.request(`${origin(slow!)}/`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    const error = await strict.request(`${origin(fast!)}/`).catch((e: unknown) => e)
-    expect(error).toMatchObject({ code: 'NQ_CONNECTION_LIMIT', local: true })
-    expect((error as Error).message).toMatch(/all 1 connections \(agent.totalConnections\)/)
-    await (await busy).body.text()
+    afterAll(async () => {
+      await new Promise((resolve) => server.close(resolve))
+      await new Promise((resolve) => other.close(resolve))
+    })
+
+    it("ends at the call's deadline, and leaves the queue (undici cancels the connect)", async () => {
+      const client = createClient({ agent: { totalConnections: 1 }, retry: false })
+      cleanup.push(() => client.destroy())
+      const busy = await client.request(`${origin(server)}/`)
+      const error = await client
+        .request(`${origin(other)}/`, { deadline: 300 })
+        .catch((e: unknown) => e)
+      expect(error).toMatchObject({ code: 'NQ_DEADLINE_EXCEEDED' })
+      // Well before the busy connection frees its place (1.7 s later).
+      await vi.waitFor(() => expect(client.stats().connections?.waiting).toBe(0), {
+        timeout: 1_000,
+      })
+      await busy.body.text()
+    })
+
+    it('fails with NQ_CONNECTION_LIMIT after headersTimeout at most', async () => {
+      const client = createClient({
+        agent: { totalConnections: 1, headersTimeout: 200 },
+        retry: false,
+      })
+      cleanup.push(() => client.destroy())
+      const busy = await client.request(`${origin(server)}/`)
+      const error = await client.request(`${origin(other)}/`).catch((e: unknown) => e)
+      expect(error).toMatchObject({ code: 'NQ_CONNECTION_LIMIT', local: true })
+      expect((error as Error).message).toMatch(
+        /all 1 connections \(agent.totalConnections\) stayed busy for 200 ms/,
+      )
+      await busy.body.text()
+    })
   })
 })
