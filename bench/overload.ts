@@ -8,8 +8,11 @@
 // states: the second after and the second before each change are left out), and how soon the
 // limit came within 20% of the reduced capacity's in-flight count, and back above it.
 //
+// It runs at four scales (SCALES): the 10 ms origin of the table in docs/concurrency.md, origins
+// of 50 ms and 20 ms, and one with a 2 ms and a 200 ms route at half the calls each.
+//
 //   node bench/overload.ts            # also part of `npm run bench`
-//   node bench/overload.ts --json
+//   node bench/overload.ts --json --seeds 1,2,3
 import { parseArgs } from 'node:util'
 import { startAttempt } from '../src/core/attempt.ts'
 import { simulatedResponse } from './simulated-response.ts'
@@ -37,7 +40,21 @@ export interface OverloadScenario {
   drop?: readonly [number, number]
   /** Length of the run, in ms. @defaultValue 25000 */
   duration?: number
+  /**
+   * Routes of one origin, each with its own service time (uniform within ±20%) and share of
+   * the calls; `serviceTime` when none are given. @defaultValue none
+   */
+  routes?: readonly RouteLoad[]
   seed?: number
+}
+
+/** One route of a mixed origin. */
+export interface RouteLoad {
+  path: string
+  /** Service time, in ms. */
+  serviceTime: number
+  /** Share of the offered calls. */
+  share: number
 }
 
 /** One phase of a run: before, during or after the drop. */
@@ -52,9 +69,13 @@ export interface PhaseResult {
 
 /** What a run produced. */
 export interface OverloadResult {
+  /** The first second: a cold client, its limit still at its start. */
+  start: PhaseResult
   before: PhaseResult
   during: PhaseResult
   after: PhaseResult
+  /** Each route's phases, when the scenario has routes. */
+  routes?: Record<string, { before: PhaseResult; during: PhaseResult; after: PhaseResult }>
   /** The limit every 100 ms. */
   limits: number[]
   /**
@@ -63,11 +84,16 @@ export interface OverloadResult {
    * queue), in ms; `undefined` if it never did.
    */
   convergedAfter: number | undefined
-  /** Time from the end of the drop until the limit was back above the same count × 3. */
+  /**
+   * Time from the end of the drop until the limit was back at the in-flight count the offered
+   * load needs at the normal service time (rate × mean service time), so that it holds no call
+   * back, in ms; `undefined` if it never was.
+   */
   recoveredAfter: number | undefined
 }
 
 interface Done {
+  path: string
   start: number
   latency: number
   ok: boolean
@@ -83,13 +109,21 @@ export async function runOverload(scenario: OverloadScenario): Promise<OverloadR
     drop = [5_000, 15_000] as const,
     duration = 25_000,
     seed = 1,
+    routes = [{ path: '/', serviceTime, share: 1 }],
   } = scenario
   const clock = new VirtualClock()
+  const times = new Map(routes.map((r) => [r.path, r.serviceTime]))
   const origin = capacityOrigin(
     seededRandom(seed),
     (now) => (now >= drop[0] && now < drop[1] ? droppedSlots : slots),
-    serviceTime,
+    (path) => times.get(path) ?? serviceTime,
   )
+  const pick = seededRandom(seed + 2)
+  const pathOf = (): string => {
+    let x = pick()
+    for (const r of routes) if ((x -= r.share) < 0) return r.path
+    return (routes.at(-1) as RouteLoad).path
+  }
   const client = createClient({
     origin: 'http://origin.test',
     clock,
@@ -108,14 +142,16 @@ export async function runOverload(scenario: OverloadScenario): Promise<OverloadR
     clock.setTimer(
       () => {
         const start = clock.now()
+        const path = pathOf()
         calls.push(
-          client.request('/').then(
+          client.request(path).then(
             async (response) => {
               await response.body.dump()
-              done.push({ start, latency: clock.now() - start, ok: response.statusCode === 200 })
+              const ok = response.statusCode === 200
+              done.push({ path, start, latency: clock.now() - start, ok })
             },
             () => {
-              done.push({ start, latency: clock.now() - start, ok: false })
+              done.push({ path, start, latency: clock.now() - start, ok: false })
             },
           ),
         )
@@ -130,8 +166,10 @@ export async function runOverload(scenario: OverloadScenario): Promise<OverloadR
   await Promise.all(calls)
   await client.close()
 
-  const phase = (from: number, to: number): PhaseResult => {
-    const inPhase = done.filter((d) => d.start >= from && d.start < to)
+  const phase = (from: number, to: number, path?: string): PhaseResult => {
+    const inPhase = done.filter(
+      (d) => d.start >= from && d.start < to && (path === undefined || d.path === path),
+    )
     const good = inPhase.filter((d) => d.ok).map((d) => d.latency)
     good.sort((a, b) => a - b)
     return {
@@ -140,18 +178,27 @@ export async function runOverload(scenario: OverloadScenario): Promise<OverloadR
       failed: inPhase.length === 0 ? 0 : 1 - good.length / inPhase.length,
     }
   }
-  const target = (droppedSlots * 1000 * 1) / 1000 // slots × service time / service time
+  const target = droppedSlots // the in-flight count that keeps the dropped slots busy
   const index = (t: number) => Math.floor(t / 100)
   const converged = limits.findIndex(
     (l, i) => i >= index(drop[0]) && i < index(drop[1]) && Math.abs(l - target) <= 0.2 * target + 1,
   )
-  const recovered = limits.findIndex((l, i) => i >= index(drop[1]) && l >= target * 3)
+  const meanService = routes.reduce((sum, r) => sum + r.share * r.serviceTime, 0)
+  const needed = Math.ceil((rate * meanService) / 1000)
+  const recovered = limits.findIndex((l, i) => i >= index(drop[1]) && l >= needed)
   // Steady states only: each phase leaves out the second after a change (any limit is still
   // moving) and the second before one (calls sent then are still waiting when it comes).
+  const phases = (path?: string) => ({
+    before: phase(1_000, drop[0] - 1_000, path),
+    during: phase(drop[0] + 1_000, drop[1] - 1_000, path),
+    after: phase(drop[1] + 1_000, duration - 1_000, path),
+  })
   return {
-    before: phase(1_000, drop[0] - 1_000),
-    during: phase(drop[0] + 1_000, drop[1] - 1_000),
-    after: phase(drop[1] + 1_000, duration - 1_000),
+    start: phase(0, 1_000),
+    ...phases(),
+    ...(scenario.routes === undefined
+      ? {}
+      : { routes: Object.fromEntries(routes.map((r) => [r.path, phases(r.path)])) }),
     limits,
     convergedAfter: converged === -1 ? undefined : converged * 100 - drop[0],
     recoveredAfter: recovered === -1 ? undefined : recovered * 100 - drop[1],
@@ -166,7 +213,7 @@ export async function runOverload(scenario: OverloadScenario): Promise<OverloadR
 function capacityOrigin(
   random: Random,
   slots: (now: number) => number,
-  serviceTime: number,
+  serviceTime: (path: string) => number,
 ): Middleware {
   let busy = 0
   const queue: (() => void)[] = []
@@ -183,7 +230,7 @@ function capacityOrigin(
       cancellation.signal.addEventListener('abort', onAbort, { once: true })
       const serve = () => {
         busy++
-        void clock.sleep(serviceTime * (0.8 + 0.4 * random())).then(() => {
+        void clock.sleep(serviceTime(request.path) * (0.8 + 0.4 * random())).then(() => {
           busy--
           while (queue.length > 0 && busy < slots(clock.now())) (queue.shift() as () => void)()
           if (answered) return
@@ -201,34 +248,80 @@ function capacityOrigin(
 /** The contenders `npm run bench` compares. */
 export const CONTENDERS: readonly (readonly [string, ConcurrencyOptions])[] = [
   ['fixed limit 64', { limit: 64 }],
-  ['AIMD (the default)', {}],
-  ["algorithm: 'delay'", { algorithm: 'delay' }],
+  ["'aimd' (default before)", { algorithm: 'aimd' }],
+  ['the defaults', {}],
+]
+
+/** A 2 ms route and a 200 ms route of one origin, half the calls each. */
+export const MIXED_ROUTES: readonly RouteLoad[] = [
+  { path: '/fast', serviceTime: 2, share: 0.5 },
+  { path: '/slow', serviceTime: 200, share: 0.5 },
+]
+
+/**
+ * The scales the bench runs: the table's 10 ms origin, 50 ms and 20 ms ones (issue 39), and one
+ * origin with a fast and a slow route. Each drops 3x from 5 s to 15 s.
+ */
+export const SCALES: readonly (readonly [string, Omit<OverloadScenario, 'concurrency'>])[] = [
+  ['10 ms, 9 -> 3 slots, 600 calls/s', {}],
+  ['50 ms, 50 -> 17 slots, 600 calls/s', { serviceTime: 50, slots: 50, droppedSlots: 17 }],
+  [
+    '20 ms, 30 -> 10 slots, 1,000 calls/s',
+    { serviceTime: 20, slots: 30, droppedSlots: 10, rate: 1000 },
+  ],
+  [
+    '2 ms and 200 ms routes, 40 -> 13 slots, 300 calls/s',
+    { routes: MIXED_ROUTES, rate: 300, slots: 40, droppedSlots: 13 },
+  ],
 ]
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { json: { type: 'boolean', default: false } } })
-  const rows: { name: string; result: OverloadResult }[] = []
-  for (const [name, concurrency] of CONTENDERS) {
-    rows.push({ name, result: await runOverload({ concurrency }) })
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      seeds: { type: 'string', default: '1,2' },
+    },
+  })
+  const seeds = values.seeds.split(',').map(Number)
+  const rows: { scale: string; name: string; seed: number; result: OverloadResult }[] = []
+  for (const [scale, scenario] of SCALES) {
+    for (const seed of seeds) {
+      for (const [name, concurrency] of CONTENDERS) {
+        rows.push({
+          scale,
+          name,
+          seed,
+          result: await runOverload({ ...scenario, concurrency, seed }),
+        })
+      }
+    }
   }
   if (values.json) {
     console.log(JSON.stringify(rows, null, 2))
     return
   }
   console.log(
-    '\noverload: 600 calls/s; the origin serves 900/s, then 300/s from 5 s to 15 s, then 900/s; 1 s deadline, virtual time',
+    `\noverload: open-loop calls to an origin that queues; its capacity drops 3x from 5 s to 15 s; 1 s deadline, virtual time, seeds ${seeds.join(', ')}`,
   )
-  console.log(
-    'limiter             goodput/s before  during  after    p99 ms before  during  after   limit converged / back',
-  )
-  for (const { name, result: r } of rows) {
-    const g = (p: PhaseResult) => p.goodput.toFixed(0).padStart(6)
-    const p = (p: PhaseResult) => (Number.isNaN(p.p99) ? '-' : p.p99.toFixed(0)).padStart(6)
-    const t = (ms: number | undefined) =>
-      ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`
+  const g = (p: PhaseResult) => p.goodput.toFixed(0).padStart(5)
+  const p = (p: PhaseResult) => (Number.isNaN(p.p99) ? '-' : p.p99.toFixed(0)).padStart(5)
+  const t = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`)
+  for (const [scale] of SCALES) {
+    console.log(`\n${scale}`)
     console.log(
-      `${name.padEnd(20)}${g(r.before)}  ${g(r.during)} ${g(r.after)}          ${p(r.before)}  ${p(r.during)} ${p(r.after)}   ${t(r.convergedAfter)} / ${t(r.recoveredAfter)}`,
+      'limiter                   seed  goodput/s before during after   p99 ms before during after  during/before  limit back',
     )
+    for (const { name, seed, result: r } of rows.filter((row) => row.scale === scale)) {
+      const ratio = (r.during.p99 / r.before.p99).toFixed(2).padStart(6)
+      console.log(
+        `${name.padEnd(26)}${String(seed).padStart(4)}  ${g(r.before)}  ${g(r.during)} ${g(r.after)}      ${p(r.before)}  ${p(r.during)} ${p(r.after)}      ${ratio}x     ${t(r.recoveredAfter)}`,
+      )
+      for (const [path, phases] of Object.entries(r.routes ?? {})) {
+        console.log(
+          `  ${path.padEnd(28)}  ${g(phases.before)}  ${g(phases.during)} ${g(phases.after)}      ${p(phases.before)}  ${p(phases.during)} ${p(phases.after)}`,
+        )
+      }
+    }
   }
 }
 
