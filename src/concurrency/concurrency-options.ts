@@ -22,15 +22,16 @@ export interface ConcurrencyOptions {
   limit?: number
   /**
    * How the limit adapts:
+   * - `delay`, latency-based (`DelayLimit`), the default: judges rounds of answers against each
+   *   route's baseline and cuts the limit when they take longer than `tolerance` times it, so it
+   *   sees an origin that queues instead of shedding. During a 3x capacity drop its p99 stays
+   *   within 2 times the p99 before, where AIMD's goes to 57 times (`npm run bench`). A timeout
+   *   or reset takes a tenth off; a 429 or 503 is left to the throttle.
    * - `aimd`, loss-based: grows by one per attempt while in use, shrinks by `backoffRatio` on a
-   *   429, 503, timeout or reset. What Netflix's concurrency-limits recommends for clients.
-   * - `delay`, latency-based (`DelayLimit`): shrinks as the mean RTT of a round rises
-   *   above 1.5 times its baseline, so it also sees an origin that queues instead of shedding,
-   *   which AIMD cannot: during a 3x capacity drop its p99 stays near 2 times the p99 before,
-   *   where AIMD's goes to 57 times (`npm run bench`). Not the default: its baseline assumes
-   *   one origin's answers take about as long as each other, and a mix of fast and slow ones
-   *   can still mislead it (`docs/concurrency.md`).
-   * @defaultValue 'aimd'
+   *   429, 503, timeout or reset. What Netflix's concurrency-limits recommends for clients, and
+   *   the default before: it never holds back a healthy origin, but grows to `maxLimit` in front
+   *   of one that queues (`docs/concurrency.md`).
+   * @defaultValue 'delay'
    */
   algorithm?: 'aimd' | 'delay'
   /**
@@ -39,9 +40,9 @@ export interface ConcurrencyOptions {
    */
   initialLimit?: number
   /**
-   * The lowest the limit goes. AIMD keeps concurrency-limits' 20; the delay limit must be able
-   * to go as low as the origin's capacity, so 1.
-   * @defaultValue 20 for `aimd`, 1 for `delay`
+   * The lowest the limit goes. The delay limit must be able to go as low as the origin's
+   * capacity, so 1; AIMD keeps concurrency-limits' 20.
+   * @defaultValue 1 for `delay`, 20 for `aimd`
    */
   minLimit?: number
   /**
@@ -53,15 +54,15 @@ export interface ConcurrencyOptions {
   /** AIMD: the factor applied to the limit on a drop (concurrency-limits'). @defaultValue 0.9 */
   backoffRatio?: number
   /**
-   * Delay: the target mean RTT of a round as a multiple of the baseline (the smallest round
-   * mean); a mean of 20 answers moves little with service-time jitter alone.
-   * @defaultValue 1.5
+   * Delay: the target of a round's signal, how much longer than their routes' baselines its
+   * answers took (a geometric mean ratio). Above it, requests are queueing at the origin.
+   * @defaultValue 1.25
    */
   tolerance?: number
   /**
-   * Delay: how long the smallest RTT is kept as the baseline, in ms: longer than an overload
-   * episode, so that the baseline does not drift up with the queue.
-   * @defaultValue 30000
+   * Delay: how long a route's baseline remembers its answers, in ms (the time constant of its
+   * moving mean, which learns only calm rounds, so that it does not drift up with a queue).
+   * @defaultValue 10000
    */
   baselineWindow?: number
   /**
@@ -134,7 +135,7 @@ export function resolveConcurrencyOptions(
     const createLimit = () => new FixedLimit(limit)
     return { maxQueue, maxQueueWait, lifoAfter, maxLimit: limit, createLimit, key }
   }
-  const algorithm = o.algorithm ?? 'aimd'
+  const algorithm = o.algorithm ?? 'delay'
   if (algorithm !== 'aimd' && algorithm !== 'delay') {
     throw new InvalidOptionError(at('algorithm'), o.algorithm, '"aimd" or "delay"')
   }

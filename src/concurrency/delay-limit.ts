@@ -1,6 +1,6 @@
 import { clamp } from './aimd-limit.ts'
 import { appLimited, type LimitAlgorithm, type LimitSample } from './limit-algorithm.ts'
-import { WindowedMin } from './windowed-min.ts'
+import { RouteBaselines } from './route-baselines.ts'
 import { optionsArgument } from '../core/validate.ts'
 
 /**
@@ -15,23 +15,26 @@ export interface DelayOptions {
   /** @defaultValue 200 */
   maxLimit?: number
   /**
-   * The target mean RTT of a round, as a multiple of the baseline (the smallest round mean in
-   * `baselineWindow`). Above it, requests are queueing at the origin. The mean of 20 answers
-   * moves little with the jitter of service times, so 1.5 is enough room; single answers needed
-   * 2, and still cut the limit on origins whose answers vary 3 to 1 (`docs/concurrency.md`).
-   * @defaultValue 1.5
+   * The target of a round's signal: how much longer than their routes' baselines its answers
+   * took (their geometric mean ratio, weighted by the baselines). Above it, requests are
+   * queueing at the origin. At an origin of 3 slots, one request more than it serves makes
+   * 1.33; a target of 1.5 sat above it, and the p99 during a 3x capacity drop was 2.06 times the
+   * p99 before (1.97 at 1.25). Rounds are long enough for noise to stay three standard errors
+   * below it (`docs/concurrency.md`). Chosen on `bench/overload.ts`, which reports it.
+   * @defaultValue 1.25
    */
   tolerance?: number
   /**
-   * How long the smallest RTT is remembered as the baseline, in ms. Longer than an overload
-   * episode, so the baseline does not drift up with the queue, as a moving average does
-   * (Envoy's adaptive concurrency re-measures its minimum RTT every 60 s).
-   * @defaultValue 30000
+   * How long a route's baseline remembers its answers, in ms: the time constant of its moving
+   * mean. It learns only rounds that are calm (at most √tolerance), so a queue does not become
+   * the baseline it is judged against; after three windows without a calm round, the origin has
+   * a new normal (a slower release) and it learns again.
+   * @defaultValue 10000
    */
   baselineWindow?: number
   /**
-   * How hard the limit is cut above the target: by `beta × (rtt − target) / rtt`, at most
-   * `maxDecrease`, once per RTT (Swift's β and max_mdf).
+   * How hard the limit is cut above the target: by `beta × (signal − tolerance) / signal`, at
+   * most `maxDecrease`, once per round (Swift's β and max_mdf).
    * @defaultValue 0.8
    */
   beta?: number
@@ -47,20 +50,26 @@ export const DEFAULT_DELAY: Readonly<Required<DelayOptions>> = Object.freeze({
   initialLimit: 20,
   minLimit: 1,
   maxLimit: 200,
-  tolerance: 1.5,
-  baselineWindow: 30_000,
+  tolerance: 1.25,
+  baselineWindow: 10_000,
   beta: 0.8,
   maxDecrease: 0.5,
 })
 
-// Growth per RTT (each of the limit's samples adds 1/limit of it): one, or a tenth of the limit
-// when that is more. Swift adds a constant per RTT; with 1, a limit cut during overload took
-// 2.6-3 s to grow back once capacity returned at a 50 ms service time (bench/overload.ts). A
-// constant 4 came back in 0.1-0.5 s but overshot small limits (p99 32 ms against 26 ms at a
-// 10 ms service time); a tenth of the limit does both.
-function growthPerRtt(limit: number): number {
-  return Math.max(1, 0.1 * limit)
+// Growth per round: one, or a tenth of the limit when that is more. Swift adds a constant per
+// RTT; with 1, a limit cut during overload took 2.6-3 s to grow back once capacity returned at a
+// 50 ms service time (bench/overload.ts). A constant 4 came back in 0.1-0.5 s but overshot small
+// limits (p99 32 ms against 26 ms at a 10 ms service time); a tenth of the limit does both.
+// Half the limit once there has been no cut for 2 s: then nothing says the origin is near its
+// capacity, and calls waiting for a place (bodies that trickle and hold their places, a load
+// that doubled) need the limit now. By a tenth, the lab's slow-body scenario shed 38-41 calls to
+// the queue's deadline while the limit took 5 s to climb from 20 to 40.
+function growthPerRound(limit: number, sinceCut: number): number {
+  return Math.max(1, (sinceCut >= CALM_AFTER ? 0.5 : 0.1) * limit)
 }
+
+// Time without a latency cut after which the limit grows by half per round, in ms.
+const CALM_AFTER = 2_000
 
 // RTTs after a cut during which the limit does not grow. A delay-based limit finds the origin's
 // capacity only by going past it, and each time it does, the requests of one RTT queue at the
@@ -70,8 +79,23 @@ function growthPerRtt(limit: number): number {
 // service time (bench/overload.ts). 30 gained little more and took 1.5 s at 50 ms.
 const HOLD_RTTS = 20
 
+// The longest that hold lasts, in ms. At 50 ms answers, 20 RTTs held the limit for 1.2 s after
+// a cut, and once capacity came back the limit took up to 1.4 s to follow it; with a 200 ms
+// route in the mix, 2 s and 3.4 s (bench/overload.ts). 500 ms brings both within about 1 s.
+const MAX_HOLD = 500
+
 // The share of the limit a timeout or reset takes away (AIMD's 0.9 backoff ratio).
 const DROP_DECREASE = 0.1
+
+// How long the baselines may stop learning, in baseline windows: an origin whose answers have
+// taken longer for that long has a new normal (a slower release, heavier requests).
+const FREEZE_LIMIT = 3
+
+// Weight of each calm round in the spread of log ratios.
+const SPREAD_WEIGHT = 0.1
+
+// The most answers a round needs, however spread they are.
+const MAX_ROUND_SAMPLES = 100
 
 // The fewest answers a round averages. Answers of one origin differ (a fast 404, a cached hit, a
 // body sent after quick headers): with 5, rounds of mostly fast answers set a baseline that made
@@ -81,30 +105,50 @@ const ROUND_SAMPLES = 20
 
 /**
  * Latency-based AIMD, after Google's Swift (SIGCOMM 2020), which runs AIMD on delay instead of
- * loss. It judges rounds: at least 20 answers over at least one RTT (the last round's mean).
- * While a round's mean RTT stays within `tolerance ×` the baseline (the smallest round mean in
- * `baselineWindow`), the limit grows by one per round, or by a tenth when that is more, as long
- * as it is in use, and not for 20 RTTs after a cut. Above the target, requests are queueing at
- * the origin, and the limit is cut in proportion to the excess: by `beta × (mean − target) /
- * mean`, at most `maxDecrease`. A limit far from use (fewer than half its places taken) is
- * neither grown nor cut. A timeout or reset takes a tenth off, once per RTT; a 429 or 503 is
- * left to adaptive throttling.
+ * loss; the default limit. It judges rounds: at least one RTT, and enough answers for their
+ * spread (20 to 100). Each answer is measured against its route's baseline (`RouteBaselines`:
+ * the geometric mean of that route's calm answers), so a mix of fast and slow routes is not
+ * mistaken for a queue. A round's signal is the geometric mean of its answers' ratios to their
+ * baselines, weighted by the baselines. Above `tolerance`, requests are queueing at the origin,
+ * and the limit is cut in proportion to the excess: by `beta × (signal − tolerance) / signal`,
+ * at most `maxDecrease`, and held for 20 RTTs or 500 ms. At or below it, the limit grows by a
+ * tenth per round within 2 s of a cut and by half after, as long as it is in use. A limit far
+ * from use (fewer than half its places taken) is neither grown nor cut. The baselines learn only
+ * calm rounds (a signal of at most √tolerance). A timeout or reset takes a tenth off, once per
+ * RTT; a 429 or 503 is left to adaptive throttling.
+ *
+ * It **starts** faster than TCP does: until its first round is judged, an answer that comes back
+ * while calls wait for a place raises the limit to the demand it saw (in flight plus waiting),
+ * so a cold client at 1,000 calls/s × 170 ms has its 175 places after one RTT rather than after
+ * the doublings of a slow start, during which its queue grew past the deadline
+ * (`bench/endpoints.ts`).
  *
  * It answers what a loss-based limit cannot see: an origin that queues instead of shedding.
  * Netflix's Gradient2 and Vegas aim at the same thing; in `bench/overload.ts` the first let its
  * moving-average baseline drift up under overload, and the second's minimum-based queue estimate
- * was biased by service-time jitter (`docs/concurrency.md`).
+ * was biased by service-time jitter. What each part earns is in `docs/concurrency.md`.
  */
 export class DelayLimit implements LimitAlgorithm {
   readonly #options: Readonly<Required<DelayOptions>>
-  readonly #baseline: WindowedMin
+  readonly #routes: RouteBaselines
+  readonly #logTolerance: number
   #estimate: number
+  // Until the first round is judged (or a drop), the limit may jump to the demand it sees.
+  #starting = true
   #lastDecrease = -Infinity
   #lastDrop = -Infinity
+  // The end of the last calm round: the baselines learn only calm rounds (at most √tolerance),
+  // unless none has been for 3 × baselineWindow (the origin's new normal).
+  #calmAt = 0
+  // The spread of answers around their baselines: the mean square of their log ratios.
+  #spread = 0
   // The round in progress: its start, length (the last round's mean RTT), and its samples.
   #roundStart = -Infinity
   #roundLength = 0
   #sum = 0
+  #weightedLog = 0
+  #weights = 0
+  #squares = 0
   #count = 0
   #roundInFlight = 0
 
@@ -112,17 +156,19 @@ export class DelayLimit implements LimitAlgorithm {
     optionsArgument('options', options, 'DelayOptions')
     options = { ...DEFAULT_DELAY, ...options }
     this.#options = options
-    this.#baseline = new WindowedMin(options.baselineWindow)
+    this.#routes = new RouteBaselines(options.baselineWindow)
+    this.#logTolerance = Math.log(options.tolerance)
     this.#estimate = clamp(options.initialLimit, options.minLimit, options.maxLimit)
   }
 
   get limit(): number {
-    return Math.floor(this.#estimate)
+    // The cuts are fractions: 40 × (1 − 0.8 × 1.5 / 3) must be 24, not 23.999….
+    return Math.floor(this.#estimate + 1e-9)
   }
 
-  /** The baseline RTT at `now`, in ms (`Infinity` before the first sample). */
-  baseline(now: number): number {
-    return this.#baseline.min(now)
+  /** The baseline RTT of `route` at `now`, in ms (`Infinity` while it is new). */
+  baseline(now: number, route = ''): number {
+    return this.#routes.baseline(route, now)
   }
 
   update(sample: LimitSample): number {
@@ -138,36 +184,77 @@ export class DelayLimit implements LimitAlgorithm {
       if (now - this.#lastDrop >= rtt) {
         this.#estimate = Math.max(o.minLimit, this.#estimate * (1 - DROP_DECREASE))
         this.#lastDrop = now
+        this.#starting = false
       }
       return this.limit
     }
+    const queued = sample.queued ?? 0
+    if (this.#starting && queued > 0 && inFlight + queued > this.#estimate) {
+      this.#estimate = Math.min(o.maxLimit, inFlight + queued)
+    }
+    const baseline = this.#routes.judge(sample.route ?? '', now, rtt)
+    if (baseline === undefined) return this.limit
+    const log = Math.log(rtt / baseline)
+    this.#squares += baseline * log * log
     this.#sum += rtt
+    this.#weightedLog += baseline * log
+    this.#weights += baseline
     this.#count++
     if (inFlight > this.#roundInFlight) this.#roundInFlight = inFlight
-    if (now - this.#roundStart < this.#roundLength || this.#count < ROUND_SAMPLES) {
+    if (now - this.#roundStart < this.#roundLength || this.#count < this.#roundSamples()) {
       return this.limit
     }
-    // A round ends about one RTT after it began: its mean RTT is the signal. Single answers
-    // vary with the service time (one at 3 times another is common); the mean of a round moves
-    // when requests queue at the origin.
+    // A round ends about one RTT after it began. Its signal is how much longer than their
+    // routes' baselines its answers took: the geometric mean of their ratios, weighted by the
+    // baselines, so that a queue of 20 ms counts for what it adds to the origin's work (Little's
+    // law), not 11-fold for a 2 ms route's answers. A geometric mean, because one slow answer
+    // among 20 moves an arithmetic one past any target.
+    const signal = Math.exp(this.#weightedLog / this.#weights)
     const mean = this.#sum / this.#count
     const used = !appLimited(this.#roundInFlight, this.#estimate)
+    const squares = this.#squares / this.#weights - (this.#weightedLog / this.#weights) ** 2
+    this.#squares = 0
     this.#sum = 0
+    this.#weightedLog = 0
+    this.#weights = 0
     this.#count = 0
     this.#roundInFlight = 0
     this.#roundStart = now
     this.#roundLength = mean
-    this.#baseline.add(now, mean)
-    const target = o.tolerance * this.#baseline.min(now)
+    // The drift guard Netflix's Gradient2 lacks: while answers take longer than usual, the
+    // baselines do not learn them, or a queue that lasts would become the new normal.
+    const rising = signal > Math.sqrt(o.tolerance)
+    if (!rising) this.#calmAt = now
+    this.#routes.endRound(now, !rising || now - this.#calmAt >= FREEZE_LIMIT * o.baselineWindow)
+    // The first round judged has seen the demand: from now on the limit grows by rounds.
+    this.#starting = false
+    // The spread of answers at rest: a queue's own delay is not noise to average out.
+    if (!rising) this.#spread += SPREAD_WEIGHT * (squares - this.#spread)
     // A limit far from use is not cut: what queues at the origin is not of its making, and a
     // cut it could not feel would only shed the next burst.
-    if (mean > target && used) {
-      const cut = Math.min(o.maxDecrease, (o.beta * (mean - target)) / mean)
+    if (signal > o.tolerance && used) {
+      const cut = Math.min(o.maxDecrease, (o.beta * (signal - o.tolerance)) / signal)
       this.#estimate = Math.max(o.minLimit, this.#estimate * (1 - cut))
       this.#lastDecrease = now
-    } else if (mean <= target && used && now - this.#lastDecrease >= HOLD_RTTS * mean) {
-      this.#estimate = Math.min(o.maxLimit, this.#estimate + growthPerRtt(this.#estimate))
+      this.#starting = false
+    } else if (
+      signal <= o.tolerance &&
+      used &&
+      now - this.#lastDecrease >= Math.min(HOLD_RTTS * mean, MAX_HOLD)
+    ) {
+      this.#estimate = Math.min(
+        o.maxLimit,
+        this.#estimate + growthPerRound(this.#estimate, now - this.#lastDecrease),
+      )
     }
     return this.limit
+  }
+
+  // Answers a round needs for its mean to stand out from the spread of single answers: enough
+  // that three standard errors fit within the tolerance. 20 for answers within ±20% of each
+  // other; 100 (the most) for a lognormal of σ 0.75 at a tolerance of 1.25.
+  #roundSamples(): number {
+    const n = (9 * this.#spread) / (this.#logTolerance * this.#logTolerance)
+    return Math.min(MAX_ROUND_SAMPLES, Math.max(ROUND_SAMPLES, Math.ceil(n)))
   }
 }

@@ -20,6 +20,18 @@ export interface LimitSample {
    * @defaultValue false
    */
   nack?: boolean
+  /**
+   * The request's route: its method and path, with ids templated out (`GET /users/:`). A
+   * latency-based algorithm judges each answer against its own route's baseline.
+   * @defaultValue '' (one route)
+   */
+  route?: string
+  /**
+   * Attempts waiting for a place when it ended: with `inFlight`, the demand the limit did not
+   * meet. A limit still starting may grow to it at once.
+   * @defaultValue 0
+   */
+  queued?: number
 }
 
 /**

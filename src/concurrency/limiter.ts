@@ -250,9 +250,12 @@ export class ConcurrencyLimiter {
     if (sample !== undefined) {
       if (sample.dropped) this.#lastDropAt = sample.now
       // Calls waiting for a place: the limit is in use whatever was in flight when this attempt
-      // started, so it may grow (a cold client's first batch grows it from its first answers).
-      else if (this.#queued > 0 && appLimited(sample.inFlight, this.#algorithm.limit)) {
-        sample = { ...sample, inFlight: this.#algorithm.limit }
+      // started, so it may grow (a cold client's first batch grows it from its first answers),
+      // and the algorithm sees the demand it did not meet.
+      else if (this.#queued > 0) {
+        const limit = this.#algorithm.limit
+        const inFlight = appLimited(sample.inFlight, limit) ? limit : sample.inFlight
+        sample = { ...sample, inFlight, queued: this.#queued }
       }
       const before = this.#algorithm.limit
       const after = this.#algorithm.update(sample)

@@ -23,4 +23,12 @@ describe('"Beyond Round Robin" on virtual time', () => {
     expect(Math.abs(ll.success - PUBLISHED['least loaded'])).toBeLessThan(0.005)
     expect(rr.p99).toBeGreaterThanOrEqual(1_000)
   }, 120_000)
+
+  // Issue 39: a cold default limiter at 1,000 calls/s × 167 ms (about 175 in flight) used to
+  // queue and time out 0.48% of a healthy run while it grew from 20.
+  it('the default limiter, cold, fails no call of a healthy run', async () => {
+    const healthy = await runBalancer({ balancer: 'peak EWMA', stuck: false, limiter: true })
+    expect(healthy.errors).toEqual({})
+    expect(healthy.success).toBe(1)
+  }, 120_000)
 })

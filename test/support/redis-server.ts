@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
+import { freePort } from './free-port.ts'
 
 /** Whether Debian's `redis-server` is on this machine (`.ci/run` installs it). */
 export const haveRedis = spawnSync('redis-server', ['--version']).status === 0
@@ -16,14 +17,6 @@ export interface TestRedis {
   /** Starts it again on the same port after `kill()` (empty: nothing is persisted). */
   restart(): Promise<void>
   stop(): Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 function ping(port: number): Promise<boolean> {
