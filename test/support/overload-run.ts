@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { createClient, type ConcurrencyOptions } from '../../src/index.ts'
+import { createClient, type ClientOptions, type ConcurrencyOptions } from '../../src/index.ts'
 import type { FaultServer } from '../../src/testing/index.ts'
 
 /** One open-loop run through a capacity drop, in real time. */
@@ -17,13 +17,15 @@ export const DROP = [1_500, 5_000] as const
 export const END = 6_500
 
 /**
- * Calls `url` + `/work` at {@link RATE} with `concurrency`, cutting `server`'s capacity from 6 to
- * 2 slots during {@link DROP}. No retries, no breaker, a 1 s deadline.
+ * Calls `url` + `/work` at {@link RATE} with `concurrency` (and `agent`, for a TLS origin's CA),
+ * cutting `server`'s capacity from 6 to 2 slots during {@link DROP}. No retries, no breaker, a
+ * 1 s deadline.
  */
 export async function runThroughDrop(
   server: FaultServer,
   url: string,
   concurrency: ConcurrencyOptions,
+  agent?: ClientOptions['agent'],
 ): Promise<OverloadRun> {
   server.setCapacity(6)
   const client = createClient({
@@ -32,6 +34,7 @@ export async function runThroughDrop(
     breaker: false,
     deadline: 1_000,
     concurrency,
+    ...(agent === undefined ? {} : { agent }),
   })
   const calls: OverloadRun['calls'] = []
   const limits: number[] = []
