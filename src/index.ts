@@ -38,7 +38,12 @@ export type {
   ErrorCode,
   NetiquetteErrorOptions,
 } from './errors.ts'
-export type { AttemptDecision, AttemptRecord, RetryDecisionCode } from './core/attempt-record.ts'
+export type {
+  AttemptConnect,
+  AttemptDecision,
+  AttemptRecord,
+  RetryDecisionCode,
+} from './core/attempt-record.ts'
 export type { Clock, TimerHandle } from './core/clock.ts'
 export { compose } from './core/compose.ts'
 export { answer, gateLayer, type Answer, type Gate } from './core/gate.ts'

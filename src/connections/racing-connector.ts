@@ -3,6 +3,7 @@ import { isIP, type Socket } from 'node:net'
 import { errors, type buildConnector } from 'undici'
 import { channels } from '../core/events.ts'
 import { ConnectHistory } from './connect-history.ts'
+import { connectionFacts } from './connection-facts.ts'
 import { PendingConnect } from './pending-connect.ts'
 import { interleaveFamilies, type ResolvedAddress } from './interleave-families.ts'
 
@@ -223,6 +224,7 @@ export function racingConnector(
         history.record(now() - attempt.started, started > 1)
         publish('won', attempt)
         settle(true)
+        if (started > 1) connectionFacts(socket).raced = true
         callback(null, socket)
         return
       }

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net'
 import type { buildConnector } from 'undici'
 import { channels } from '../core/events.ts'
+import { connectionFacts } from './connection-facts.ts'
+import { preconnectCount } from './preconnect.ts'
 
 // Connections one origin may have waiting at once: more would only wait to be closed idle.
 const MAX_PARKED = 1_024
@@ -11,6 +13,22 @@ export interface ConnectWarmEvent {
   origin: string
   /** How long the connection had waited, in ms. */
   waited: number
+}
+
+/** `agent.preconnect` and what it reads of the origin's connections. */
+export interface Preconnect {
+  /** Connections to keep open or opening per connection in demand (above 1). */
+  readonly ratio: number
+  /** Most connections per origin (`agent.connections`): more would never be asked for. */
+  readonly max: number
+  /** The origin's open connections, and how many of them are busy (parked ones count as busy). */
+  readonly counts: (origin: string) => { open: number; busy: number }
+}
+
+function add(counts: Map<string, number>, origin: string, by: number): void {
+  const next = (counts.get(origin) ?? 0) + by
+  if (next === 0) counts.delete(origin)
+  else counts.set(origin, next)
 }
 
 interface Parked {
@@ -31,19 +49,37 @@ interface Parked {
 export class WarmConnections {
   readonly #parked = new Map<string, Parked[]>()
   readonly #keepFor: (origin: string) => number
+  readonly #preconnect: Preconnect | undefined
+  // Per origin: connects undici asked for that are under way, and connects opened ahead.
+  readonly #connecting = new Map<string, number>()
+  readonly #opening = new Map<string, number>()
+  // Origins whose connections are HTTP/1.1: an HTTP/2 session carries every request, so nothing
+  // is opened ahead for an https origin until one of its connections turned out not to be h2.
+  readonly #http1 = new Set<string>()
   #connector: buildConnector.connector | undefined
 
-  /** @param keepFor - how long an origin's parked connection is kept, in ms. */
-  constructor(keepFor: (origin: string) => number) {
+  /**
+   * @param keepFor - how long an origin's parked connection is kept, in ms.
+   * @param preconnect - `agent.preconnect`, when above 1.
+   */
+  constructor(keepFor: (origin: string) => number, preconnect?: Preconnect) {
     this.#keepFor = keepFor
+    this.#preconnect = preconnect
   }
 
-  /** `connector`, handing over a parked connection to the origin when there is one. */
+  /**
+   * `connector`, handing over a parked connection to the origin when there is one; with
+   * `preconnect`, each connect undici asks for also opens connections ahead, to be parked.
+   */
   wrap(connector: buildConnector.connector): buildConnector.connector {
     this.#connector = connector
     return (options, callback) => {
       const origin = `${options.protocol}//${options.host}`
       const parked = this.#take(origin)
+      if (this.#preconnect !== undefined) {
+        if (parked === undefined) return this.#connectAhead(origin, options, connector, callback)
+        this.#openAhead(origin, options)
+      }
       // What undici may cancel the connect through (see pending-connect.ts) is passed on.
       if (parked === undefined) return connector(options, callback)
       if (channels.connect.hasSubscribers) {
@@ -91,6 +127,49 @@ export class WarmConnections {
     return opened
   }
 
+  /** A connect undici asked for, counted as demand while under way, then more opened ahead. */
+  #connectAhead(
+    origin: string,
+    options: buildConnector.Options,
+    connector: buildConnector.connector,
+    callback: buildConnector.Callback,
+  ): ReturnType<buildConnector.connector> {
+    add(this.#connecting, origin, 1)
+    const made = connector(options, (error, socket) => {
+      add(this.#connecting, origin, -1)
+      if (
+        socket !== null &&
+        (socket as Socket & { alpnProtocol?: unknown }).alpnProtocol !== 'h2'
+      ) {
+        this.#http1.add(origin)
+      }
+      ;(callback as (e: Error | null, s: Socket | null) => void)(error, socket as Socket | null)
+    })
+    this.#openAhead(origin, options)
+    return made
+  }
+
+  /** Opens connections ahead so that `ratio` x the connections in demand are open or opening. */
+  #openAhead(origin: string, options: buildConnector.Options): void {
+    const preconnect = this.#preconnect!
+    if (options.protocol === 'https:' && !this.#http1.has(origin)) return
+    const { open, busy } = preconnect.counts(origin)
+    const parked = this.parked(origin)
+    const connecting = this.#connecting.get(origin) ?? 0
+    const opening = this.#opening.get(origin) ?? 0
+    // Parked connections count as open and busy to the cap (no request is on them yet).
+    const demand = busy - parked + connecting
+    const have = open + connecting + opening
+    const count = preconnectCount(preconnect.ratio, demand, have, preconnect.max)
+    if (count === 0) return
+    add(this.#opening, origin, count)
+    this.open(origin, options, count).then(
+      () => add(this.#opening, origin, -count),
+      // Opening ahead is best effort: a failure here is met again, and reported, by a call.
+      () => add(this.#opening, origin, -count),
+    )
+  }
+
   /** Connections parked for the origin now. */
   parked(origin: string): number {
     return this.#parked.get(origin)?.length ?? 0
@@ -114,6 +193,7 @@ export class WarmConnections {
       socket.destroy()
       return
     }
+    connectionFacts(socket).warm = true
     const drop = () => {
       const at = list.indexOf(entry)
       if (at >= 0) list.splice(at, 1)

@@ -112,10 +112,17 @@ export interface AttemptRecord {
    */
   hedgeRefused: string | undefined
   /**
-   * Whether the request went out on a socket that had served an earlier request. `undefined`
-   * where undici does not tell (its `request()` API does not report the socket).
+   * Whether the request went out on a connection that had served an earlier request (over
+   * HTTP/2, an earlier stream of its session). `undefined` when the attempt never reached a
+   * connection, or went over one the client did not make (a `dispatcher` of the caller's own).
    */
   reused: boolean | undefined
+  /**
+   * The connect this attempt's request was the first to use: set on the first request of a
+   * connection the client opened, `undefined` on a reused one (see `reused`) and where the client
+   * did not make the connection.
+   */
+  connect: AttemptConnect | undefined
   /**
    * Whether undici handed the request to a connected socket: `false` when the attempt ended
    * before that (a refused or timed-out connect, DNS, a timeout or abort while it waited for a
@@ -156,6 +163,25 @@ export interface AttemptRecord {
   decision: AttemptDecision | undefined
 }
 
+/** How the connection an attempt's request went out on was opened (`AttemptRecord.connect`). */
+export interface AttemptConnect {
+  /**
+   * Time the connect took, in ms: name resolution, TCP and TLS, raced attempts included. With
+   * `warm`, it was paid before the call, off its path.
+   */
+  readonly ms: number
+  /**
+   * Whether the connect needed a race: a second attempt went out, to another address or as a
+   * new SYN to the same one, because the first had not finished after the connection attempt
+   * delay (`agent.race`).
+   */
+  readonly raced: boolean
+  /** IP version of the connection. */
+  readonly family: 4 | 6
+  /** Whether `client.warm` opened the connection ahead of traffic. */
+  readonly warm: boolean
+}
+
 /** Creates an attempt record with every measured field unset. */
 export function createAttemptRecord(
   number: number,
@@ -178,6 +204,7 @@ export function createAttemptRecord(
     duration: undefined,
     timeToHeaders: undefined,
     reused: undefined,
+    connect: undefined,
     sent: undefined,
     queued: undefined,
     rateLimitWait: undefined,

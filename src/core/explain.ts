@@ -1,4 +1,4 @@
-import type { AttemptRecord } from './attempt-record.ts'
+import type { AttemptConnect, AttemptRecord } from './attempt-record.ts'
 import { describeH2Error } from './h2-error.ts'
 import { errorCode } from './outcome.ts'
 import { redactQuery } from './redact-query.ts'
@@ -56,7 +56,8 @@ function describeAttempt(a: AttemptRecord): string {
   if (a.queued !== undefined) timing.push(`queued ${ms(a.queued)}`)
   if (a.timeToHeaders !== undefined) timing.push(`headers ${ms(a.timeToHeaders)}`)
   if (a.duration !== undefined) timing.push(`total ${ms(a.duration)}`)
-  if (a.reused !== undefined) timing.push(a.reused ? 'reused socket' : 'new socket')
+  if (a.connect !== undefined) timing.push(describeConnect(a.connect))
+  else if (a.reused !== undefined) timing.push(a.reused ? 'reused connection' : 'new connection')
   let result = a.statusCode !== undefined ? String(a.statusCode) : (a.error ?? 'pending')
   if (a.h2Error !== undefined) result += ` ${a.h2Error}: ${describeH2Error(a.h2Error)}`
   const where = a.address === undefined ? '' : ` to ${a.address}`
@@ -71,6 +72,12 @@ function describeAttempt(a: AttemptRecord): string {
     line += ` -> ${action}: ${d.reason}`
   }
   return line
+}
+
+function describeConnect(c: AttemptConnect): string {
+  if (c.warm)
+    return `warm connection (opened ahead, connect ${ms(c.ms)}${c.raced ? ', raced' : ''})`
+  return `new connection (connect ${ms(c.ms)}${c.raced ? ', raced' : ''})`
 }
 
 /**

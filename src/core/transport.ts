@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici'
 import { noteAttemptError, startAttempt } from './attempt.ts'
 import { ATTEMPT_ENDPOINT } from './attempt-keys.ts'
-import type { AttemptRecord } from './attempt-record.ts'
+import type { AttemptConnect, AttemptRecord } from './attempt-record.ts'
 import { callerAbortError, withAttempts } from './call-error.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
@@ -9,6 +9,7 @@ import { wireHeaders, type HeaderRecord } from './headers.ts'
 import type { CallRequest, CallResponse, ClientResponse, Handler } from './middleware.ts'
 import type { ConnectionWatch, WatchedAttempt } from './connection-watch.ts'
 import { kSettlesGates, type GatedHandler, type GatePass } from './gate.ts'
+import { kConnectionSeen } from './connection-seen.ts'
 import { h2ErrorName } from './h2-error.ts'
 import { idleCloseOf } from './idle-close.ts'
 import { classifyError, classifyStatus, errorCode } from './outcome.ts'
@@ -178,6 +179,12 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#record.sent = !this.#done
     // Aborted while undici still had it queued: stop it before a byte is written.
     if (this.#done) controller.abort(asError(this.#request.cancellation.reason))
+  }
+
+  /** The connection layer saw the request go out (see {@link kConnectionSeen}). */
+  [kConnectionSeen](reused: boolean, connect: AttemptConnect | undefined): void {
+    this.#record.reused = reused
+    this.#record.connect = connect
   }
 
   onResponseStart(

@@ -66,7 +66,10 @@ interface AttemptTrace {
  *   `netiquette.decision` says what was decided after it (`action`, `code`, `reason`, `delay`).
  *   A hedge has `netiquette.attempt.hedge: true` and overlaps the attempt it hedged; the loser,
  *   cancelled (`error.type: NQ_SUPERSEDED`), is not marked as an error. With `endpoints`, the
- *   address the attempt connected to is `network.peer.address`.
+ *   address the attempt connected to is `network.peer.address`. With the default agent,
+ *   `netiquette.connection.reused` says whether the connection had carried an earlier request;
+ *   the attempt that opened it has `network.type` and `netiquette.connect.duration` (ms),
+ *   `.raced` and `.warm` (see `AttemptRecord.connect`).
  * - **Waits as spans**: `netiquette.queue` for the time an attempt waited for a place in its
  *   origin's concurrency queue, `netiquette.retry.wait` for the backoff before a retry.
  *
@@ -165,6 +168,7 @@ export function recordTraces(options: RecordTracesOptions = {}): () => void {
         .end(start)
     }
     span.setAttributes(semanticAttributes(attempt))
+    setConnectionAttributes(span, attempt)
     // A hedge's loser was cancelled by its own call: not an error of the request.
     const superseded = attempt.error === 'NQ_SUPERSEDED'
     if (!superseded && (attempt.statusCode === undefined || attempt.statusCode >= 400)) {
@@ -237,6 +241,22 @@ function closeAttempt(call: CallTrace, attempt: AttemptRecord): void {
     span.addEvent('netiquette.decision', attributes, end)
   }
   span.end(end)
+}
+
+/**
+ * How the attempt's connection was opened, where the client made it: `network.type` and
+ * `netiquette.connect.*` on the attempt that paid the connect, `netiquette.connection.reused` on
+ * every attempt that reached a connection.
+ */
+function setConnectionAttributes(span: Span, attempt: AttemptRecord): void {
+  if (attempt.reused !== undefined)
+    span.setAttribute('netiquette.connection.reused', attempt.reused)
+  const connect = attempt.connect
+  if (connect === undefined) return
+  span.setAttribute('network.type', connect.family === 6 ? 'ipv6' : 'ipv4')
+  span.setAttribute('netiquette.connect.duration', connect.ms)
+  span.setAttribute('netiquette.connect.raced', connect.raced)
+  if (connect.warm) span.setAttribute('netiquette.connect.warm', true)
 }
 
 /** The conventions' request attributes; the query is left out of `url.full` (tokens). */

@@ -120,7 +120,7 @@ describe('the keep-alive race', () => {
       await sleep(GAP)
       const raced = await client.request('/')
       await raced.body.text()
-      expect(raced.attempts.map((a) => a.reused)).toEqual([true, undefined])
+      expect(raced.attempts.map((a) => a.reused)).toEqual([true, false])
     }
     // Two closes after about GAP ms idle: the client now keeps idle connections less than that.
     const learned = keepAliveTimeout(client, server.origin)
@@ -142,7 +142,7 @@ describe('the keep-alive race', () => {
     await sleep(GAP)
     const res = await client.request('/')
     await res.body.text()
-    expect(res.attempts.map((a) => a.reused)).toEqual([true, undefined])
+    expect(res.attempts.map((a) => a.reused)).toEqual([true, false])
     // One reset: the other stale connection was closed, not tried.
     expect(server.resets).toBe(1)
     expect(server.connections).toBe(3)
@@ -162,7 +162,7 @@ describe('the keep-alive race', () => {
     const [first, second] = error.attempts
     expect(first).toMatchObject({ reused: true, decision: { action: 'retry', delay: 0 } })
     // A new connection reset before any answer is no keep-alive race: maxRetries (0) applies.
-    expect(second?.reused).toBeUndefined()
+    expect(second?.reused).toBe(false)
     expect(second?.decision).toMatchObject({ action: 'fail', code: 'retries-exhausted' })
     expect(error.attempts).toHaveLength(2)
   })
@@ -177,7 +177,7 @@ describe('the keep-alive race', () => {
       headers: { 'idempotency-key': 'k-1' },
     })
     await keyed.body.text()
-    expect(keyed.attempts.map((a) => a.reused)).toEqual([true, undefined])
+    expect(keyed.attempts.map((a) => a.reused)).toEqual([true, false])
     // Put the next POST on an idle connection again: a fresh client, same server.
     const plain = createClient({ origin: server.origin, agent: { keepAliveTimeout: 10_000 } })
     cleanup.push(() => plain.destroy())

@@ -109,12 +109,18 @@ describe('recordTraces', () => {
       'network.protocol.version': '1.1',
       'http.response.status_code': 503,
       'error.type': '503',
+      // The first attempt opened the client's connection.
+      'network.type': 'ipv4',
+      'netiquette.connection.reused': false,
+      'netiquette.connect.duration': expect.any(Number),
+      'netiquette.connect.raced': false,
     })
     expect(attempts[0]?.status.code).toBe(SpanStatusCode.ERROR)
     expect(attempts[1]?.attributes).toMatchObject({
       'http.request.resend_count': 1,
       'http.response.status_code': 200,
     })
+    expect(attempts[1]?.attributes['netiquette.connection.reused']).toBeTypeOf('boolean')
     expect(attempts[0]?.events.map((e) => [e.name, e.attributes])).toEqual([
       [
         'netiquette.decision',

@@ -3,7 +3,7 @@
 // one protocol that the other lacks fails here. Each test says which protocol served it.
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createClient, type AttemptRecord, type Client } from '../../src/index.ts'
+import { createClient, explain, type AttemptRecord, type Client } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
 import { eventually } from './helpers.ts'
 
@@ -33,6 +33,34 @@ describe.each(protocols)('$name', ({ server: serverOptions, version, protocol })
       server.requests.every((r) => r.httpVersion === (version === '2.0' ? '2.0' : '1.1')),
     ).toBe(true)
     await server.close()
+  })
+
+  it('attempt records name the connection: the connect that opened it, then reuse', async () => {
+    // One connection per origin: undici's pool may open a second one for a call made as the
+    // first one's body ends, before that connection is marked free.
+    const own = createClient({
+      origin: server.url,
+      agent: {
+        connections: 1,
+        ...(server.ca === undefined ? {} : { connect: { ca: server.ca } }),
+      },
+    })
+    try {
+      const first = await own.request('/')
+      await first.body.text()
+      expect(first.attempts.at(-1)!).toMatchObject({
+        reused: false,
+        connect: { raced: false, family: 4, warm: false },
+      })
+      expect(first.attempts.at(-1)!.connect!.ms).toBeGreaterThan(0)
+      expect(explain(first)).toMatch(/new connection \(connect [\d.]+ ms\)/)
+      const second = await own.request('/')
+      await second.body.text()
+      expect(second.attempts.at(-1)!).toMatchObject({ reused: true, connect: undefined })
+      expect(explain(second)).toMatch(/reused connection/)
+    } finally {
+      await own.destroy()
+    }
   })
 
   it('a reset before the headers is retried for a GET', async () => {

@@ -110,6 +110,11 @@ describe('racing connects without root', () => {
         'won 2 127.0.0.1',
         'lost 1 127.0.0.2',
       ])
+      // The attempt's record says its connect needed the race.
+      expect(res.attempts.at(-1)!).toMatchObject({
+        reused: false,
+        connect: { raced: true, family: 4 },
+      })
     } finally {
       watch.stop()
       await client.destroy()
@@ -207,6 +212,7 @@ describe.skipIf(!canDrop)('racing connects under SYN loss (root, iptables)', () 
         // Defaults: the first connects of an origin race after 250 ms. Without the race, each
         // call waits for the retransmitted SYN, 1 s later.
         expect(performance.now() - started).toBeLessThan(900)
+        expect(res.attempts.at(-1)!.connect?.raced).toBe(true)
       }
       // Every second SYN was dropped: one reached the server per call.
       expect(connections).toBe(6)
@@ -242,6 +248,7 @@ describe.skipIf(!canDrop)('racing connects under SYN loss (root, iptables)', () 
           expect(await res.body.text()).toBe('ok')
           const stats = client.stats().origins.find((o) => o.origin === `https://svc.test:${port}`)
           expect(stats?.connections?.protocol).toBe('2')
+          expect(res.attempts.at(-1)!).toMatchObject({ reused: false, connect: { raced: true } })
           expect(performance.now() - started).toBeLessThan(900)
         } finally {
           await client.destroy()

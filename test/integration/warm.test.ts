@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { Agent } from 'undici'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createClient, type Client } from '../../src/index.ts'
+import { createFaultServer } from '../../src/testing/index.ts'
 
 const cleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -50,6 +51,13 @@ describe('client.warm', () => {
       // Every connection undici asked for was a parked one: no connect started.
       expect(watch.types.filter((t) => t === 'started')).toEqual([])
       expect(watch.types.filter((t) => t === 'warm')).toHaveLength(20)
+      // The attempt records say so: each request was the first on a connection opened ahead.
+      for (const res of burst) {
+        expect(res.attempts.at(-1)!).toMatchObject({
+          reused: false,
+          connect: { warm: true, family: 4 },
+        })
+      }
     } finally {
       watch.stop()
     }
@@ -78,6 +86,52 @@ describe('client.warm', () => {
     const res = await warmed.request('/')
     expect(await res.body.text()).toBe('ok')
     expect(connections()).toBe(3)
+  })
+
+  it('agent.preconnect keeps connections ahead of a growing burst, which then pays few connects', async () => {
+    // Waves of 1, 2, 4 and 8 calls at once: without preconnect each wave's new calls connect on
+    // their path; with a ratio of 2 the connections were opened during the wave before.
+    async function ramp(preconnect: number) {
+      const { origin, connections } = await serve()
+      const ramped = client({ origin, agent: { preconnect } })
+      let onPath = 0
+      for (const size of [1, 2, 4, 8]) {
+        const wave = await Promise.all(Array.from({ length: size }, () => ramped.request('/')))
+        await Promise.all(wave.map((res) => res.body.text()))
+        for (const res of wave) {
+          const connect = res.attempts.at(-1)!.connect
+          if (connect !== undefined && !connect.warm) onPath++
+        }
+        // undici's pool marks a connection free a few microtasks after its body ends: without
+        // this turn of the loop, it opens another for the next wave, preconnect or not.
+        await new Promise((resolve) => setImmediate(resolve))
+        // What was opened ahead has arrived before the next wave.
+        await vi.waitFor(() => expect(ramped.stats().connections?.connecting).toBe(0))
+      }
+      return { onPath, connections: connections() }
+    }
+    const off = await ramp(1)
+    const on = await ramp(2)
+    expect(off.onPath).toBeGreaterThanOrEqual(6)
+    // Only the first call of all paid its connect.
+    expect(on.onPath).toBeLessThanOrEqual(2)
+    // Never more than ratio x the largest wave.
+    expect(on.connections).toBeLessThanOrEqual(16)
+  })
+
+  it('agent.preconnect opens nothing ahead for an HTTP/2 origin: one session carries every call', async () => {
+    const h2 = await createFaultServer({ tls: true, http2: true })
+    cleanup.push(() => h2.close())
+    const multiplexed = client({
+      origin: h2.url,
+      agent: { preconnect: 3, connect: { ca: h2.ca } },
+    })
+    for (const size of [1, 4, 8]) {
+      const wave = await Promise.all(Array.from({ length: size }, () => multiplexed.request('/')))
+      await Promise.all(wave.map((res) => res.body.text()))
+    }
+    expect(multiplexed.stats().connections?.connecting).toBe(0)
+    expect(h2.stats.connections).toBe(1)
   })
 
   it('refuses what it cannot do, naming it', async () => {
