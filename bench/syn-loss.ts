@@ -13,14 +13,13 @@
 //   - undici: bare undici.request on an Agent with the same connect timeout
 //
 //   node bench/syn-loss.ts [--calls 200] [--loss 0.1] [--json]
-import { existsSync } from 'node:fs'
-import { execFileSync } from 'node:child_process'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseArgs } from 'node:util'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { Agent, request } from 'undici'
 import { createClient, type Client, type ConnectEvent } from '../src/index.ts'
+import { dropSyns } from '../tools/lab/syn-drop.ts'
 import { describeMachine, fmt } from './harness.ts'
 
 const { values: args } = parseArgs({
@@ -47,6 +46,7 @@ interface Contender {
   times: number[]
   failed: number
   call: () => Promise<void>
+  removeRule?: () => void
 }
 
 async function listen(): Promise<{ server: Server; port: number }> {
@@ -58,18 +58,7 @@ async function listen(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as AddressInfo).port }
 }
 
-const IPTABLES = existsSync('/usr/sbin/iptables') ? '/usr/sbin/iptables' : 'iptables'
-const rules: string[][] = []
-function dropSyns(port: number): void {
-  const rule = ['INPUT', '-p', 'tcp', '--syn', '--dport', String(port), '-m', 'statistic']
-  rule.push('--mode', 'random', '--probability', String(loss), '-j', 'DROP')
-  execFileSync(IPTABLES, ['-A', ...rule])
-  rules.push(rule)
-}
-function removeRules(): void {
-  for (const rule of rules.splice(0)) execFileSync(IPTABLES, ['-D', ...rule])
-}
-process.on('exit', removeRules)
+// Rules left are removed at exit (syn-drop.ts); Ctrl-C exits through it.
 process.on('SIGINT', () => process.exit(130))
 
 const clients: Client[] = []
@@ -91,7 +80,7 @@ async function contender(
     call: make(`http://127.0.0.1:${port}`),
   }
   server.on('connection', () => entry.connections++)
-  if (lossy && loss > 0) dropSyns(port)
+  if (lossy && loss > 0) entry.removeRule = dropSyns(port, { probability: loss })
   return entry
 }
 function viaClient(options: Parameters<typeof createClient>[0]) {
@@ -173,8 +162,10 @@ const rows = contenders.map((entry) => {
 
 await Promise.all(clients.map((client) => client.close()))
 await Promise.all(agents.map((agent) => agent.close()))
-for (const entry of contenders) entry.server.close()
-removeRules()
+for (const entry of contenders) {
+  entry.server.close()
+  entry.removeRule?.()
+}
 
 if (args.json) {
   console.log(JSON.stringify({ machine: describeMachine(), calls, loss, rows }, null, 2))

@@ -3,8 +3,7 @@
 // backlog of 0 and never accepting: the kernel drops every later SYN). With root and iptables
 // (CI runs as root): SYNs to the test's own port dropped by an iptables rule, as a lossy network
 // would; those tests are skipped elsewhere, with the reason printed.
-import { existsSync } from 'node:fs'
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { createServer as createHttpServer, type Server } from 'node:http'
@@ -13,6 +12,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, type ConnectEvent } from '../../src/index.ts'
 import { selfSignedCertificate } from '../support/certificates.ts'
+import { dropSyns, synDropUnavailable } from '../../tools/lab/syn-drop.ts'
 
 /** A port on 127.0.0.2 that drops every SYN, until `close`. */
 async function blackHole(): Promise<{ port: number; close: () => void }> {
@@ -164,35 +164,20 @@ describe('racing connects without root', () => {
   })
 })
 
-// Debian puts it in /usr/sbin, which a non-login shell's PATH may leave out.
-const IPTABLES = existsSync('/usr/sbin/iptables') ? '/usr/sbin/iptables' : 'iptables'
-const root = process.getuid?.() === 0
-let iptables = false
-try {
-  execFileSync(IPTABLES, ['-L', 'INPUT', '-n'], { stdio: 'ignore' })
-  iptables = true
-} catch {
-  // not installed, or not allowed
-}
 // In CI (which runs as root and installs iptables) a missing iptables fails the tests, not skips.
-const canDrop = root && (iptables || process.env.CI !== undefined)
-if (!canDrop) {
-  console.log(
-    `racing-connect: SYN-loss tests skipped: they need root and iptables (root: ${root}, iptables: ${iptables})`,
-  )
-}
+const unavailable = synDropUnavailable()
+const canDrop =
+  unavailable === undefined || (process.getuid?.() === 0 && process.env.CI !== undefined)
+if (!canDrop) console.log(`racing-connect: SYN-loss tests skipped: ${unavailable}`)
 
 describe.skipIf(!canDrop)('racing connects under SYN loss (root, iptables)', () => {
-  const rules: string[][] = []
+  const removals: (() => void)[] = []
   /** Drops every second SYN to `port`: each connect's first SYN is lost, its race gets through. */
   function dropEverySecondSyn(port: number): void {
-    const rule = ['INPUT', '-p', 'tcp', '--syn', '--dport', String(port)]
-    rule.push('-m', 'statistic', '--mode', 'nth', '--every', '2', '--packet', '0', '-j', 'DROP')
-    execFileSync(IPTABLES, ['-A', ...rule])
-    rules.push(rule)
+    removals.push(dropSyns(port, { every: 2 }))
   }
   afterEach(() => {
-    for (const rule of rules.splice(0)) execFileSync(IPTABLES, ['-D', ...rule])
+    for (const remove of removals.splice(0)) remove()
   })
 
   it('HTTP/1.1: a lost SYN costs a connection attempt delay, not the kernel’s 1 s retransmit', async () => {

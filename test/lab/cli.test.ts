@@ -48,7 +48,7 @@ describe('netiquette-lab command line', () => {
     expect(await runCli(['--help'], captured)).toBe(0)
     expect(captured.out).toContain('--scenario <names>')
     expect(captured.out).toContain(
-      'outage, brownout, rate-limit, restart, connection-cap, keep-alive-race, overload, latency-spike, slow-body, long-tail',
+      'outage, brownout, rate-limit, restart, connection-cap, keep-alive-race, syn-loss, overload, latency-spike, slow-body, long-tail',
     )
   })
 })

@@ -115,6 +115,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
   })
   progress.clear()
   await writeFile(out, renderReport(results, io.now()))
+  for (const { name, reason } of results.skipped) {
+    ;(json ? io.stderr : io.stdout).write(`Not run: ${name} (${reason}).\n`)
+  }
   if (json) {
     io.stdout.write(`${JSON.stringify({ ...results, report: out }, null, 2)}\n`)
     io.stderr.write(`report: ${out}\n`)

@@ -48,6 +48,14 @@ export const HEADLINES: Readonly<Record<ScenarioName, Headline>> = Object.freeze
       by.netiquette.policy?.retriesAllowed === 0 &&
       by.netiquette.fault.p99 < 0.25 * Math.min(by.naive.fault.p99, by['undici-retry'].fault.p99),
   },
+  'syn-loss': {
+    claim:
+      "a lost SYN costs netiquette a connection attempt delay and the others Linux's 1 s " +
+      "retransmit: netiquette's p99 for calls due in the fault is below a quarter of both " +
+      "contenders'",
+    holds: (by) =>
+      by.netiquette.fault.p99 < 0.25 * Math.min(by.naive.fault.p99, by['undici-retry'].fault.p99),
+  },
   overload: {
     claim:
       "netiquette's p99 latency is below both contenders' that send every call at once " +

@@ -67,6 +67,7 @@ interval, failed ones too, measured from when each call was due. The last chart 
 concurrency limit and queue length, with red where its circuit was open and amber where it was
 half-open. See docs/lab.md for what each scenario shows.</p>
 <nav>${nav}</nav>
+${results.skipped.map((s) => `<p class="skipped">Not run: ${escapeXml(s.title)} (${escapeXml(s.reason)}).</p>`).join('\n')}
 </header>
 ${results.scenarios.map((s) => renderScenario(s, results)).join('\n')}
 </body>

@@ -72,6 +72,8 @@ export interface LabResults {
   }
   contenders: { name: ContenderName; setup: string }[]
   scenarios: ScenarioResult[]
+  /** Scenarios asked for that this machine cannot run (SYN loss needs root), and why. */
+  skipped: { name: ScenarioName; title: string; reason: string }[]
 }
 
 /** The caller's latency objective, in ms, and the deadline netiquette is given. */
@@ -120,8 +122,14 @@ export function resolveLabOptions(options: LabOptions = {}): Required<LabOptions
 export async function runLab(options: LabOptions = {}): Promise<LabResults> {
   const { scenarios, duration, rate, seed, onProgress, onScenario } = resolveLabOptions(options)
   const results: ScenarioResult[] = []
+  const skipped: LabResults['skipped'] = []
   for (const [index, name] of scenarios.entries()) {
     const scenario = SCENARIOS[name]
+    const reason = scenario.unavailable?.()
+    if (reason !== undefined) {
+      skipped.push({ name, title: scenario.title, reason })
+      continue
+    }
     const run = await runScenario(scenario, {
       shape: { rate, duration, seed },
       contender: { deadline: OBJECTIVE, attemptTimeout: ATTEMPT_TIMEOUT, seed },
@@ -151,5 +159,6 @@ export async function runLab(options: LabOptions = {}): Promise<LabResults> {
     settings: { duration, rate, seed, objective: OBJECTIVE, attemptTimeout: ATTEMPT_TIMEOUT },
     contenders: CONTENDER_NAMES.map((name) => ({ name, setup: CONTENDER_SETUP[name] })),
     scenarios: results,
+    skipped,
   }
 }

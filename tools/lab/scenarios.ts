@@ -1,5 +1,6 @@
 import type { Fault, FaultServer, FaultServerOptions } from '../../src/testing/index.ts'
 import { seededRandom } from '../../src/testing/index.ts'
+import { dropSyns, synDropUnavailable } from './syn-drop.ts'
 
 /** The names of the lab's scenarios, in the order a full run takes them. */
 export const SCENARIO_NAMES = [
@@ -9,6 +10,7 @@ export const SCENARIO_NAMES = [
   'restart',
   'connection-cap',
   'keep-alive-race',
+  'syn-loss',
   'overload',
   'latency-spike',
   'slow-body',
@@ -74,6 +76,11 @@ export interface Scenario {
    * netiquette through its `endpoints` option. @defaultValue 1
    */
   endpoints?: number
+  /**
+   * Why the scenario cannot run on this machine (it needs root), or `undefined` when it can. The
+   * lab skips it and says why.
+   */
+  unavailable?(): string | undefined
 }
 
 /** The fault lasts from 20% to 60% of the run: a steady start, the fault, then recovery. */
@@ -220,6 +227,35 @@ const keepAliveRace: Scenario = {
   onFault: (server, phase) => server.setIdleReset(phase === 'start' ? IDLE_RESET : undefined),
 }
 
+/** SYN loss: during the fault, every n-th SYN to the origin's port is dropped (one in ten). */
+export const SYN_LOSS_EVERY = 10
+
+// The SYN-loss rule of each fault server of a run, removed when the fault ends.
+const synRules = new WeakMap<FaultServer, () => void>()
+
+const synLoss: Scenario = {
+  name: 'syn-loss',
+  title: 'SYN loss',
+  mechanism:
+    'Every call goes on a new connection: the origin answers with `Connection: close`. During ' +
+    'the fault one SYN in ten to the origin is lost (an iptables rule on loopback), as on a ' +
+    'lossy path. Linux sends a lost SYN again after 1 s, so a client that waits for its connect ' +
+    'pays that second. netiquette races a connect still pending after its connection attempt ' +
+    'delay, learned from recent connects, with a new SYN from a new socket; the first to connect ' +
+    'wins. Needs root; skipped elsewhere.',
+  unavailable: synDropUnavailable,
+  server: () => ({}),
+  answer: () => ({ ...HEALTHY, close: true }),
+  onFault: (server, phase) => {
+    if (phase === 'start') {
+      synRules.set(server, dropSyns(server.port, { every: SYN_LOSS_EVERY }))
+    } else {
+      synRules.get(server)?.()
+      synRules.delete(server)
+    }
+  },
+}
+
 const overload: Scenario = {
   name: 'overload',
   title: 'Overload',
@@ -346,6 +382,7 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = Object.freeze
   restart,
   'connection-cap': connectionCap,
   'keep-alive-race': keepAliveRace,
+  'syn-loss': synLoss,
   overload,
   'latency-spike': latencySpike,
   'slow-body': slowBody,
