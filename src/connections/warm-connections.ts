@@ -57,6 +57,7 @@ export class WarmConnections {
   // is opened ahead for an https origin until one of its connections turned out not to be h2.
   readonly #http1 = new Set<string>()
   #connector: buildConnector.connector | undefined
+  #closed = false
 
   /**
    * @param keepFor - how long an origin's parked connection is kept, in ms.
@@ -177,6 +178,7 @@ export class WarmConnections {
 
   /** Closes every parked connection (the client is closing). */
   close(): void {
+    this.#closed = true
     for (const list of this.#parked.values()) {
       for (const entry of list.splice(0)) {
         clearTimeout(entry.timer)
@@ -189,7 +191,8 @@ export class WarmConnections {
   #park(origin: string, socket: Socket): void {
     let list = this.#parked.get(origin)
     if (list === undefined) this.#parked.set(origin, (list = []))
-    if (list.length >= MAX_PARKED || socket.destroyed) {
+    // Past the limit, or opened after the client closed (a connect under way then): not kept.
+    if (list.length >= MAX_PARKED || socket.destroyed || this.#closed) {
       socket.destroy()
       return
     }

@@ -134,6 +134,22 @@ describe('client.warm', () => {
     expect(h2.stats.connections).toBe(1)
   })
 
+  it('closes a connection whose connect finishes after the client closed', async () => {
+    let open = 0
+    const { origin } = await serve((server) => {
+      server.on('connection', (socket) => {
+        open++
+        socket.on('close', () => open--)
+      })
+    })
+    const closing = client({ origin })
+    const warming = closing.warm(origin, 5).catch(() => 0)
+    await closing.close()
+    await warming
+    // Not kept until the keep-alive timeout (4 s): closed as each connect finishes.
+    await vi.waitFor(() => expect(open).toBe(0))
+  })
+
   it('refuses what it cannot do, naming it', async () => {
     const { origin } = await serve()
     const own = client({ dispatcher: new Agent() })
