@@ -56,7 +56,8 @@ function make(name: string, origin: string): Variant {
   }
   const client = createClient({
     origin,
-    agent: { connections: calls + 10 },
+    // Every call on a connection of its own, as bare undici's: past the default cap of 512 too.
+    agent: { connections: calls + 10, totalConnections: calls + 10 },
     concurrency: { limit: calls + 10 },
     deadline: 600_000,
   })

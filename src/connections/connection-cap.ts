@@ -55,6 +55,10 @@ export interface ConnectCappedEvent {
   error?: Error
 }
 
+const kCap = Symbol('netiquette.connectionCap')
+
+type CappedSocket = Socket & { [kCap]?: ConnectionCap }
+
 /**
  * A cap on the connections of a client's agent across all origins (`agent.totalConnections`),
  * as `http.Agent`'s `maxTotalSockets`: a connect that would pass it first closes the least
@@ -224,9 +228,14 @@ export class ConnectionCap {
 
   #track(socket: Socket, origin: string): void {
     this.#open.set(socket, origin)
-    socket.once('close', () => {
-      if (this.#open.delete(socket)) this.#grant()
-    })
+    // One shared listener that finds the cap on the socket, rather than a closure a connection.
+    ;(socket as CappedSocket)[kCap] = this
+    socket.on('close', ConnectionCap.#onClose)
+  }
+
+  static readonly #onClose = function (this: CappedSocket): void {
+    const cap = this[kCap]
+    if (cap !== undefined && cap.#open.delete(this)) cap.#grant()
   }
 
   /**

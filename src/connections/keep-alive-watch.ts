@@ -27,6 +27,17 @@ const LEARNED_FOR = 600_000
 // Origins remembered at once; past it, the one learned longest ago is forgotten.
 const MAX_ORIGINS = 1_024
 
+/** What the watch keeps on each socket it watches: one object, read by shared listeners. */
+interface Watched {
+  readonly watch: KeepAliveWatch
+  readonly origin: string
+  readonly open: Set<Socket>
+}
+
+const kWatched = Symbol('netiquette.keepAliveWatch')
+
+type WatchedSocket = Socket & { [kWatched]?: Watched }
+
 interface Learned {
   /** The idle timeout kept, in ms, once learned. */
   timeout: number | undefined
@@ -96,15 +107,33 @@ export class KeepAliveWatch {
     open.add(socket)
     const learned = this.#current(origin)
     if (learned !== undefined) this.#apply(socket, learned)
-    socket.prependListener('error', (error: Error) => this.#failed(origin, socket, error))
-    // A FIN on an idle socket: the server's idle timeout, seen without a race.
-    socket.prependListener('end', () => {
-      if (!this.#busy(socket)) this.#closedIdle(origin, socket)
-    })
-    socket.once('close', () => {
-      open.delete(socket)
-      if (open.size === 0 && this.#sockets.get(origin) === open) this.#sockets.delete(origin)
-    })
+    // Shared listeners that find their state on the socket: a connection costs one small object,
+    // not three closures (about 400 B a connection less, measured with bench/memory.ts).
+    ;(socket as WatchedSocket)[kWatched] = { watch: this, origin, open }
+    socket.prependListener('error', KeepAliveWatch.#onError)
+    socket.prependListener('end', KeepAliveWatch.#onEnd)
+    socket.on('close', KeepAliveWatch.#onClose)
+  }
+
+  static readonly #onError = function (this: WatchedSocket, error: Error): void {
+    const watched = this[kWatched]
+    if (watched !== undefined) watched.watch.#failed(watched.origin, this, error)
+  }
+
+  // A FIN on an idle socket: the server's idle timeout, seen without a race.
+  static readonly #onEnd = function (this: WatchedSocket): void {
+    const watched = this[kWatched]
+    if (watched !== undefined && !watched.watch.#busy(this)) {
+      watched.watch.#closedIdle(watched.origin, this)
+    }
+  }
+
+  static readonly #onClose = function (this: WatchedSocket): void {
+    const watched = this[kWatched]
+    if (watched === undefined) return
+    const { watch, origin, open } = watched
+    open.delete(this)
+    if (open.size === 0 && watch.#sockets.get(origin) === open) watch.#sockets.delete(origin)
   }
 
   #busy(socket: Socket): boolean {
