@@ -25,6 +25,15 @@ export interface Preconnect {
   readonly counts: (origin: string) => { open: number; busy: number }
 }
 
+// Origins a set of WarmConnections remembers; past it, the first added is forgotten.
+const MAX_ORIGINS = 1_024
+
+function remember(origins: Set<string>, origin: string): void {
+  if (origins.has(origin)) return
+  if (origins.size >= MAX_ORIGINS) origins.delete(origins.values().next().value!)
+  origins.add(origin)
+}
+
 function add(counts: Map<string, number>, origin: string, by: number): void {
   const next = (counts.get(origin) ?? 0) + by
   if (next === 0) counts.delete(origin)
@@ -56,6 +65,9 @@ export class WarmConnections {
   // Origins whose connections are HTTP/1.1: an HTTP/2 session carries every request, so nothing
   // is opened ahead for an https origin until one of its connections turned out not to be h2.
   readonly #http1 = new Set<string>()
+  // Origins whose last connects opened ahead all failed: nothing more is opened ahead for them
+  // until a connect succeeds, so that an origin that is down does not get ratio x the connects.
+  readonly #failing = new Set<string>()
   #connector: buildConnector.connector | undefined
   #closed = false
 
@@ -138,11 +150,11 @@ export class WarmConnections {
     add(this.#connecting, origin, 1)
     const made = connector(options, (error, socket) => {
       add(this.#connecting, origin, -1)
-      if (
-        socket !== null &&
-        (socket as Socket & { alpnProtocol?: unknown }).alpnProtocol !== 'h2'
-      ) {
-        this.#http1.add(origin)
+      if (socket !== null) {
+        this.#failing.delete(origin)
+        if ((socket as Socket & { alpnProtocol?: unknown }).alpnProtocol !== 'h2') {
+          remember(this.#http1, origin)
+        }
       }
       ;(callback as (e: Error | null, s: Socket | null) => void)(error, socket as Socket | null)
     })
@@ -153,6 +165,7 @@ export class WarmConnections {
   /** Opens connections ahead so that `ratio` x the connections in demand are open or opening. */
   #openAhead(origin: string, options: buildConnector.Options): void {
     const preconnect = this.#preconnect!
+    if (this.#closed || this.#failing.has(origin)) return
     if (options.protocol === 'https:' && !this.#http1.has(origin)) return
     const { open, busy } = preconnect.counts(origin)
     const parked = this.parked(origin)
@@ -167,7 +180,10 @@ export class WarmConnections {
     this.open(origin, options, count).then(
       () => add(this.#opening, origin, -count),
       // Opening ahead is best effort: a failure here is met again, and reported, by a call.
-      () => add(this.#opening, origin, -count),
+      () => {
+        add(this.#opening, origin, -count)
+        remember(this.#failing, origin)
+      },
     )
   }
 
@@ -190,12 +206,12 @@ export class WarmConnections {
 
   #park(origin: string, socket: Socket): void {
     let list = this.#parked.get(origin)
-    if (list === undefined) this.#parked.set(origin, (list = []))
     // Past the limit, or opened after the client closed (a connect under way then): not kept.
-    if (list.length >= MAX_PARKED || socket.destroyed || this.#closed) {
+    if ((list?.length ?? 0) >= MAX_PARKED || socket.destroyed || this.#closed) {
       socket.destroy()
       return
     }
+    if (list === undefined) this.#parked.set(origin, (list = []))
     connectionFacts(socket).warm = true
     const drop = () => {
       const at = list.indexOf(entry)

@@ -7,6 +7,7 @@ import { Agent } from 'undici'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createClient, type Client } from '../../src/index.ts'
 import { createFaultServer } from '../../src/testing/index.ts'
+import { freePort } from '../support/free-port.ts'
 
 const cleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -132,6 +133,28 @@ describe('client.warm', () => {
     }
     expect(multiplexed.stats().connections?.connecting).toBe(0)
     expect(h2.stats.connections).toBe(1)
+  })
+
+  it('agent.preconnect opens nothing more ahead for an origin whose connects ahead all failed', async () => {
+    // A port nothing listens on: every connect is refused.
+    const origin = `http://127.0.0.1:${await freePort()}`
+    const refused = client({
+      origin,
+      agent: { preconnect: 2 },
+      retry: { baseDelay: 20, maxDelay: 20 },
+    })
+    const watch = connectEvents()
+    try {
+      const error = await refused.request('/').catch((e: unknown) => e as { attempts: unknown[] })
+      const attempts = error.attempts.length
+      expect(attempts).toBeGreaterThanOrEqual(3)
+      // Each attempt's own connect, and one opened ahead with the first (two, if on a loaded
+      // machine its refusal came after the second attempt's connect): not one more for every
+      // attempt, as ratio 2 would ask of an origin that is up.
+      expect(watch.types.filter((t) => t === 'started').length).toBeLessThanOrEqual(attempts + 2)
+    } finally {
+      watch.stop()
+    }
   })
 
   it('closes a connection whose connect finishes after the client closed', async () => {
