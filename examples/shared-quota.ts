@@ -47,24 +47,33 @@ export async function main(
     redisPort = Number(process.env.REDIS_PORT ?? 6379),
   } = options
   const server = await createFaultServer()
-  const start = Date.now() + 500 // every worker starts its traffic at this moment
+  let start = Infinity // set once every worker is ready: all start their traffic at that moment
   const perSecond: number[] = Array(seconds).fill(0)
   server.route('/quota', () => {
     const second = Math.floor((Date.now() - start) / 1000)
     if (second >= 0 && second < seconds) perSecond[second] = (perSecond[second] ?? 0) + 1
     return 200
   })
-  const settings = { url: server.url, start, seconds, rate, burst, offered, processes, redisPort }
+  const settings = { url: server.url, seconds, rate, burst, offered, processes, redisPort }
   const workers = Array.from({ length: processes }, () =>
     fork(fileURLToPath(import.meta.url), ['--worker', JSON.stringify(settings)]),
   )
-  const reports = workers.map(
-    (worker) =>
-      new Promise<WorkerReport>((resolve, reject) => {
-        worker.once('message', (report) => resolve(report as WorkerReport))
-        worker.once('exit', (code) => reject(new Error(`a worker exited with ${code}`)))
-      }),
-  )
+  // Each worker's messages: `ready` once its client and Redis connection are up, then its report.
+  const messages = workers.map((worker) => {
+    const next: ((message: unknown) => void)[] = []
+    const failed = new Promise<never>((_, reject) =>
+      worker.once('exit', (code) => reject(new Error(`a worker exited with ${code}`))),
+    )
+    failed.catch(() => undefined)
+    worker.on('message', (message) => next.shift()?.(message))
+    return () => Promise.race([new Promise<unknown>((resolve) => next.push(resolve)), failed])
+  })
+  const ready = messages.map((message) => message())
+  const reports = messages.map((message) => message() as Promise<WorkerReport>)
+  // A worker that starts slowly (a busy machine) must not start late and crowd its calls.
+  await Promise.all(ready)
+  start = Date.now() + 100
+  for (const worker of workers) worker.send({ start })
   const ticks: Promise<void>[] = []
   for (let s = 0; s < seconds; s++) {
     const wait = start + s * 1000 - Date.now()
@@ -88,7 +97,6 @@ export async function main(
 /** One worker: its own client and Redis connection, offering calls at a steady pace. */
 async function worker(settings: {
   url: string
-  start: number
   seconds: number
   rate: number
   burst: number
@@ -108,11 +116,16 @@ async function worker(settings: {
       store: redisStore(redis, { instances: settings.processes }),
     },
   })
+  await redis.ping()
+  const start = await new Promise<number>((resolve) => {
+    process.once('message', (message) => resolve((message as { start: number }).start))
+    process.send?.({ ready: true })
+  })
   const report: WorkerReport = { ok: 0, refused: 0, failed: 0, slowest: 0, fallback: false }
   const calls: Promise<void>[] = []
   const total = settings.offered * settings.seconds
   for (let i = 0; i < total; i++) {
-    const wait = settings.start + (i * 1000) / settings.offered - Date.now()
+    const wait = start + (i * 1000) / settings.offered - Date.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
     const started = performance.now()
     calls.push(
