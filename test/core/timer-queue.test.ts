@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Clock, TimerHandle } from '../../src/core/clock.ts'
 import { TimerQueue } from '../../src/core/timer-queue.ts'
-import { VirtualClock } from '../../src/testing/index.ts'
+import { VirtualClock, seededRandom } from '../../src/testing/index.ts'
 
 describe('TimerQueue', () => {
   it('fires each entry at its time, in order, on one clock timer', async () => {
@@ -16,6 +16,28 @@ describe('TimerQueue', () => {
     await clock.advance(1_000)
     expect(fired).toEqual(['a@100', 'b@200', 'c@300'])
     expect(clock.pendingTimers).toBe(0)
+  })
+
+  it('fires thousands of mixed entries, some removed, by time and then by order added', async () => {
+    // Deadlines and attempt timeouts of many calls on one clock, as the fleet simulator makes:
+    // a shorter timer added behind many longer ones, and most removed before they fire.
+    const clock = new VirtualClock()
+    const queue = new TimerQueue(clock)
+    const random = seededRandom(7)
+    const fired: number[] = []
+    const expected: { due: number; n: number }[] = []
+    const handles: { handle: ReturnType<TimerQueue['add']>; due: number; n: number }[] = []
+    for (let n = 0; n < 5_000; n++) {
+      const due = [1_000, 10_000, 250][n % 3]! + Math.floor(random() * 4) * 50
+      handles.push({ handle: queue.add(due, 0, (x) => fired.push(x), n), due, n })
+    }
+    for (const entry of handles) {
+      if (random() < 0.6) queue.remove(entry.handle)
+      else expected.push(entry)
+    }
+    await clock.advance(20_000)
+    expected.sort((a, b) => a.due - b.due || a.n - b.n)
+    expect(fired).toEqual(expected.map((e) => e.n))
   })
 
   it('never fires a removed entry, and the others keep their times', async () => {
