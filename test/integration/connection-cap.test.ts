@@ -111,6 +111,20 @@ describe('agent.totalConnections', () => {
     expect(stats.origins.find((o) => o.origin === origin(b!))?.connections?.open).toBe(1)
   })
 
+  it('gives a place back when its connection closes, with nothing evicted', async () => {
+    const census: Census = { open: 0, max: 0 }
+    const [closing] = await startServers(1, census)
+    const [other] = await startServers(1, census)
+    // The server closes each connection after its response.
+    closing!.prependListener('request', (_req, res) => res.setHeader('connection', 'close'))
+    const client = createClient({ agent: { totalConnections: 1 } })
+    track(client, [closing!, other!])
+    await (await client.request(`${origin(closing!)}/`)).body.text()
+    await vi.waitFor(() => expect(client.stats().connections?.open).toBe(0), { timeout: 10_000 })
+    await (await client.request(`${origin(other!)}/`)).body.text()
+    expect(client.stats().connections).toMatchObject({ open: 1, evicted: 0 })
+  })
+
   it('waits for a busy connection to go idle', async () => {
     const census: Census = { open: 0, max: 0 }
     const [slow] = await startServers(1, census, 400)
