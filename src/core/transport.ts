@@ -3,6 +3,7 @@ import { noteAttemptError, startAttempt } from './attempt.ts'
 import { ATTEMPT_ENDPOINT } from './attempt-keys.ts'
 import type { AttemptConnect, AttemptRecord } from './attempt-record.ts'
 import { callerAbortError, withAttempts } from './call-error.ts'
+import { kOnCancel, type CancelListener } from './cancellation.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
 import { wireHeaders, type HeaderRecord } from './headers.ts'
@@ -116,7 +117,7 @@ function rejectPass(pass: GatePass | undefined, error: unknown): Promise<CallRes
 }
 
 /** Receives one attempt's events from undici and turns them into a response or an error. */
-class AttemptHandler implements Dispatcher.DispatchHandler {
+class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
   readonly #request: CallRequest
   readonly #record: AttemptRecord
   readonly #start: number
@@ -125,7 +126,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #reject: ((error: unknown) => void) | undefined
   #controller: Dispatcher.DispatchController | undefined
   #body: ResponseBody | undefined
-  #removeAbortHandler: () => void
   // undici's way to take the request out of its queue before it starts (see kQueuedAbort).
   #cancelQueued: ((reason: Error) => void) | undefined
   #done = false
@@ -157,7 +157,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#start = request.startTime + record.start
     this.#resolve = resolve
     this.#reject = reject
-    this.#removeAbortHandler = request.cancellation.onAbort((reason) => this.#abort(reason))
+    request.cancellation.listen(this)
   }
 
   /** True once the attempt has a response or an error. */
@@ -343,7 +343,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   /** The call was aborted (caller, deadline, destroy): stop the request wherever it is. */
-  #abort(reason: unknown): void {
+  [kOnCancel](reason: unknown): void {
     const error = asError(reason)
     const controller = this.#controller
     if (controller !== undefined) {
@@ -368,7 +368,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.#done) return
     this.#done = true
     this.#record.duration = this.#request.clock.now() - this.#start
-    this.#removeAbortHandler()
+    this.#request.cancellation.unlisten(this)
   }
 }
 

@@ -188,3 +188,41 @@ describe('server helpers with real frameworks', () => {
     expect(sentToBackend()).toBeGreaterThan(29_000)
   })
 })
+
+describe('the propagation header on the wire', () => {
+  async function echoServer(): Promise<{ origin: string; seen: (string | undefined)[] }> {
+    const seen: (string | undefined)[] = []
+    const origin = await listen(
+      createServer((req, res) => {
+        seen.push(req.headers['x-deadline-remaining-ms'] as string | undefined)
+        res.end('ok')
+      }),
+    )
+    return { origin, seen }
+  }
+
+  it('goes out on every call without touching a header record a middleware passed down', async () => {
+    const { origin, seen } = await echoServer()
+    // A middleware's own record, reused for every call: it must not collect the header.
+    const shared: Record<string, string> = { 'x-tenant': 'acme' }
+    const client = createClient({
+      origin,
+      deadline: 10_000,
+      middleware: (defaults) => [
+        (request, next) => next({ ...request, headers: shared }),
+        ...defaults,
+      ],
+    })
+    cleanup.push(() => client.destroy())
+    const plain = clientFor(origin)
+    for (let i = 0; i < 2; i++) await (await client.request('/')).body.text()
+    const given = { 'x-caller': '1' }
+    await (await plain.request('/', { headers: given, deadline: 5_000 })).body.text()
+    expect(shared).toEqual({ 'x-tenant': 'acme' })
+    expect(given).toEqual({ 'x-caller': '1' })
+    expect(seen).toHaveLength(3)
+    for (const value of seen.slice(0, 2)) expect(Number(value)).toBeGreaterThan(9_000)
+    expect(Number(seen[2])).toBeGreaterThan(4_000)
+    expect(Number(seen[2])).toBeLessThanOrEqual(5_000)
+  })
+})
