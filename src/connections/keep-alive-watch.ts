@@ -30,7 +30,10 @@ const LEARNED_FOR = 600_000
 // Origins remembered at once; past it, the one learned longest ago is forgotten.
 const MAX_ORIGINS = 1_024
 
-/** What the watch keeps on each socket it watches: one object, read by shared listeners. */
+/**
+ * An origin's watched sockets, with what a socket's close needs to find them: one object per
+ * origin, which each of its sockets points to (no object a connection).
+ */
 interface Watched {
   readonly watch: KeepAliveWatch
   readonly origin: string
@@ -66,7 +69,7 @@ interface Learned {
 export class KeepAliveWatch {
   readonly #configured: number
   readonly #learned = new Map<string, Learned>()
-  readonly #sockets = new Map<string, Set<Socket>>()
+  readonly #sockets = new Map<string, Watched>()
   readonly #now: () => number
 
   /** @param configured - `agent.keepAliveTimeout`, the timeout before anything is learned. */
@@ -98,21 +101,25 @@ export class KeepAliveWatch {
     if (learned?.timeout === undefined) return undefined
     if (this.#now() - learned.at <= LEARNED_FOR) return learned.timeout
     this.#learned.delete(origin)
-    for (const socket of this.#sockets.get(origin) ?? []) this.#apply(socket, this.#configured)
+    for (const socket of this.#sockets.get(origin)?.open ?? [])
+      this.#apply(socket, this.#configured)
     return undefined
   }
 
   #watch(origin: string, socket: Socket): void {
     if ((socket as Socket & { alpnProtocol?: unknown }).alpnProtocol === 'h2') return
     if (kParser === undefined) return
-    let open = this.#sockets.get(origin)
-    if (open === undefined) this.#sockets.set(origin, (open = new Set()))
-    open.add(socket)
+    let watched = this.#sockets.get(origin)
+    if (watched === undefined) {
+      watched = { watch: this, origin, open: new Set() }
+      this.#sockets.set(origin, watched)
+    }
+    watched.open.add(socket)
     const learned = this.#current(origin)
     if (learned !== undefined) this.#apply(socket, learned)
     // No listener of its own: the connection layer's one 'close' listener runs #closed, ahead of
-    // undici's, and the state is one small object on the socket (see connection-closed.ts).
-    ;(socket as WatchedSocket)[kWatched] = { watch: this, origin, open }
+    // undici's (see connection-closed.ts), and finds the origin's state through the socket.
+    ;(socket as WatchedSocket)[kWatched] = watched
     hearClose(socket)
   }
 
@@ -123,7 +130,7 @@ export class KeepAliveWatch {
       const { watch, origin, open } = watched
       watch.#closed(origin, socket)
       open.delete(socket)
-      if (open.size === 0 && watch.#sockets.get(origin) === open) watch.#sockets.delete(origin)
+      if (open.size === 0 && watch.#sockets.get(origin) === watched) watch.#sockets.delete(origin)
     })
   }
 
@@ -168,7 +175,7 @@ export class KeepAliveWatch {
    */
   #closeStale(origin: string, failed: Socket, idleFor: number): void {
     const now = performance.now()
-    for (const socket of this.#sockets.get(origin) ?? []) {
+    for (const socket of this.#sockets.get(origin)?.open ?? []) {
       if (socket === failed || !isIdle(socket)) continue
       const since = idleSince(socket)
       if (since !== undefined && now - since >= idleFor / 2) socket.destroy()
@@ -205,7 +212,7 @@ export class KeepAliveWatch {
     if (timeout >= (current ?? this.#configured)) return
     entry.timeout = timeout
     entry.at = this.#now()
-    for (const socket of this.#sockets.get(origin) ?? []) this.#apply(socket, timeout)
+    for (const socket of this.#sockets.get(origin)?.open ?? []) this.#apply(socket, timeout)
   }
 
   #apply(socket: Socket, timeout: number): void {

@@ -26,6 +26,9 @@ export interface CancelListener {
 export class Cancellation {
   #aborted = false
   #reason: unknown = undefined
+  // The first handler in a field, the rest in an array: a call in flight usually has one (its
+  // attempt's), and an array of one costs 56 B more.
+  #first: AbortHandler | CancelListener | undefined
   #handlers: (AbortHandler | CancelListener)[] | undefined
   #controller: AbortController | undefined
 
@@ -56,14 +59,12 @@ export class Cancellation {
     if (this.#aborted) return
     this.#aborted = true
     this.#reason = reason
+    const first = this.#first
     const handlers = this.#handlers
+    this.#first = undefined
     this.#handlers = undefined
-    if (handlers !== undefined) {
-      for (const handler of handlers) {
-        if (typeof handler === 'function') handler(reason)
-        else handler[kOnCancel](reason)
-      }
-    }
+    if (first !== undefined) tell(first, reason)
+    if (handlers !== undefined) for (const handler of handlers) tell(handler, reason)
     this.#controller?.abort(reason)
   }
 
@@ -76,15 +77,8 @@ export class Cancellation {
       handler(this.#reason)
       return noop
     }
-    // A literal of one: an empty array grown by push reserves 17 slots (128 B more per call).
-    if (this.#handlers === undefined) this.#handlers = [handler]
-    else this.#handlers.push(handler)
-    return () => {
-      const handlers = this.#handlers
-      if (handlers === undefined) return
-      const i = handlers.indexOf(handler)
-      if (i !== -1) handlers.splice(i, 1)
-    }
+    this.#add(handler)
+    return () => this.#remove(handler)
   }
 
   /**
@@ -97,15 +91,36 @@ export class Cancellation {
       listener[kOnCancel](this.#reason)
       return
     }
-    if (this.#handlers === undefined) this.#handlers = [listener]
-    else this.#handlers.push(listener)
+    this.#add(listener)
   }
 
   /** Stops telling `listener`; nothing if it was not listening. @internal */
   unlisten(listener: CancelListener): void {
+    this.#remove(listener)
+  }
+
+  // In the order added: the field only while no array has entries, so none is told before an
+  // earlier one.
+  #add(handler: AbortHandler | CancelListener): void {
+    const handlers = this.#handlers
+    if (this.#first === undefined && (handlers === undefined || handlers.length === 0)) {
+      this.#first = handler
+    } else if (handlers === undefined) {
+      // A literal of one: an empty array grown by push reserves 17 slots (128 B more).
+      this.#handlers = [handler]
+    } else {
+      handlers.push(handler)
+    }
+  }
+
+  #remove(handler: AbortHandler | CancelListener): void {
+    if (this.#first === handler) {
+      this.#first = undefined
+      return
+    }
     const handlers = this.#handlers
     if (handlers === undefined) return
-    const i = handlers.indexOf(listener)
+    const i = handlers.indexOf(handler)
     if (i !== -1) handlers.splice(i, 1)
   }
 
@@ -124,6 +139,11 @@ export class Cancellation {
     signal.addEventListener('abort', onAbort, { once: true })
     return () => signal.removeEventListener('abort', onAbort)
   }
+}
+
+function tell(handler: AbortHandler | CancelListener, reason: unknown): void {
+  if (typeof handler === 'function') handler(reason)
+  else handler[kOnCancel](reason)
 }
 
 function noop(): void {}

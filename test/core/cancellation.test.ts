@@ -51,6 +51,20 @@ describe('Cancellation', () => {
     expect(seen).toEqual(['kept:x', 'fn:x', 'late:x'])
   })
 
+  it('tells handlers in the order they were added, whichever were removed', () => {
+    const c = new Cancellation()
+    const seen: string[] = []
+    const removeA = c.onAbort(() => seen.push('a'))
+    c.onAbort(() => seen.push('b'))
+    removeA()
+    c.onAbort(() => seen.push('c'))
+    const removeD = c.onAbort(() => seen.push('d'))
+    c.onAbort(() => seen.push('e'))
+    removeD()
+    c.abort('x')
+    expect(seen).toEqual(['b', 'c', 'e'])
+  })
+
   it('creates its AbortSignal on demand, aborted with the same reason', () => {
     const before = new Cancellation()
     const signal = before.signal
