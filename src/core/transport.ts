@@ -113,7 +113,7 @@ export function createTransport(
 
 /** The attempt failed before it was sent: its gates settle, and may take the outcome over. */
 function rejectPass(pass: GatePass | undefined, error: unknown): Promise<CallResponse> {
-  return pass === undefined ? Promise.reject(error as Error) : pass.failedWith(error)
+  return pass === undefined ? Promise.reject(error as Error) : pass.carry(pass.failedWith(error))
 }
 
 /** Receives one attempt's events from undici and turns them into a response or an error. */
@@ -245,27 +245,41 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
       resolve(response)
       return
     }
-    let outcome: Promise<CallResponse> | undefined
+    let diverted: Promise<CallResponse> | undefined
     try {
       // A gate may take the outcome over (a retry): the call then resolves with its promise.
-      outcome = pass.responded(response)
+      diverted = pass.responded(response)
     } catch (error) {
       // A gate that throws fails the attempt, as a throwing middleware would.
-      this.#reject = reject
-      this.#failAfterHeaders(controller, error)
+      this.#failAfterHeaders(controller, error, pass, resolve)
       return
     }
-    resolve(outcome ?? response)
+    if (diverted !== undefined) {
+      resolve(pass.carry(diverted))
+      return
+    }
+    // The caller's own continuation, here rather than a step later (one promise a call).
+    let delivered: CallResponse
+    try {
+      delivered = pass.deliver(response)
+    } catch (error) {
+      reject?.(error)
+      return
+    }
+    resolve(delivered)
   }
 
   /** A gate threw on the response: the call fails with that error and the response is dropped. */
-  #failAfterHeaders(controller: Dispatcher.DispatchController, error: unknown): void {
-    const reject = this.#reject
-    this.#reject = undefined
+  #failAfterHeaders(
+    controller: Dispatcher.DispatchController,
+    error: unknown,
+    pass: GatePass,
+    resolve: (outcome: Promise<CallResponse>) => void,
+  ): void {
     this.#body = undefined
     this.#finish()
     controller.abort(asError(error))
-    reject?.(error)
+    resolve(pass.carry(Promise.reject(error as Error)))
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -316,7 +330,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
       const pass = this.#pass
       if (pass === undefined) reject(error)
       // Its gates settle, and may take the outcome over (a retry).
-      else resolve(pass.failedWith(error))
+      else resolve(pass.carry(pass.failedWith(error)))
       return
     }
     const body = this.#body
