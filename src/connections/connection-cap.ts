@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net'
 import type { buildConnector } from 'undici'
-import { hearClose, onConnectionClosed } from './connection-closed.ts'
 import { channels } from '../core/events.ts'
 import { ConnectionLimitError } from '../errors.ts'
 import { cancellable, PendingConnect } from './pending-connect.ts'
@@ -106,9 +105,8 @@ export class ConnectionCap {
             done(error ?? new Error('connector gave neither an error nor a socket'), null)
             return
           }
-          // Tracked once undici has set the connection up (in `done`): see hearClose.
-          done(null, socket as Socket)
           this.#track(socket as Socket, origin)
+          done(null, socket as Socket)
         }) as unknown
       }
       const waiter = this.#acquire(origin, done, connect)
@@ -230,16 +228,14 @@ export class ConnectionCap {
 
   #track(socket: Socket, origin: string): void {
     this.#open.set(socket, origin)
-    // No listener of its own: the connection layer's one 'close' listener finds the cap here.
+    // One shared listener that finds the cap on the socket, rather than a closure a connection.
     ;(socket as CappedSocket)[kCap] = this
-    hearClose(socket)
+    socket.on('close', ConnectionCap.#onClose)
   }
 
-  static {
-    onConnectionClosed((socket: CappedSocket) => {
-      const cap = socket[kCap]
-      if (cap !== undefined && cap.#open.delete(socket)) cap.#grant()
-    })
+  static readonly #onClose = function (this: CappedSocket): void {
+    const cap = this[kCap]
+    if (cap !== undefined && cap.#open.delete(this)) cap.#grant()
   }
 
   /**

@@ -224,9 +224,7 @@ export function racingConnector(
         history.record(now() - attempt.started, started > 1)
         publish('won', attempt)
         settle(true)
-        const facts = connectionFacts(socket)
-        facts.family = attempt.address.family === 6 ? 6 : 4
-        if (started > 1) facts.raced = true
+        if (started > 1) connectionFacts(socket).raced = true
         callback(null, socket)
         return
       }
