@@ -1,8 +1,9 @@
 import { callerAbortError } from './core/call-error.ts'
 import { Cancellation } from './core/cancellation.ts'
 import { channels } from './core/events.ts'
-import { mergeHeaders, type HeaderRecord } from './core/headers.ts'
+import { CALL_HEADERS, mergeHeaders, type HeaderRecord } from './core/headers.ts'
 import { normalizeMethod } from './core/method.ts'
+import type { AttemptRecord } from './core/attempt-record.ts'
 import type { CallRequest } from './core/middleware.ts'
 import type { RequestOption } from './core/policy.ts'
 import { redactQuery } from './core/redact-query.ts'
@@ -80,7 +81,7 @@ export function prepareCall(
     body,
     cancellation: given ?? new Cancellation(),
     callerSignal: signal,
-    attempts: [],
+    attempts: roomForOne(),
     startTime,
     deadline,
     deadlineInherited,
@@ -90,6 +91,7 @@ export function prepareCall(
     originState: setup.origins.get(origin, startTime),
     undiciOptions,
   }
+  CALL_HEADERS.init(request, mergedHeaders)
   if (own !== undefined) for (const [option, value] of own) option.key.init(request, value)
   const unfollow = given === undefined ? request.cancellation.follow(signal) : noop
   request.originState.noteCall(startTime)
@@ -121,6 +123,17 @@ function policyOptions(
     if (value !== undefined) (own ??= []).push([option, option.resolve(value)])
   }
   return own
+}
+
+/**
+ * An empty array with room for one element, for the call's attempt records: nearly every call
+ * has one. An empty literal's first `push` reserves 17 slots (152 B per call in flight against
+ * 24, by heap snapshot); a popped literal of one keeps its one slot.
+ */
+function roomForOne(): AttemptRecord[] {
+  const attempts: (AttemptRecord | undefined)[] = [undefined]
+  attempts.pop()
+  return attempts as AttemptRecord[]
 }
 
 function noop(): void {}

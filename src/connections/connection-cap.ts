@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { buildConnector } from 'undici'
+import { hearClose, onConnectionClosed } from './connection-closed.ts'
 import { channels } from '../core/events.ts'
 import { ConnectionLimitError } from '../errors.ts'
 import { cancellable, PendingConnect } from './pending-connect.ts'
@@ -105,8 +106,9 @@ export class ConnectionCap {
             done(error ?? new Error('connector gave neither an error nor a socket'), null)
             return
           }
-          this.#track(socket as Socket, origin)
+          // Tracked once undici has set the connection up (in `done`): see hearClose.
           done(null, socket as Socket)
+          this.#track(socket as Socket, origin)
         }) as unknown
       }
       const waiter = this.#acquire(origin, done, connect)
@@ -228,14 +230,16 @@ export class ConnectionCap {
 
   #track(socket: Socket, origin: string): void {
     this.#open.set(socket, origin)
-    // One shared listener that finds the cap on the socket, rather than a closure a connection.
+    // No listener of its own: the connection layer's one 'close' listener finds the cap here.
     ;(socket as CappedSocket)[kCap] = this
-    socket.on('close', ConnectionCap.#onClose)
+    hearClose(socket)
   }
 
-  static readonly #onClose = function (this: CappedSocket): void {
-    const cap = this[kCap]
-    if (cap !== undefined && cap.#open.delete(this)) cap.#grant()
+  static {
+    onConnectionClosed((socket: CappedSocket) => {
+      const cap = socket[kCap]
+      if (cap !== undefined && cap.#open.delete(socket)) cap.#grant()
+    })
   }
 
   /**

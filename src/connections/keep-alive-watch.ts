@@ -2,12 +2,15 @@ import type { Socket } from 'node:net'
 import type { buildConnector } from 'undici'
 import undiciSymbols from 'undici/lib/core/symbols.js'
 import { markIdleClose } from '../core/idle-close.ts'
+import { hearClose, onConnectionClosed } from './connection-closed.ts'
 import { clientOf, idleSince, isIdle } from './undici-socket.ts'
 
 const symbols = undiciSymbols as Record<string, symbol | undefined>
-// Where undici keeps a socket's HTTP/1.1 parser, a Client's requests on the wire and its idle
-// timeout for a server that sends no Keep-Alive hint.
+// Where undici keeps a socket's HTTP/1.1 parser, the error it fails the request on the wire
+// with, a Client's requests on the wire and its idle timeout for a server that sends no
+// Keep-Alive hint.
 const kParser = symbols.kParser
+const kError = symbols.kError
 const kRunning = symbols.kRunning
 const kKeepAliveDefaultTimeout = symbols.kKeepAliveDefaultTimeout
 
@@ -27,7 +30,10 @@ const LEARNED_FOR = 600_000
 // Origins remembered at once; past it, the one learned longest ago is forgotten.
 const MAX_ORIGINS = 1_024
 
-/** What the watch keeps on each socket it watches: one object, read by shared listeners. */
+/**
+ * An origin's watched sockets, with what a socket's close needs to find them: one object per
+ * origin, which each of its sockets points to (no object a connection).
+ */
 interface Watched {
   readonly watch: KeepAliveWatch
   readonly origin: string
@@ -63,7 +69,7 @@ interface Learned {
 export class KeepAliveWatch {
   readonly #configured: number
   readonly #learned = new Map<string, Learned>()
-  readonly #sockets = new Map<string, Set<Socket>>()
+  readonly #sockets = new Map<string, Watched>()
   readonly #now: () => number
 
   /** @param configured - `agent.keepAliveTimeout`, the timeout before anything is learned. */
@@ -95,45 +101,52 @@ export class KeepAliveWatch {
     if (learned?.timeout === undefined) return undefined
     if (this.#now() - learned.at <= LEARNED_FOR) return learned.timeout
     this.#learned.delete(origin)
-    for (const socket of this.#sockets.get(origin) ?? []) this.#apply(socket, this.#configured)
+    for (const socket of this.#sockets.get(origin)?.open ?? [])
+      this.#apply(socket, this.#configured)
     return undefined
   }
 
   #watch(origin: string, socket: Socket): void {
     if ((socket as Socket & { alpnProtocol?: unknown }).alpnProtocol === 'h2') return
     if (kParser === undefined) return
-    let open = this.#sockets.get(origin)
-    if (open === undefined) this.#sockets.set(origin, (open = new Set()))
-    open.add(socket)
+    let watched = this.#sockets.get(origin)
+    if (watched === undefined) {
+      watched = { watch: this, origin, open: new Set() }
+      this.#sockets.set(origin, watched)
+    }
+    watched.open.add(socket)
     const learned = this.#current(origin)
     if (learned !== undefined) this.#apply(socket, learned)
-    // Shared listeners that find their state on the socket: a connection costs one small object,
-    // not three closures (about 400 B a connection less, measured with bench/memory.ts).
-    ;(socket as WatchedSocket)[kWatched] = { watch: this, origin, open }
-    socket.prependListener('error', KeepAliveWatch.#onError)
-    socket.prependListener('end', KeepAliveWatch.#onEnd)
-    socket.on('close', KeepAliveWatch.#onClose)
+    // No listener of its own: the connection layer's one 'close' listener runs #closed, ahead of
+    // undici's (see connection-closed.ts), and finds the origin's state through the socket.
+    ;(socket as WatchedSocket)[kWatched] = watched
+    hearClose(socket)
   }
 
-  static readonly #onError = function (this: WatchedSocket, error: Error): void {
-    const watched = this[kWatched]
-    if (watched !== undefined) watched.watch.#failed(watched.origin, this, error)
+  static {
+    onConnectionClosed((socket: WatchedSocket) => {
+      const watched = socket[kWatched]
+      if (watched === undefined) return
+      const { watch, origin, open } = watched
+      watch.#closed(origin, socket)
+      open.delete(socket)
+      if (open.size === 0 && watch.#sockets.get(origin) === watched) watch.#sockets.delete(origin)
+    })
   }
 
-  // A FIN on an idle socket: the server's idle timeout, seen without a race.
-  static readonly #onEnd = function (this: WatchedSocket): void {
-    const watched = this[kWatched]
-    if (watched !== undefined && !watched.watch.#busy(this)) {
-      watched.watch.#closedIdle(watched.origin, this)
+  /**
+   * A watched connection closes, before undici has heard: a request still on it is failed by
+   * undici next, with the error it kept on the socket (a race is marked on that error); an idle
+   * one that read a FIN was closed by the server's idle timeout, seen without a race.
+   */
+  #closed(origin: string, socket: Socket): void {
+    if (this.#busy(socket)) {
+      const error =
+        kError === undefined ? undefined : (socket as unknown as Record<symbol, unknown>)[kError]
+      if (error instanceof Error) this.#failed(origin, socket, error)
+    } else if (socket.readableEnded) {
+      this.#closedIdle(origin, socket)
     }
-  }
-
-  static readonly #onClose = function (this: WatchedSocket): void {
-    const watched = this[kWatched]
-    if (watched === undefined) return
-    const { watch, origin, open } = watched
-    open.delete(this)
-    if (open.size === 0 && watch.#sockets.get(origin) === open) watch.#sockets.delete(origin)
   }
 
   #busy(socket: Socket): boolean {
@@ -141,7 +154,7 @@ export class KeepAliveWatch {
     return client !== undefined && kRunning !== undefined && (client[kRunning] as number) > 0
   }
 
-  /** An error on the socket; undici fails the request on the wire with this same object. */
+  /** The socket closed on an error; undici fails the request on the wire with this same object. */
   #failed(origin: string, socket: Socket, error: Error): void {
     if (!this.#busy(socket)) return
     const parser = (socket as unknown as Record<symbol, { statusCode?: number } | null>)[kParser!]
@@ -162,7 +175,7 @@ export class KeepAliveWatch {
    */
   #closeStale(origin: string, failed: Socket, idleFor: number): void {
     const now = performance.now()
-    for (const socket of this.#sockets.get(origin) ?? []) {
+    for (const socket of this.#sockets.get(origin)?.open ?? []) {
       if (socket === failed || !isIdle(socket)) continue
       const since = idleSince(socket)
       if (since !== undefined && now - since >= idleFor / 2) socket.destroy()
@@ -199,7 +212,7 @@ export class KeepAliveWatch {
     if (timeout >= (current ?? this.#configured)) return
     entry.timeout = timeout
     entry.at = this.#now()
-    for (const socket of this.#sockets.get(origin) ?? []) this.#apply(socket, timeout)
+    for (const socket of this.#sockets.get(origin)?.open ?? []) this.#apply(socket, timeout)
   }
 
   #apply(socket: Socket, timeout: number): void {

@@ -224,7 +224,9 @@ export function racingConnector(
         history.record(now() - attempt.started, started > 1)
         publish('won', attempt)
         settle(true)
-        if (started > 1) connectionFacts(socket).raced = true
+        const facts = connectionFacts(socket)
+        facts.family = attempt.address.family === 6 ? 6 : 4
+        if (started > 1) facts.raced = true
         callback(null, socket)
         return
       }

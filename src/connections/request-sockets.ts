@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { Socket } from 'node:net'
 import { kConnectionSeen, type ConnectionSeen } from '../core/connection-seen.ts'
-import { attemptConnect, factsOf } from './connection-facts.ts'
+import { takeConnect } from './connection-facts.ts'
 
 /**
  * Tells each attempt which connection its request went out on. undici hands a request's handler
@@ -29,14 +29,14 @@ let kHandler: symbol | undefined
 
 function onSendHeaders(message: unknown): void {
   const { request, socket } = message as { request: object; socket: Socket | undefined }
-  const facts = socket === undefined ? undefined : factsOf(socket)
+  const connect = socket === undefined ? undefined : takeConnect(socket)
   // Not a connection of a client's own agent.
-  if (facts === undefined) return
-  const first = facts.requests++ === 0
+  if (connect === undefined) return
   kHandler ??= Object.getOwnPropertySymbols(request).find((s) => s.description === 'handler')
   if (kHandler === undefined) return
   const handler = (request as Record<symbol, { [kConnectionSeen]?: ConnectionSeen } | undefined>)[
     kHandler
   ]
-  handler?.[kConnectionSeen]?.(!first, first ? attemptConnect(socket!, facts) : undefined)
+  if (connect === 'reused') handler?.[kConnectionSeen]?.(true, undefined)
+  else handler?.[kConnectionSeen]?.(false, connect)
 }

@@ -145,7 +145,7 @@ export type GatedHandler = (request: CallRequest, pass: GatePass) => Promise<Cal
 /**
  * @internal Marks a handler whose caller may hand it its own continuations: `then(request, ok,
  * fail)` is `handler(request).then(ok, fail)`, with the gates at the top of the stack settled in
- * the same step (the client's own `then`).
+ * the same step; over a transport that settles them, that step is the transport's own callback.
  */
 export const kThen = Symbol('netiquette.then')
 
@@ -247,14 +247,14 @@ class GateRun {
     }
     const settles = this.#settles
     if (settles !== undefined) {
-      // The handler below settles the gates: only the caller's continuations are left.
-      let settled: Promise<CallResponse>
+      // The handler below settles the gates and runs the caller's continuations too, in the
+      // step that settles them: its promise is the call's (one promise a call, no `then`).
+      pass.continueWith(ok, fail)
       try {
-        settled = settles(current, pass)
+        return settles(current, pass)
       } catch (error) {
-        settled = pass.failedWith(error)
+        return pass.carry(pass.failedWith(error))
       }
-      return ok === undefined ? settled : settled.then(ok, fail)
     }
     let pending: Promise<CallResponse>
     try {
@@ -313,11 +313,34 @@ export class GatePass {
   #requests: CallRequest[] | undefined
   #admitted = 0
   #settled = false
+  // The caller's continuations, run by the handler below that settles the pass (see carry).
+  #ok: Ok | undefined
+  #fail: Fail | undefined
 
   constructor(run: GateRun, request: CallRequest) {
     this.#run = run
     this.#first = request
     this.#states = new Array<unknown>(run.slots.length)
+  }
+
+  /** Hands the caller's continuations to the handler below that settles the pass. */
+  continueWith(ok: Ok | undefined, fail: Fail | undefined): void {
+    this.#ok = ok
+    this.#fail = fail
+  }
+
+  /**
+   * The call's outcome from the pass's response, once every gate has heard of it: the caller's
+   * `ok` run on it, now (it may throw: the call then fails with what it threw).
+   */
+  deliver(response: CallResponse): CallResponse {
+    const ok = this.#ok
+    return ok === undefined ? response : ok(response)
+  }
+
+  /** The call's outcome from a promise of the pass's: the caller's continuations chained on. */
+  carry(outcome: Promise<CallResponse>): Promise<CallResponse> {
+    return this.#ok === undefined ? outcome : outcome.then(this.#ok, this.#fail)
   }
 
   /** How many gates have admitted the pass. */

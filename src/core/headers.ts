@@ -1,3 +1,4 @@
+import { CallKey } from './call-key.ts'
 import { InvalidRequestError, describeValue } from '../errors.ts'
 
 /** Header input in any of the shapes undici accepts. */
@@ -17,6 +18,14 @@ export type HeaderRecord = Record<string, string | string[]>
  * `for...in`, `Object.keys` and JSON never see it.
  */
 export const kWireNames = Symbol('netiquette.wireNames')
+
+/**
+ * The header record the client made for a call (`mergeHeaders`), which no one outside the call
+ * holds: the attempt timeout writes its propagation header into it on a call's first attempt
+ * rather than copying the request and its headers for one header (about 200 B and 80 ns a
+ * call). A request whose `headers` is another record (a middleware's) is copied as before.
+ */
+export const CALL_HEADERS = new CallKey<HeaderRecord>('callHeaders')
 
 type WithWireNames = HeaderRecord & { [kWireNames]?: Record<string, string> }
 

@@ -3,6 +3,7 @@ import { noteAttemptError, startAttempt } from './attempt.ts'
 import { ATTEMPT_ENDPOINT } from './attempt-keys.ts'
 import type { AttemptConnect, AttemptRecord } from './attempt-record.ts'
 import { callerAbortError, withAttempts } from './call-error.ts'
+import { kOnCancel, type CancelListener } from './cancellation.ts'
 import { channels, type AttemptHook } from './events.ts'
 import { callHook } from './hooks.ts'
 import { wireHeaders, type HeaderRecord } from './headers.ts'
@@ -112,11 +113,11 @@ export function createTransport(
 
 /** The attempt failed before it was sent: its gates settle, and may take the outcome over. */
 function rejectPass(pass: GatePass | undefined, error: unknown): Promise<CallResponse> {
-  return pass === undefined ? Promise.reject(error as Error) : pass.failedWith(error)
+  return pass === undefined ? Promise.reject(error as Error) : pass.carry(pass.failedWith(error))
 }
 
 /** Receives one attempt's events from undici and turns them into a response or an error. */
-class AttemptHandler implements Dispatcher.DispatchHandler {
+class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
   readonly #request: CallRequest
   readonly #record: AttemptRecord
   readonly #start: number
@@ -125,7 +126,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   #reject: ((error: unknown) => void) | undefined
   #controller: Dispatcher.DispatchController | undefined
   #body: ResponseBody | undefined
-  #removeAbortHandler: () => void
   // undici's way to take the request out of its queue before it starts (see kQueuedAbort).
   #cancelQueued: ((reason: Error) => void) | undefined
   #done = false
@@ -157,7 +157,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.#start = request.startTime + record.start
     this.#resolve = resolve
     this.#reject = reject
-    this.#removeAbortHandler = request.cancellation.onAbort((reason) => this.#abort(reason))
+    request.cancellation.listen(this)
   }
 
   /** True once the attempt has a response or an error. */
@@ -245,27 +245,41 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       resolve(response)
       return
     }
-    let outcome: Promise<CallResponse> | undefined
+    let diverted: Promise<CallResponse> | undefined
     try {
       // A gate may take the outcome over (a retry): the call then resolves with its promise.
-      outcome = pass.responded(response)
+      diverted = pass.responded(response)
     } catch (error) {
       // A gate that throws fails the attempt, as a throwing middleware would.
-      this.#reject = reject
-      this.#failAfterHeaders(controller, error)
+      this.#failAfterHeaders(controller, error, pass, resolve)
       return
     }
-    resolve(outcome ?? response)
+    if (diverted !== undefined) {
+      resolve(pass.carry(diverted))
+      return
+    }
+    // The caller's own continuation, here rather than a step later (one promise a call).
+    let delivered: CallResponse
+    try {
+      delivered = pass.deliver(response)
+    } catch (error) {
+      reject?.(error)
+      return
+    }
+    resolve(delivered)
   }
 
   /** A gate threw on the response: the call fails with that error and the response is dropped. */
-  #failAfterHeaders(controller: Dispatcher.DispatchController, error: unknown): void {
-    const reject = this.#reject
-    this.#reject = undefined
+  #failAfterHeaders(
+    controller: Dispatcher.DispatchController,
+    error: unknown,
+    pass: GatePass,
+    resolve: (outcome: Promise<CallResponse>) => void,
+  ): void {
     this.#body = undefined
     this.#finish()
     controller.abort(asError(error))
-    reject?.(error)
+    resolve(pass.carry(Promise.reject(error as Error)))
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -316,7 +330,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       const pass = this.#pass
       if (pass === undefined) reject(error)
       // Its gates settle, and may take the outcome over (a retry).
-      else resolve(pass.failedWith(error))
+      else resolve(pass.carry(pass.failedWith(error)))
       return
     }
     const body = this.#body
@@ -343,7 +357,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   /** The call was aborted (caller, deadline, destroy): stop the request wherever it is. */
-  #abort(reason: unknown): void {
+  [kOnCancel](reason: unknown): void {
     const error = asError(reason)
     const controller = this.#controller
     if (controller !== undefined) {
@@ -368,7 +382,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.#done) return
     this.#done = true
     this.#record.duration = this.#request.clock.now() - this.#start
-    this.#removeAbortHandler()
+    this.#request.cancellation.unlisten(this)
   }
 }
 

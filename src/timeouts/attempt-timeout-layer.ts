@@ -1,4 +1,5 @@
 import { Cancellation } from '../core/cancellation.ts'
+import { CALL_HEADERS } from '../core/headers.ts'
 import { gateLayer } from '../core/gate.ts'
 import { timerQueueOf, type QueuedTimer } from '../core/timer-queue.ts'
 import type { CallRequest, Middleware } from '../core/middleware.ts'
@@ -66,10 +67,25 @@ export function attemptTimeoutLayerFrom(header: string | undefined, margin: numb
     forward(budget, request) {
       const timed = typeof budget !== 'number'
       if (header === undefined && !timed) return request
+      const value =
+        header === undefined
+          ? undefined
+          : formatTimeoutHeader(header, (timed ? budget.timeout : budget) - margin)
+      // The call's first attempt, on the call's own header record, with no cancellation of its
+      // own: the header goes into the record. No other attempt of the call can be reading it,
+      // and undici copies the headers when the attempt is dispatched. Later attempts (a retry,
+      // a hedge) copy, since an earlier one may not have been dispatched yet.
+      if (
+        !timed &&
+        request.attempts.length === 0 &&
+        CALL_HEADERS.get(request) === request.headers
+      ) {
+        request.headers[header as string] = value as string
+        return request
+      }
       const attempt: { -readonly [K in keyof CallRequest]: CallRequest[K] } = { ...request }
       if (header !== undefined) {
-        const ms = (timed ? budget.timeout : budget) - margin
-        attempt.headers = { ...request.headers, [header]: formatTimeoutHeader(header, ms) }
+        attempt.headers = { ...request.headers, [header]: value as string }
       }
       if (timed) attempt.cancellation = budget.cancellation
       return attempt

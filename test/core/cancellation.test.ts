@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { Cancellation } from '../../src/core/cancellation.ts'
+import { Cancellation, kOnCancel, type CancelListener } from '../../src/core/cancellation.ts'
 
 describe('Cancellation', () => {
   it('runs each handler once with the reason, and only the first abort counts', () => {
@@ -29,6 +29,40 @@ describe('Cancellation', () => {
     remove()
     c.abort('x')
     expect(ran).toBe(false)
+  })
+
+  it('tells a listening object, in order with handlers, and not once it stopped listening', () => {
+    const c = new Cancellation()
+    const seen: string[] = []
+    const listener = (name: string): CancelListener => ({
+      [kOnCancel]: (reason) => seen.push(`${name}:${String(reason)}`),
+    })
+    const kept = listener('kept')
+    const gone = listener('gone')
+    c.listen(kept)
+    c.onAbort((r) => seen.push(`fn:${String(r)}`))
+    c.listen(gone)
+    c.unlisten(gone)
+    c.unlisten(listener('never')) // nothing
+    c.abort('x')
+    expect(seen).toEqual(['kept:x', 'fn:x'])
+    // Listening after the abort: told at once.
+    c.listen(listener('late'))
+    expect(seen).toEqual(['kept:x', 'fn:x', 'late:x'])
+  })
+
+  it('tells handlers in the order they were added, whichever were removed', () => {
+    const c = new Cancellation()
+    const seen: string[] = []
+    const removeA = c.onAbort(() => seen.push('a'))
+    c.onAbort(() => seen.push('b'))
+    removeA()
+    c.onAbort(() => seen.push('c'))
+    const removeD = c.onAbort(() => seen.push('d'))
+    c.onAbort(() => seen.push('e'))
+    removeD()
+    c.abort('x')
+    expect(seen).toEqual(['b', 'c', 'e'])
   })
 
   it('creates its AbortSignal on demand, aborted with the same reason', () => {
