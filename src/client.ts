@@ -2,7 +2,7 @@ import { headersAt } from './core/attempt.ts'
 import { channels } from './core/events.ts'
 import type { Cancellation } from './core/cancellation.ts'
 import type { HeaderRecord } from './core/headers.ts'
-import { kThen, type ThenHandler } from './core/gate.ts'
+import { kThen, type Continuation, type ThenHandler } from './core/gate.ts'
 import type { CallResponse, ClientResponse, Handler } from './core/middleware.ts'
 import type { OriginState } from './core/origin-state.ts'
 import { whenBodyComplete } from './core/response-body.ts'
@@ -238,11 +238,26 @@ export class Client {
     } catch (error) {
       return Promise.reject(error as Error)
     }
-    return this.#run(
-      call,
-      (response) => this.#delivered(call, response),
-      (error) => this.#failed(call, error),
-    )
+    return this.#run(call, new Client.#Delivery(this, call))
+  }
+
+  /** A call's continuation for {@link #send}: the call's outcome, as its promise settles with. */
+  static readonly #Delivery = class Delivery implements Continuation {
+    readonly client: Client
+    readonly call: PreparedCall
+
+    constructor(client: Client, call: PreparedCall) {
+      this.client = client
+      this.call = call
+    }
+
+    ok(response: CallResponse): CallResponse {
+      return this.client.#delivered(this.call, response)
+    }
+
+    fail(error: unknown): never {
+      return this.client.#failed(this.call, error)
+    }
   }
 
   /**
@@ -265,26 +280,48 @@ export class Client {
       queueMicrotask(() => onError(error as Error))
       return
     }
-    const ok = (response: CallResponse) => {
+    void this.#run(call, new Client.#Dispatched(this, call, onResponse, onError))
+  }
+
+  /** A call's continuation for {@link #dispatch}: the outcome to the face's callbacks. */
+  static readonly #Dispatched = class Dispatched implements Continuation {
+    readonly client: Client
+    readonly call: PreparedCall
+    readonly onResponse: (response: ClientResponse) => void
+    readonly onError: (error: Error) => void
+
+    constructor(
+      client: Client,
+      call: PreparedCall,
+      onResponse: (response: ClientResponse) => void,
+      onError: (error: Error) => void,
+    ) {
+      this.client = client
+      this.call = call
+      this.onResponse = onResponse
+      this.onError = onError
+    }
+
+    ok(response: CallResponse): CallResponse {
       try {
-        onResponse(this.#delivered(call, response))
+        this.onResponse(this.client.#delivered(this.call, response))
       } catch (error) {
-        onError(error as Error)
+        this.onError(error as Error)
       }
       return response
     }
+
     // Hands the error over rather than rethrowing it: nothing waits on the promise.
-    const fail = (error: unknown): never => {
+    fail(error: unknown): never {
       let thrown: unknown
       try {
-        this.#failed(call, error)
+        this.client.#failed(this.call, error)
       } catch (final) {
         thrown = final
       }
-      onError(thrown as Error)
+      this.onError(thrown as Error)
       return undefined as never
     }
-    void this.#run(call, ok, fail)
   }
 
   #prepare(
@@ -301,23 +338,22 @@ export class Client {
     return call
   }
 
-  /** Runs a prepared call through the stack, with the caller's continuations. */
-  #run(
-    call: PreparedCall,
-    ok: (response: CallResponse) => CallResponse,
-    fail: (error: unknown) => never,
-  ): Promise<CallResponse> {
+  /** Runs a prepared call through the stack, with the caller's continuation. */
+  #run(call: PreparedCall, next: Continuation): Promise<CallResponse> {
     const { handler } = this.#setup
     // Gates at the top of the stack settle in this same `then` (see kThen).
     const then = (handler as Handler & { [kThen]?: ThenHandler })[kThen]
-    if (then !== undefined) return then(call.request, ok, fail)
+    if (then !== undefined) return then(call.request, next)
     let pending: Promise<CallResponse>
     try {
       pending = handler(call.request)
     } catch (error) {
       pending = Promise.reject(error as Error)
     }
-    return pending.then(ok, fail)
+    return pending.then(
+      (response) => next.ok(response),
+      (error: unknown) => next.fail(error),
+    )
   }
 
   #failed({ request, unfollow }: PreparedCall, error: unknown): never {
