@@ -3,7 +3,7 @@ import { channels } from './core/events.ts'
 import type { Cancellation } from './core/cancellation.ts'
 import type { HeaderRecord } from './core/headers.ts'
 import { kThen, type Continuation, type ThenHandler } from './core/gate.ts'
-import type { CallResponse, ClientResponse, Handler } from './core/middleware.ts'
+import type { CallRequest, CallResponse, ClientResponse, Handler } from './core/middleware.ts'
 import type { OriginState } from './core/origin-state.ts'
 import { whenBodyComplete } from './core/response-body.ts'
 import { resolveTarget } from './core/target.ts'
@@ -20,7 +20,7 @@ import { CallsInFlight } from './calls-in-flight.ts'
 import { setUpClient, type ClientSetup } from './client-setup.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
 import { finalError, publishEnd, recordLatency, RETURNED } from './finish-call.ts'
-import { prepareCall, type PreparedCall } from './prepare-call.ts'
+import { prepareCall } from './prepare-call.ts'
 import { StackDispatcher } from './faces/stack-dispatcher.ts'
 import {
   fetchThrough,
@@ -232,33 +232,47 @@ export class Client {
     options: RequestOptions,
     defaultHeaders: HeaderRecord | undefined,
   ): Promise<ClientResponse> {
-    let call: PreparedCall
+    let request: CallRequest
+    let next: Continuation
     try {
-      call = this.#prepare(url, options, defaultHeaders)
+      request = this.#prepare(url, options, defaultHeaders)
+      const { signal } = options
+      // A call that follows no signal has nothing of its own to remember: every such call shares
+      // one continuation (48 B less a call in flight).
+      next =
+        signal === undefined
+          ? this.#delivery
+          : new Client.#Delivery(this, request.cancellation.follow(signal))
     } catch (error) {
       return Promise.reject(error as Error)
     }
-    return this.#run(call, new Client.#Delivery(this, call))
+    return this.#run(request, next)
   }
 
-  /** A call's continuation for {@link #send}: the call's outcome, as its promise settles with. */
+  /**
+   * A call's continuation for {@link #send}: the call's outcome, as its promise settles with,
+   * and the caller's signal no longer followed.
+   */
   static readonly #Delivery = class Delivery implements Continuation {
     readonly client: Client
-    readonly call: PreparedCall
+    readonly unfollow: () => void
 
-    constructor(client: Client, call: PreparedCall) {
+    constructor(client: Client, unfollow: () => void) {
       this.client = client
-      this.call = call
+      this.unfollow = unfollow
     }
 
-    ok(response: CallResponse): CallResponse {
-      return this.client.#delivered(this.call, response)
+    ok(request: CallRequest, response: CallResponse): CallResponse {
+      return this.client.#delivered(request, this.unfollow, response)
     }
 
-    fail(error: unknown): never {
-      return this.client.#failed(this.call, error)
+    fail(request: CallRequest, error: unknown): never {
+      return this.client.#failed(request, this.unfollow, error)
     }
   }
+
+  /** The continuation of every call that follows no signal. */
+  readonly #delivery: Continuation = new Client.#Delivery(this, noop)
 
   /**
    * {@link #send} for `client.dispatcher`: the outcome goes to `onResponse` or `onError` from the
@@ -272,39 +286,37 @@ export class Client {
     onResponse: (response: ClientResponse) => void,
     onError: (error: Error) => void,
   ): void {
-    let call: PreparedCall
+    let request: CallRequest
     try {
-      call = this.#prepare(url, options, defaultHeaders, cancellation)
+      // The face aborts the cancellation itself: it follows no signal.
+      request = this.#prepare(url, options, defaultHeaders, cancellation)
     } catch (error) {
       // As a rejected call would: after the dispatch has returned.
       queueMicrotask(() => onError(error as Error))
       return
     }
-    void this.#run(call, new Client.#Dispatched(this, call, onResponse, onError))
+    void this.#run(request, new Client.#Dispatched(this, onResponse, onError))
   }
 
   /** A call's continuation for {@link #dispatch}: the outcome to the face's callbacks. */
   static readonly #Dispatched = class Dispatched implements Continuation {
     readonly client: Client
-    readonly call: PreparedCall
     readonly onResponse: (response: ClientResponse) => void
     readonly onError: (error: Error) => void
 
     constructor(
       client: Client,
-      call: PreparedCall,
       onResponse: (response: ClientResponse) => void,
       onError: (error: Error) => void,
     ) {
       this.client = client
-      this.call = call
       this.onResponse = onResponse
       this.onError = onError
     }
 
-    ok(response: CallResponse): CallResponse {
+    ok(request: CallRequest, response: CallResponse): CallResponse {
       try {
-        this.onResponse(this.client.#delivered(this.call, response))
+        this.onResponse(this.client.#delivered(request, noop, response))
       } catch (error) {
         this.onError(error as Error)
       }
@@ -312,10 +324,10 @@ export class Client {
     }
 
     // Hands the error over rather than rethrowing it: nothing waits on the promise.
-    fail(error: unknown): never {
+    fail(request: CallRequest, error: unknown): never {
       let thrown: unknown
       try {
-        this.client.#failed(this.call, error)
+        this.client.#failed(request, noop, error)
       } catch (final) {
         thrown = final
       }
@@ -329,34 +341,34 @@ export class Client {
     options: RequestOptions,
     defaultHeaders: HeaderRecord | undefined,
     cancellation?: Cancellation,
-  ): PreparedCall {
+  ): CallRequest {
     if (this.#closed) {
       throw new ClientClosedError('the client is closed; create a new client to send requests')
     }
-    const call = prepareCall(this.#setup, url, options, defaultHeaders, cancellation)
-    this.#inFlight.add(call.request.cancellation)
-    return call
+    const request = prepareCall(this.#setup, url, options, defaultHeaders, cancellation)
+    this.#inFlight.add(request.cancellation)
+    return request
   }
 
   /** Runs a prepared call through the stack, with the caller's continuation. */
-  #run(call: PreparedCall, next: Continuation): Promise<CallResponse> {
+  #run(request: CallRequest, next: Continuation): Promise<CallResponse> {
     const { handler } = this.#setup
     // Gates at the top of the stack settle in this same `then` (see kThen).
     const then = (handler as Handler & { [kThen]?: ThenHandler })[kThen]
-    if (then !== undefined) return then(call.request, next)
+    if (then !== undefined) return then(request, next)
     let pending: Promise<CallResponse>
     try {
-      pending = handler(call.request)
+      pending = handler(request)
     } catch (error) {
       pending = Promise.reject(error as Error)
     }
     return pending.then(
-      (response) => next.ok(response),
-      (error: unknown) => next.fail(error),
+      (response) => next.ok(request, response),
+      (error: unknown) => next.fail(request, error),
     )
   }
 
-  #failed({ request, unfollow }: PreparedCall, error: unknown): never {
+  #failed(request: CallRequest, unfollow: () => void, error: unknown): never {
     this.#settle(request.cancellation, unfollow, request.originState)
     recordLatency(request, request.clock.now())
     const thrown = finalError(error, request)
@@ -364,7 +376,7 @@ export class Client {
     throw thrown
   }
 
-  #delivered({ request, unfollow }: PreparedCall, response: CallResponse): CallResponse {
+  #delivered(request: CallRequest, unfollow: () => void, response: CallResponse): CallResponse {
     response.attempt.decision ??= RETURNED
     recordLatency(request, headersAt(request, response.attempt))
     // The call lasts until its body has been received: a caller's abort must still reach it,
@@ -441,3 +453,5 @@ export class Client {
 export function createClient(options: ClientOptions = {}): Client {
   return new Client(options)
 }
+
+function noop(): void {}

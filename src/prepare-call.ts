@@ -17,18 +17,14 @@ import { deadlineFromNow } from './timeouts/timeout-options.ts'
 import type { ClientSetup } from './client-setup.ts'
 import type { RequestOptions } from './client-options.ts'
 
-/** A call ready to run: its request, and how to stop following the caller's signal. */
-export interface PreparedCall {
-  readonly request: CallRequest
-  readonly unfollow: () => void
-}
-
 /**
  * One call's request, validated before anything is sent so that a bad input rejects at once:
  * target, method, headers, the call's deadline (its own, or an inherited sooner one), the
- * policies' request options under their keys, and a cancellation that follows the caller's
- * signal, or `given`: `client.dispatcher` makes it and aborts it itself, with no listener on the
- * signal. The call is counted on its origin; the caller settles it.
+ * policies' request options under their keys, and a cancellation (or `given`: `client.dispatcher`
+ * makes it and aborts it itself). The caller makes the cancellation follow `options.signal` (see
+ * {@link Cancellation.follow}), keeping the returned `unfollow` with its continuation rather than
+ * in an object of its own (40 B a call in flight). The call is counted on its origin; the caller
+ * settles it.
  */
 export function prepareCall(
   setup: ClientSetup,
@@ -36,7 +32,7 @@ export function prepareCall(
   options: RequestOptions,
   defaultHeaders: HeaderRecord | undefined,
   given?: Cancellation,
-): PreparedCall {
+): CallRequest {
   const { origin, path } = resolveTarget(setup.origin, url, setup.prefix)
   const { method, headers, body, signal } = options
   const normalizedMethod = normalizeMethod(method)
@@ -93,7 +89,6 @@ export function prepareCall(
   }
   CALL_HEADERS.init(request, mergedHeaders)
   if (own !== undefined) for (const [option, value] of own) option.key.init(request, value)
-  const unfollow = given === undefined ? request.cancellation.follow(signal) : noop
   request.originState.noteCall(startTime)
   request.originState.inFlight++
   if (channels.callStart.hasSubscribers) {
@@ -104,7 +99,7 @@ export function prepareCall(
       attempts: request.attempts,
     })
   }
-  return { request, unfollow }
+  return request
 }
 
 /**
@@ -135,5 +130,3 @@ function roomForOne(): AttemptRecord[] {
   attempts.pop()
   return attempts as AttemptRecord[]
 }
-
-function noop(): void {}

@@ -147,9 +147,14 @@ export class Breaker {
     return new Circuit(this.options, this.#random, report, this.#isolated.get(origin))
   }
 
+  /** The circuit a pass took its permit from (see {@link BreakerPass}). */
+  #circuitOf(pass: BreakerPass | number, request: CallRequest): Circuit | undefined {
+    return typeof pass === 'number' ? this.peekCircuit(request.originState) : pass.circuit
+  }
+
   #createMiddleware(): Middleware {
     const { serverDirected, maxOpenDuration } = this.options
-    return gateLayer<BreakerPass>({
+    return gateLayer<BreakerPass | number>({
       name: 'breaker',
       enter: (request) => {
         const { clock, originState } = request
@@ -170,9 +175,17 @@ export class Breaker {
         }
         // A permit must come back on every path, or a half-open circuit would wait forever: the
         // stack calls exactly one of the hooks below for every pass it admitted.
-        return { circuit, permit, before: request.attempts.length }
+        const before = request.attempts.length
+        // A call's first attempt (most passes in flight) remembers its permit alone: the circuit
+        // is found again in the origin's state (48 B less a call in flight).
+        if (before === 0) return permit
+        return { circuit, permit, before }
       },
-      response({ circuit, permit }, request, response) {
+      response: (pass, request, response) => {
+        const circuit = this.#circuitOf(pass, request)
+        // The origin's state was evicted while the attempt ran: its circuit is gone with it.
+        if (circuit === undefined) return
+        const permit = typeof pass === 'number' ? pass : pass.permit
         const status = response.statusCode
         const { clock } = request
         const wait =
@@ -192,7 +205,11 @@ export class Breaker {
           request.attempts,
         )
       },
-      error({ circuit, permit, before }, request, error) {
+      error: (pass, request, error) => {
+        const circuit = this.#circuitOf(pass, request)
+        if (circuit === undefined) return
+        const permit = typeof pass === 'number' ? pass : pass.permit
+        const before = typeof pass === 'number' ? 0 : pass.before
         const attempt = failedAttempt(error, request.attempts, before)
         circuit.release(
           request.clock.now(),
@@ -206,7 +223,10 @@ export class Breaker {
   }
 }
 
-/** What the breaker remembers about one attempt it let through. */
+/**
+ * What the breaker remembers about one attempt it let through: this, or only the permit for a
+ * call's first attempt (`before` is 0, the circuit is its origin's).
+ */
 interface BreakerPass {
   readonly circuit: Circuit
   readonly permit: number

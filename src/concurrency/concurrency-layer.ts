@@ -72,13 +72,22 @@ export function concurrencyLayerFrom(
     const { originState, clock, origin } = request
     return originState.slot(key, () => createLimiter(options, clock, origin, onLimitChange))
   }
-  const admitted = (limiter: ConcurrencyLimiter, request: CallRequest, queuedSince?: number) => ({
-    limiter,
-    inFlight: limiter.inFlight,
-    before: request.attempts.length,
-    queuedSince,
-  })
-  return gateLayer<LimiterPass>({
+  const admitted = (
+    limiter: ConcurrencyLimiter,
+    request: CallRequest,
+    queuedSince?: number,
+  ): LimiterPass | number => {
+    const before = request.attempts.length
+    // A call's first attempt that got its place at once (most passes in flight) remembers one
+    // number: the limiter is found again in the origin's state (56 B less a call in flight).
+    if (before === 0 && queuedSince === undefined) return limiter.inFlight
+    return { limiter, inFlight: limiter.inFlight, before, queuedSince }
+  }
+  // The limiter a pass took its place in; `undefined` once the origin's state was evicted while
+  // the attempt ran (its limiter went with it: nothing to give back).
+  const limiterOf = (pass: LimiterPass | number, request: CallRequest) =>
+    typeof pass === 'number' ? request.originState.peekSlot<ConcurrencyLimiter>(key) : pass.limiter
+  return gateLayer<LimiterPass | number>({
     name: 'concurrency',
     enter(request) {
       const limiter = limiterFor(request)
@@ -107,14 +116,17 @@ export function concurrencyLayerFrom(
         )
     },
     forward(pass, request) {
-      const { queuedSince } = pass
+      const queuedSince = typeof pass === 'number' ? undefined : pass.queuedSince
       if (queuedSince === undefined) return request
       // The attempt's record, when the transport starts it, says how long it queued.
       return noteAttempt(request, (record) => {
         record.queued = request.startTime + record.start - queuedSince
       })
     },
-    response({ limiter, inFlight }, request, response) {
+    response(pass, request, response) {
+      const limiter = limiterOf(pass, request)
+      if (limiter === undefined) return
+      const inFlight = typeof pass === 'number' ? pass : pass.inFlight
       const { attempt } = response
       const now = headersAt(request, attempt)
       const dropped = classifyStatus(response.statusCode) === 'overload'
@@ -124,13 +136,20 @@ export function concurrencyLayerFrom(
       // The place is held until the body is in: the connection is busy until then.
       whenBodyComplete(response.body, () => limiter.release(sample))
     },
-    error({ limiter, inFlight, before }, request, error) {
+    error(pass, request, error) {
+      const limiter = limiterOf(pass, request)
+      if (limiter === undefined) return
+      const inFlight = typeof pass === 'number' ? pass : pass.inFlight
+      const before = typeof pass === 'number' ? 0 : pass.before
       limiter.release(sampleOf(error, request, inFlight, before))
     },
   })
 }
 
-/** What the limiter remembers about one attempt it let through. */
+/**
+ * What the limiter remembers about one attempt it let through: this, or only `inFlight` for a
+ * call's first attempt that got its place at once.
+ */
 interface LimiterPass {
   readonly limiter: ConcurrencyLimiter
   /** Attempts in flight when this one took its place, for the limit algorithm. */

@@ -144,21 +144,23 @@ export type GatedHandler = (request: CallRequest, pass: GatePass) => Promise<Cal
 
 /**
  * @internal Marks a handler whose caller may hand it its own continuation: `then(request, next)`
- * is `handler(request).then(r => next.ok(r), e => next.fail(e))`, with the gates at the top of the
- * stack settled in the same step; over a transport that settles them, that step is the
- * transport's own callback.
+ * is `handler(request).then(r => next.ok(request, r), e => next.fail(request, e))`, with the
+ * gates at the top of the stack settled in the same step; over a transport that settles them,
+ * that step is the transport's own callback.
  */
 export const kThen = Symbol('netiquette.then')
 
 /**
  * @internal A caller's continuation of a call, run in the step that settles it. One object with
- * two methods rather than two closures: a call in flight holds it (about 100 B less a call).
+ * two methods rather than two closures, given the call's request rather than holding it: a
+ * caller with nothing of its own to remember about a call (the client, when the call follows no
+ * signal) hands every call the same one, and a call in flight holds nothing for it.
  */
 export interface Continuation {
-  /** The response, once every gate has heard of it; returns the call's outcome (or throws). */
-  ok(response: CallResponse): CallResponse
-  /** The error the call failed with; throws what the caller is to see. */
-  fail(error: unknown): never
+  /** The response to `request`, once every gate has heard of it; returns the call's outcome. */
+  ok(request: CallRequest, response: CallResponse): CallResponse
+  /** The error `request` failed with; throws what the caller is to see. */
+  fail(request: CallRequest, error: unknown): never
 }
 
 /** @internal The form of a handler's {@link kThen}. */
@@ -232,29 +234,28 @@ class GateRun {
    * continuation), it runs in the same step.
    */
   pass(request: CallRequest, then?: Continuation): Promise<CallResponse> {
-    return this.resume(new GatePass(this, request), request, then)
+    return this.resume(new GatePass(this, request, then), request)
   }
 
-  // Long (about 55 lines with its comments): the enter loop, the hand-off below and the one
+  // Long (about 50 lines with its comments): the enter loop, the hand-off below and the one
   // `then` read best in order; the waiting path is #wait.
-  resume(pass: GatePass, request: CallRequest, then?: Continuation): Promise<CallResponse> {
+  resume(pass: GatePass, request: CallRequest): Promise<CallResponse> {
     let current = request
     try {
       const slots = this.slots
       for (let i = pass.admitted; i < slots.length; i++) {
         const state = (slots[i] as Slot).enter(current, this.below(i))
-        if (state instanceof Promise) return this.#wait(pass, state, current, then)
-        if (state instanceof Answer) return finish(pass.answered(state.outcome), then)
+        if (state instanceof Promise) return this.#wait(pass, state, current)
+        if (state instanceof Answer) return pass.carry(pass.answered(state.outcome))
         current = pass.admit(state, current)
       }
     } catch (error) {
-      return finish(pass.failedWith(error), then)
+      return pass.carry(pass.failedWith(error))
     }
     const settles = this.#settles
     if (settles !== undefined) {
       // The handler below settles the gates and runs the caller's continuation too, in the
       // step that settles them: its promise is the call's (one promise a call, no `then`).
-      pass.continueWith(then)
       try {
         return settles(current, pass)
       } catch (error) {
@@ -270,20 +271,15 @@ class GateRun {
     return pending.then(
       (response) => {
         const diverted = pass.responded(response)
-        if (diverted !== undefined) return finish(diverted, then)
-        return then === undefined ? response : then.ok(response)
+        if (diverted !== undefined) return pass.carry(diverted)
+        return pass.deliver(response)
       },
-      (error: unknown) => finish(pass.failedWith(error), then),
+      (error: unknown) => pass.carry(pass.failedWith(error)),
     )
   }
 
   /** The pass waits (a queue) for the next gate's state; the gates above are settled if it fails. */
-  #wait(
-    pass: GatePass,
-    waiting: Promise<unknown>,
-    request: CallRequest,
-    then?: Continuation,
-  ): Promise<CallResponse> {
+  #wait(pass: GatePass, waiting: Promise<unknown>, request: CallRequest): Promise<CallResponse> {
     return waiting.then(
       (state: unknown) => {
         let forwarded: CallRequest
@@ -291,23 +287,13 @@ class GateRun {
           forwarded = pass.admit(state, request)
         } catch (error) {
           // A forward that throws: the gate admitted the pass, so it hears of the failure too.
-          return finish(pass.failedWith(error), then)
+          return pass.carry(pass.failedWith(error))
         }
-        return this.resume(pass, forwarded, then)
+        return this.resume(pass, forwarded)
       },
-      (error: unknown) => finish(pass.failedWith(error), then),
+      (error: unknown) => pass.carry(pass.failedWith(error)),
     )
   }
-}
-
-/** `outcome` with the caller's continuation, if any. */
-function finish(outcome: Promise<CallResponse>, then?: Continuation): Promise<CallResponse> {
-  return then === undefined
-    ? outcome
-    : outcome.then(
-        (response) => then.ok(response),
-        (error: unknown) => then.fail(error),
-      )
 }
 
 /**
@@ -322,18 +308,15 @@ export class GatePass {
   #requests: CallRequest[] | undefined
   #admitted = 0
   #settled = false
-  // The caller's continuation, run by the handler below that settles the pass (see carry).
-  #then: Continuation | undefined
+  // The caller's continuation, if any, run in the step that settles the pass: by the run, or by
+  // the handler below that settles it.
+  readonly #then: Continuation | undefined
 
-  constructor(run: GateRun, request: CallRequest) {
+  constructor(run: GateRun, request: CallRequest, then: Continuation | undefined) {
     this.#run = run
     this.#first = request
-    this.#states = new Array<unknown>(run.slots.length)
-  }
-
-  /** Hands the caller's continuation to the handler below that settles the pass. */
-  continueWith(then: Continuation | undefined): void {
     this.#then = then
+    this.#states = new Array<unknown>(run.slots.length)
   }
 
   /**
@@ -342,12 +325,18 @@ export class GatePass {
    */
   deliver(response: CallResponse): CallResponse {
     const then = this.#then
-    return then === undefined ? response : then.ok(response)
+    return then === undefined ? response : then.ok(this.#first, response)
   }
 
   /** The call's outcome from a promise of the pass's: the caller's continuation chained on. */
   carry(outcome: Promise<CallResponse>): Promise<CallResponse> {
-    return finish(outcome, this.#then)
+    const then = this.#then
+    if (then === undefined) return outcome
+    const request = this.#first
+    return outcome.then(
+      (response) => then.ok(request, response),
+      (error: unknown) => then.fail(request, error),
+    )
   }
 
   /** How many gates have admitted the pass. */

@@ -53,19 +53,12 @@ export function createTransport(
     if (channels.attemptStart.hasSubscribers)
       channels.attemptStart.publish({ attempt: record, attempts: request.attempts })
 
-    return new Promise<CallResponse>((resolve, reject) => {
+    // Only `resolve` is kept: a failure resolves with a rejected promise (two microtask hops on
+    // the failure path), so a call in flight holds no `reject` closure (56 B).
+    return new Promise<CallResponse>((resolve) => {
       const endpoint = ATTEMPT_ENDPOINT.get(request)
       const origin = endpoint === undefined ? request.origin : endpoint.origin
-      const handler = new AttemptHandler(
-        request,
-        record,
-        resolve,
-        reject,
-        onAttempt,
-        watch,
-        origin,
-        pass,
-      )
+      const handler = new AttemptHandler(request, record, resolve, onAttempt, watch, origin, pass)
       const options: Dispatcher.DispatchOptions = {
         origin,
         path: request.path,
@@ -122,8 +115,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
   readonly #record: AttemptRecord
   readonly #start: number
   readonly #onAttempt: AttemptHook | undefined
+  // The attempt's promise's resolve, until it settles; a failure resolves with a rejection.
   #resolve: ((response: CallResponse | Promise<CallResponse>) => void) | undefined
-  #reject: ((error: unknown) => void) | undefined
   #controller: Dispatcher.DispatchController | undefined
   #body: ResponseBody | undefined
   // undici's way to take the request out of its queue before it starts (see kQueuedAbort).
@@ -142,7 +135,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
     request: CallRequest,
     record: AttemptRecord,
     resolve: (response: CallResponse | Promise<CallResponse>) => void,
-    reject: (error: unknown) => void,
     onAttempt: AttemptHook | undefined,
     watch: ConnectionWatch | undefined,
     origin: string,
@@ -156,7 +148,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
     this.#record = record
     this.#start = request.startTime + record.start
     this.#resolve = resolve
-    this.#reject = reject
     request.cancellation.listen(this)
   }
 
@@ -206,9 +197,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
       controller.abort(asError(this.#request.cancellation.reason))
       return
     }
-    const reject = this.#reject
     this.#resolve = undefined
-    this.#reject = undefined
     const record = this.#record
     record.timeToHeaders = this.#request.clock.now() - this.#start
     const watch = this.#watch
@@ -263,7 +252,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
     try {
       delivered = pass.deliver(response)
     } catch (error) {
-      reject?.(error)
+      resolve(Promise.reject(error as Error))
       return
     }
     resolve(delivered)
@@ -301,16 +290,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
     // Already settled without a body (aborted while queued): undici's own report comes later.
-    if (this.#reject === undefined && this.#body === undefined) return
+    if (this.#resolve === undefined && this.#body === undefined) return
     this.#finish()
-    const reject = this.#reject
     const resolve = this.#resolve
-    if (reject !== undefined && resolve !== undefined) {
+    if (resolve !== undefined) {
       this.#resolve = undefined
-      this.#reject = undefined
       const record = this.#record
       record.error = errorCode(error)
-      record.h2Error = h2ErrorName(error)
+      const h2Error = h2ErrorName(error)
+      if (h2Error !== undefined) record.h2Error = h2Error
       record.sent ??= false
       // The server closed an idle connection as this request was written on it.
       if (idleCloseOf(error) !== undefined) record.reused = true
@@ -328,7 +316,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
       }
       noteAttemptError(error, record)
       const pass = this.#pass
-      if (pass === undefined) reject(error)
+      if (pass === undefined) resolve(Promise.reject(error))
       // Its gates settle, and may take the outcome over (a retry).
       else resolve(pass.carry(pass.failedWith(error)))
       return
@@ -370,7 +358,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, CancelListener {
     if (cancel !== undefined) {
       this.#cancelQueued = undefined
       cancel(error)
-      if (this.#reject === undefined) return
+      if (this.#resolve === undefined) return
     }
     // No hook, or undici is handing it to a connection right now: settle now rather than wait
     // for a socket; onRequestStart aborts it.

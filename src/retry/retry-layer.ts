@@ -82,7 +82,7 @@ export function retryLayerFrom(
 ): Middleware {
   // A gate: the first attempt of a call (nearly every call has one attempt) costs no promise of
   // its own; a response or error the policy would retry takes the outcome over with the loop.
-  return gateLayer<RetryPass | undefined>({
+  return gateLayer<RetryPass | number | undefined>({
     name: 'retry',
     enter(request, below) {
       const own = REQUEST_RETRY.get(request)
@@ -102,12 +102,18 @@ export function retryLayerFrom(
       const watched = request.originState.peekSlot<HedgeState>(HEDGE_STATE)
       watched?.recordCall(request.startTime)
       budget?.attemptStarted(false)
-      return { policy, budget, watched, before: request.attempts.length }
+      const before = request.attempts.length
+      // The common case, the client's policy on an origin nobody hedges, remembers one number:
+      // the rest is found again from the request (56 B less a call in flight).
+      if (own === undefined && watched === undefined) return before
+      return { policy, budget, watched, before }
     },
     response(pass, request, response, below) {
       if (pass === undefined) return undefined
-      const { policy, budget, watched, before } = pass
+      const policy = typeof pass === 'number' ? (base as ResolvedRetryPolicy) : pass.policy
+      const budget = typeof pass === 'number' ? budgetFor(policy, request) : pass.budget
       budget?.attemptEnded(false)
+      const watched = typeof pass === 'number' ? undefined : pass.watched
       if (watched !== undefined) {
         const ttfb = response.attempt.timeToHeaders
         if (ttfb !== undefined && !policy.statuses.has(response.statusCode)) {
@@ -117,20 +123,25 @@ export function retryLayerFrom(
       if (!policy.statuses.has(response.statusCode) && policy.shouldRetry === undefined) {
         return undefined
       }
-      const first = { response, before }
+      const first = { response, before: typeof pass === 'number' ? pass : pass.before }
       return retryLoop(request, below, policy, random, budget, onRetry, undefined, first)
     },
     error(pass, request, error, below) {
       if (pass === undefined) return undefined
-      const { policy, budget, before } = pass
+      const policy = typeof pass === 'number' ? (base as ResolvedRetryPolicy) : pass.policy
+      const budget = typeof pass === 'number' ? budgetFor(policy, request) : pass.budget
       budget?.attemptEnded(false)
-      const first = { error, before }
+      const first = { error, before: typeof pass === 'number' ? pass : pass.before }
       return retryLoop(request, below, policy, random, budget, onRetry, undefined, first)
     },
   })
 }
 
-/** What the retry gate remembers about a call's first attempt. */
+/**
+ * What the retry gate remembers about a call's first attempt: this, or, for a call with the
+ * client's own policy on an origin nobody hedges, only `before` (the policy is the client's, the
+ * budget is found again in the origin's state, and nobody is watching).
+ */
 interface RetryPass {
   readonly policy: ResolvedRetryPolicy
   readonly budget: RetryBudget | undefined

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  AbortedError,
   InvalidOptionError,
   concurrencyLayer,
   createClient,
@@ -76,6 +77,40 @@ describe('the concurrency layer in the client', () => {
     const second = track(clock, client.request('/'))
     await clock.advance(1)
     expect(second.value?.statusCode).toBe(200)
+    await client.close()
+  })
+
+  it('lets calls in flight end when their origin’s state is evicted, and starts it afresh', async () => {
+    // The breaker and the limiter find a first attempt's circuit and limiter again in the origin's
+    // state when it ends: after an eviction there is none, and nothing is given back.
+    const clock = new VirtualClock()
+    const client = createClient({
+      clock,
+      maxOrigins: 1,
+      middleware: (defaults) => [
+        ...defaults,
+        virtualOrigin((_attempt, request) => ({
+          status: 200,
+          latency: request.origin === 'http://a.test' ? 100 : 1,
+        })),
+      ],
+    })
+    const answered = track(clock, client.request('http://a.test/'))
+    const caller = new AbortController()
+    const aborted = track(clock, client.request('http://a.test/', { signal: caller.signal }))
+    const other = track(clock, client.request('http://b.test/'))
+    await clock.advance(1)
+    expect(other.value?.statusCode).toBe(200)
+    expect(client.limiters?.list().map((l) => l.origin)).toEqual(['http://b.test'])
+    caller.abort(new Error('gave up'))
+    await clock.advance(100)
+    expect(answered.value?.statusCode).toBe(200)
+    expect(aborted.error).toBeInstanceOf(AbortedError)
+    const again = track(clock, client.request('http://a.test/'))
+    await clock.advance(100)
+    expect(again.value?.statusCode).toBe(200)
+    expect(client.limiters?.get('http://a.test')?.inFlight).toBe(0)
+    expect(client.circuits?.get('http://a.test').state).toBe('closed')
     await client.close()
   })
 
