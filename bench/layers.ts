@@ -203,6 +203,14 @@ const variants: [string, Send][] = [
       },
     }),
   ],
+  // The dispatcher face alone, without fetch: compare with `undici.request` and the default stack.
+  [
+    'undici.request, client.dispatcher',
+    async () => {
+      const res = await request(`${ORIGIN}/tiny`, { dispatcher: fetchClient.dispatcher })
+      await res.body.arrayBuffer()
+    },
+  ],
 ]
 
 /** `n` calls, `concurrency` at a time. */

@@ -21,7 +21,7 @@ import { setUpClient, type ClientSetup } from './client-setup.ts'
 import { clientStats, type ClientStats } from './client-stats.ts'
 import { finalError, publishEnd, recordLatency, RETURNED } from './finish-call.ts'
 import { prepareCall } from './prepare-call.ts'
-import { StackDispatcher } from './faces/stack-dispatcher.ts'
+import { StackDispatcher, type DispatchSink } from './faces/stack-dispatcher.ts'
 import {
   fetchThrough,
   type FetchInit,
@@ -190,8 +190,8 @@ export class Client {
       // A dispatch names its whole path: under a prefix it goes the long way, as a URL that must
       // lie under the prefix, so the prefix is never added twice.
       origin: prefix === '' ? origin : undefined,
-      dispatch: (url, options, cancellation, onResponse, onError) =>
-        this.#dispatch(url, options, headers, cancellation, onResponse, onError),
+      dispatch: (url, options, cancellation, sink) =>
+        this.#dispatch(url, options, headers, cancellation, sink),
       close: () => this.close(),
       destroy: (reason) => this.destroy(reason),
     })
@@ -275,16 +275,15 @@ export class Client {
   readonly #delivery: Continuation = new Client.#Delivery(this, noop)
 
   /**
-   * {@link #send} for `client.dispatcher`: the outcome goes to `onResponse` or `onError` from the
-   * step that settles the call, with no promise for the face to wait on.
+   * {@link #send} for `client.dispatcher`: the outcome goes to `sink` from the step that settles
+   * the call, with no promise for the face to wait on.
    */
   #dispatch(
     url: string,
     options: RequestOptions,
     defaultHeaders: HeaderRecord | undefined,
     cancellation: Cancellation,
-    onResponse: (response: ClientResponse) => void,
-    onError: (error: Error) => void,
+    sink: DispatchSink,
   ): void {
     let request: CallRequest
     try {
@@ -292,33 +291,27 @@ export class Client {
       request = this.#prepare(url, options, defaultHeaders, cancellation)
     } catch (error) {
       // As a rejected call would: after the dispatch has returned.
-      queueMicrotask(() => onError(error as Error))
+      queueMicrotask(() => sink.fail(error as Error))
       return
     }
-    void this.#run(request, new Client.#Dispatched(this, onResponse, onError))
+    void this.#run(request, new Client.#Dispatched(this, sink))
   }
 
   /** A call's continuation for {@link #dispatch}: the outcome to the face's callbacks. */
   static readonly #Dispatched = class Dispatched implements Continuation {
     readonly client: Client
-    readonly onResponse: (response: ClientResponse) => void
-    readonly onError: (error: Error) => void
+    readonly sink: DispatchSink
 
-    constructor(
-      client: Client,
-      onResponse: (response: ClientResponse) => void,
-      onError: (error: Error) => void,
-    ) {
+    constructor(client: Client, sink: DispatchSink) {
       this.client = client
-      this.onResponse = onResponse
-      this.onError = onError
+      this.sink = sink
     }
 
     ok(request: CallRequest, response: CallResponse): CallResponse {
       try {
-        this.onResponse(this.client.#delivered(request, noop, response))
+        this.sink.respond(this.client.#delivered(request, noop, response))
       } catch (error) {
-        this.onError(error as Error)
+        this.sink.fail(error as Error)
       }
       return response
     }
@@ -331,7 +324,7 @@ export class Client {
       } catch (final) {
         thrown = final
       }
-      this.onError(thrown as Error)
+      this.sink.fail(thrown as Error)
       return undefined as never
     }
   }

@@ -8,13 +8,21 @@ import { InvalidOptionError, InvalidRequestError, describeValue } from '../error
 import type { RequestOptions } from '../client-options.ts'
 import { adaptHandler } from './legacy-handler.ts'
 
+/** @internal Where a dispatch's outcome goes: the face's side of one dispatch. */
+export interface DispatchSink {
+  /** The call's response, once every policy has heard of it. */
+  respond(response: ClientResponse): void
+  /** The error the call failed with. */
+  fail(error: Error): void
+}
+
 /** @internal What the dispatcher face needs from its client. */
 export interface DispatchTarget {
   /** The client's `origin`: a dispatch to it is sent by its path, with no URL to parse. */
   readonly origin: string | undefined
   /**
-   * Sends one call through the stack, and hands its outcome to `onResponse` or `onError` in the
-   * step that settles it: no promise of the face's own between the call and the handler. The call
+   * Sends one call through the stack, and hands its outcome to `sink` in the step that settles
+   * it: no promise of the face's own between the call and the handler. The call
    * runs under `cancellation`, which the face aborts itself when its handler aborts (after the
    * signal in `options`, which the policies read to tell a caller's abort): no listener on it.
    */
@@ -22,8 +30,7 @@ export interface DispatchTarget {
     url: string,
     options: RequestOptions,
     cancellation: Cancellation,
-    onResponse: (response: ClientResponse) => void,
-    onError: (error: Error) => void,
+    sink: DispatchSink,
   ): void
   close(): Promise<void>
   destroy(reason?: Error): Promise<void>
@@ -306,13 +313,45 @@ class StackDispatch implements Dispatcher.DispatchController {
       this.#fail(error as Error)
       return
     }
-    target.dispatch(url, request, this.#cancellation, this.#onResponse, this.#onError)
+    target.dispatch(url, request, this.#cancellation, new StackDispatch.#Bridge(this))
   }
 
-  readonly #onResponse = (response: ClientResponse): void => this.#respond(response)
-  readonly #onError = (error: Error): void => this.#fail(error)
+  /**
+   * The dispatch's side facing the call: its outcome (a {@link DispatchSink}) and, in direct
+   * mode, its body's chunks (a {@link BodyConsumer}). One object for both, kept apart from the
+   * controller the handler sees, in place of five closures.
+   */
+  static readonly #Bridge = class Bridge implements DispatchSink, BodyConsumer {
+    readonly dispatch: StackDispatch
 
-  #respond(response: ClientResponse): void {
+    constructor(dispatch: StackDispatch) {
+      this.dispatch = dispatch
+    }
+
+    respond(response: ClientResponse): void {
+      this.dispatch.#respond(response, this)
+    }
+
+    fail(error: Error): void {
+      this.dispatch.#fail(error)
+    }
+
+    data(chunk: Buffer): boolean {
+      return this.dispatch.#take(chunk)
+    }
+
+    end(): void {
+      const dispatch = this.dispatch
+      if (dispatch.#held !== undefined && dispatch.#held.length > 0) dispatch.#endHeld = true
+      else dispatch.#end(dispatch.#response as ClientResponse)
+    }
+
+    error(error: Error): void {
+      this.dispatch.#fail(error)
+    }
+  }
+
+  #respond(response: ClientResponse, bridge: BodyConsumer): void {
     const { body } = response
     // The transport's body tells its consumer of a failure; another body (a middleware's) is
     // listened to before the handler runs, since a handler that aborts or throws in
@@ -347,16 +386,8 @@ class StackDispatch implements Dispatcher.DispatchController {
     // The body the transport made: its chunks go straight to the handler, without the stream's
     // buffer, events and ticks (the handler's pause() holds the socket through the return value).
     if (ours) {
-      const consumer: BodyConsumer = {
-        data: (chunk) => this.#take(chunk),
-        end: () => {
-          if (this.#held !== undefined && this.#held.length > 0) this.#endHeld = true
-          else this.#end(response)
-        },
-        error: (error) => this.#fail(error),
-      }
       this.#direct = true
-      if (body[kConsume](consumer)) return
+      if (body[kConsume](bridge)) return
       this.#direct = false
       body.on('error', (error: Error) => this.#fail(error))
     }

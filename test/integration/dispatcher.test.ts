@@ -129,6 +129,35 @@ describe('client.dispatcher', () => {
     await watched.destroy()
   })
 
+  it('holds a body that ended while its handler was paused until the handler resumes', async () => {
+    server.route('/small', { status: 200, body: 'all of it' })
+    const events: string[] = []
+    let controller: Dispatcher.DispatchController | undefined
+    const done = new Promise<void>((resolve, reject) => {
+      client.dispatcher.dispatch(
+        { origin: server.url, path: '/small', method: 'GET' },
+        {
+          onResponseStart(c: Dispatcher.DispatchController) {
+            controller = c
+            c.pause()
+          },
+          onResponseData: (_c: unknown, chunk: Buffer) => void events.push(chunk.toString()),
+          onResponseEnd: () => {
+            events.push('end')
+            resolve()
+          },
+          onResponseError: (_c: unknown, error: Error) => reject(error),
+        },
+      )
+    })
+    // The call is over once the whole body has arrived from the server, held by the face.
+    await eventually(() => controller !== undefined && client.stats().origins[0]?.inFlight === 0)
+    expect(events).toEqual([])
+    controller?.resume()
+    await done
+    expect(events).toEqual(['all of it', 'end'])
+  })
+
   it('accepts handlers of undici’s first API (onConnect, onHeaders, onData, onComplete)', async () => {
     server.route('/flaky', [503, { status: 200, body: 'legacy' }])
     const seen: string[] = []
