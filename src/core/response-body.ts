@@ -410,6 +410,11 @@ function jsonOf(collected: Collected): unknown {
 }
 
 function bytesOf({ chunks, length }: Collected): Uint8Array {
+  return joinChunks(chunks, length)
+}
+
+/** @internal `chunks` copied into one Uint8Array of its own ArrayBuffer, `length` bytes. */
+export function joinChunks(chunks: readonly Buffer[], length: number): Uint8Array<ArrayBuffer> {
   // Over an ArrayBuffer made first: a small Uint8Array made alone lives in the heap, and asking
   // for its `.buffer` (arrayBuffer()) then moves it out at several times the cost of the copy.
   const bytes = new Uint8Array(new ArrayBuffer(length))

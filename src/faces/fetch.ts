@@ -1,11 +1,6 @@
 import { Readable } from 'node:stream'
 import type { AttemptRecord } from '../core/attempt-record.ts'
-import {
-  flattenHeaders,
-  normalizeHeaders,
-  type HeaderRecord,
-  type HeadersInput,
-} from '../core/headers.ts'
+import { normalizeHeaders, type HeaderRecord, type HeadersInput } from '../core/headers.ts'
 import { normalizeMethod } from '../core/method.ts'
 import type { ClientResponse, RequestBody } from '../core/middleware.ts'
 import { isReplayableBody } from '../core/request-body.ts'
@@ -18,7 +13,7 @@ import {
 } from '../errors.ts'
 import { CALL_OPTION_NAMES, type CallOptions, type RequestOptions } from '../client-options.ts'
 import { deniedAddress, type RedirectPolicy } from './redirect-policy.ts'
-import { toWebBody } from './web-body.ts'
+import { LazyResponse } from './fetch-response.ts'
 import { ACCEPT_ENCODING, decodeBody, decodersFor, type DecompressPolicy } from './decode-body.ts'
 
 /**
@@ -84,7 +79,8 @@ export async function fetchThrough(
   input: string | URL | Request,
   init: FetchInit = {},
 ): Promise<FetchResponse> {
-  const call = await readCall(input, init)
+  const read = readCall(input, init)
+  const call = read instanceof Promise ? await read : read
   let url = target.resolve(call.url)
   const started = target.wallNow()
   const attempts: AttemptRecord[] = []
@@ -196,46 +192,63 @@ interface FetchCall {
   redirect: Redirect
 }
 
-/** The request `input` and `init` describe, in the client's terms. */
-async function readCall(input: string | URL | Request, init: FetchInit): Promise<FetchCall> {
+/**
+ * The request `input` and `init` describe, in the client's terms. A promise only when a body must
+ * be read first (a `Request`'s, a FormData to encode): a plain call costs no promise here.
+ */
+function readCall(input: string | URL | Request, init: FetchInit): FetchCall | Promise<FetchCall> {
   if (init === null || typeof init !== 'object') {
     throw new InvalidRequestError(`fetch init: got ${describeValue(init)}, expected an object`)
   }
-  let url: string | URL
-  let method = 'GET'
-  let headers: HeadersInput | undefined
-  let body: unknown
-  let signal: AbortSignal | undefined
-  let redirect: Redirect = 'follow'
   if (typeof input === 'string' || input instanceof URL) {
-    url = input
-  } else if (isRequest(input)) {
-    url = input.url
-    method = input.method
-    headers = input.headers as Iterable<[string, string]>
-    signal = input.signal
-    redirect = input.redirect
-    // Read once into memory, so that a retry can send it again.
-    if (init.body === undefined && input.body !== null) {
-      body = Buffer.from(await input.arrayBuffer())
-    }
-  } else {
+    return withInit(input, 'GET', undefined, undefined, undefined, 'follow', init)
+  }
+  if (!isRequest(input)) {
     throw new InvalidRequestError(
       `fetch input: got ${describeValue(input)}, expected a URL string, a URL or a Request`,
     )
   }
-  if (init.method !== undefined) method = init.method
-  if (init.headers !== undefined) headers = init.headers as HeadersInput
-  if (init.body !== undefined) body = init.body
-  if (init.signal !== undefined) signal = init.signal ?? undefined
-  if (init.redirect !== undefined) redirect = init.redirect
+  const headers = input.headers as Iterable<[string, string]>
+  if (init.body !== undefined || input.body === null) {
+    return withInit(input.url, input.method, headers, undefined, input.signal, input.redirect, init)
+  }
+  // Read once into memory, so that a retry can send it again.
+  return input
+    .arrayBuffer()
+    .then((bytes) =>
+      withInit(
+        input.url,
+        input.method,
+        headers,
+        Buffer.from(bytes),
+        input.signal,
+        input.redirect,
+        init,
+      ),
+    )
+}
+
+/** The call from the input's parts, `init` over them. */
+function withInit(
+  url: string | URL,
+  inputMethod: string,
+  inputHeaders: HeadersInput | undefined,
+  inputBody: unknown,
+  inputSignal: AbortSignal | undefined,
+  inputRedirect: Redirect,
+  init: FetchInit,
+): FetchCall | Promise<FetchCall> {
+  const method = normalizeMethod(init.method ?? inputMethod)
+  const headers = (init.headers as HeadersInput | undefined) ?? inputHeaders
+  const body = init.body !== undefined ? init.body : inputBody
+  const signal = init.signal !== undefined ? (init.signal ?? undefined) : inputSignal
+  const redirect = init.redirect ?? inputRedirect
   if (redirect !== 'follow' && redirect !== 'manual' && redirect !== 'error') {
     throw new InvalidRequestError(
       `fetch redirect: got ${describeValue(redirect)}, expected 'follow', 'manual' or 'error'`,
     )
   }
   // One spelling for the rules below (`post` is POST); a bad method is refused here.
-  method = normalizeMethod(method)
   const record = headers === undefined ? {} : normalizeHeaders(headers)
   // As undici's fetch: the Host header is the URL's, whatever the caller set.
   delete record.host
@@ -246,18 +259,34 @@ async function readCall(input: string | URL | Request, init: FetchInit): Promise
   if (body !== undefined && body !== null && (method === 'GET' || method === 'HEAD')) {
     throw new InvalidRequestError(`a ${method} request cannot have a body`)
   }
-  return { url, method, headers: record, body: await toRequestBody(body, record), signal, redirect }
+  const call: FetchCall = { url, method, headers: record, body: undefined, signal, redirect }
+  if (isFormData(body))
+    return encodeFormData(body, record).then((encoded) => withBody(call, encoded))
+  call.body = toRequestBody(body, record)
+  return call
+}
+
+function withBody(call: FetchCall, body: RequestBody): FetchCall {
+  call.body = body
+  return call
 }
 
 /**
- * A fetch body as the transport sends it, setting `content-type` as fetch would when the caller
- * did not. A FormData or URLSearchParams is encoded here (undici's dispatch takes only its own
- * FormData), which also makes it replayable.
+ * A FormData encoded by the platform's own encoder (undici's dispatch takes only its own
+ * FormData), which also makes it replayable: a boundary from crypto, and the right content type.
+ * undici's own FormData (another class than the global one on Node 24) is copied into a global one.
  */
-async function toRequestBody(
-  body: unknown,
-  headers: HeaderRecord,
-): Promise<RequestBody | undefined> {
+async function encodeFormData(body: FormData, headers: HeaderRecord): Promise<Buffer> {
+  const encoded = new Response(body instanceof FormData ? body : globalFormData(body))
+  headers['content-type'] ??= encoded.headers.get('content-type') as string
+  return Buffer.from(await encoded.arrayBuffer())
+}
+
+/**
+ * A fetch body other than a FormData as the transport sends it, setting `content-type` as fetch
+ * would when the caller did not. A URLSearchParams is encoded here, which makes it replayable.
+ */
+function toRequestBody(body: unknown, headers: HeaderRecord): RequestBody | undefined {
   if (body === undefined || body === null) return undefined
   if (typeof body === 'string') {
     headers['content-type'] ??= 'text/plain;charset=UTF-8'
@@ -266,13 +295,6 @@ async function toRequestBody(
   if (body instanceof URLSearchParams) {
     headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8'
     return body.toString()
-  }
-  if (isFormData(body)) {
-    // The platform's own encoder: a boundary from crypto, and the right content type. undici's
-    // own FormData (another class than the global one on Node 24) is copied into a global one.
-    const encoded = new Response(body instanceof FormData ? body : globalFormData(body))
-    headers['content-type'] ??= encoded.headers.get('content-type') as string
-    return Buffer.from(await encoded.arrayBuffer())
   }
   if (body instanceof Blob) {
     if (body.type !== '') headers['content-type'] ??= body.type
@@ -290,7 +312,10 @@ async function toRequestBody(
   )
 }
 
-/** The client's response as a WHATWG Response that streams its body. */
+/**
+ * The client's response as a WHATWG Response whose body becomes a web stream only if it is
+ * asked for one ({@link LazyResponse}).
+ */
 function toFetchResponse(
   response: ClientResponse,
   url: string,
@@ -309,19 +334,6 @@ function toFetchResponse(
       { attempts, statusCode: status },
     )
   }
-  let headers: Headers
-  try {
-    headers = new Headers()
-    const flat = flattenHeaders(response.headers)
-    for (let i = 0; i < flat.length; i += 2)
-      headers.append(flat[i] as string, flat[i + 1] as string)
-  } catch (error) {
-    response.body.destroy()
-    throw new InvalidResponseError(
-      `${redactUrl(url)} answered with a header a fetch Headers object cannot hold (${(error as Error).message})`,
-      { attempts, statusCode: status, cause: error },
-    )
-  }
   if (redirected) {
     // The body's error carries this hop's attempts; the caller's story starts at the first hop.
     response.body.once('error', (error) => {
@@ -330,47 +342,58 @@ function toFetchResponse(
       }
     })
   }
-  let body: ReadableStream<Uint8Array> | null = null
+  let body: Readable | undefined
   if (method === 'HEAD' || NULL_BODY_STATUSES.has(status)) {
     void response.body.dump()
   } else {
     let decoders: ReturnType<typeof decodersFor>
     try {
       decoders =
-        decompress === false ? undefined : decodersFor(headers.get('content-encoding'), attempts)
+        decompress === false
+          ? undefined
+          : decodersFor(joined(response.headers['content-encoding']), attempts)
     } catch (error) {
       response.body.destroy()
       throw error
     }
-    body = toWebBody(
+    body =
       decoders === undefined
         ? response.body
-        : decodeBody(response.body, decoders, decompress as DecompressPolicy, attempts),
-      signal,
+        : decodeBody(response.body, decoders, decompress as DecompressPolicy, attempts)
+  }
+  const result = new LazyResponse(
+    null,
+    body,
+    status,
+    response.statusText,
+    url,
+    redirected,
+    attempts,
+    signal,
+  )
+  try {
+    const { headers } = result
+    const record = response.headers
+    for (const name in record) {
+      const value = record[name]
+      if (typeof value === 'string') headers.append(name, value)
+      else if (Array.isArray(value)) for (const item of value) headers.append(name, item)
+    }
+  } catch (error) {
+    response.body.destroy()
+    throw new InvalidResponseError(
+      `${redactUrl(url)} answered with a header a fetch Headers object cannot hold (${(error as Error).message})`,
+      { attempts, statusCode: status, cause: error },
     )
   }
-  // The reason phrase is whatever the server sent; the Response constructor refuses control and
-  // non-Latin-1 characters in it. undici's fetch hands the phrase through unchecked: so do we,
-  // after constructing with an empty one.
-  const statusText = response.statusText
-  const validText = REASON_PHRASE.test(statusText)
-  const result = new Response(body as ConstructorParameters<typeof Response>[0], {
-    status,
-    statusText: validText ? statusText : '',
-    headers,
-  })
-  // A Response built by hand has no url; these shadow the prototype's getters.
-  Object.defineProperties(result, {
-    url: { value: url },
-    redirected: { value: redirected },
-    attempts: { value: attempts },
-  })
-  if (!validText) Object.defineProperty(result, 'statusText', { value: statusText })
-  return result as FetchResponse
+  return result as unknown as FetchResponse
 }
 
-// RFC 9112 reason-phrase: HTAB, SP, VCHAR, obs-text; what the Response constructor accepts.
-const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
+/** A header's values as `Headers.get` joins them. */
+function joined(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null
+  return typeof value === 'string' ? value : value.join(', ')
+}
 
 /** An error from a later hop also carries the attempts of the redirects before it. */
 function withEarlierAttempts(error: unknown, earlier: readonly AttemptRecord[]): unknown {

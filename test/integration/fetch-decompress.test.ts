@@ -61,6 +61,13 @@ describe('client.fetch decompression', () => {
       const theirs = await fetch(`${url}/data?codings=${codings}`)
       expect(ours.headers.get('content-encoding')).toBe(theirs.headers.get('content-encoding'))
       expect(await ours.text()).toBe(TEXT)
+      // The same bytes read as a stream, and by the other helpers.
+      const streamed = await client.fetch(`/data?codings=${codings}`)
+      expect(await new Response(streamed.body).text()).toBe(TEXT)
+      const bytes = await (await client.fetch(`/data?codings=${codings}`)).bytes()
+      expect(Buffer.from(bytes).toString()).toBe(TEXT)
+      const buffer = await (await client.fetch(`/data?codings=${codings}`)).arrayBuffer()
+      expect(Buffer.from(buffer).toString()).toBe(TEXT)
       // Node 22's fetch (undici 6) does not decode zstd; Node 24's does.
       const theirsDecodes =
         codings !== 'zstd' || Number(process.versions.undici?.split('.')[0]) >= 7

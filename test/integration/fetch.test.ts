@@ -215,7 +215,8 @@ describe('client.fetch', () => {
     expect(response.status).toBe(200)
     const text = response.text()
     late.abort()
-    await expect(text).rejects.toMatchObject({ name: 'AbortError' })
+    // As fetch: the body errors with the signal's own reason.
+    await expect(text).rejects.toBe(late.signal.reason)
   })
 
   it('survives a cancelled body, as SDKs cancel error responses, and frees its connection', async () => {
@@ -435,6 +436,14 @@ describe("client.fetch where undici's own fetch tests found it apart (issue 34, 
     await eventually(() => client.stats().origins[0]?.inFlight === 0)
     controller.abort()
     await expect(response.text()).rejects.toMatchObject({ name: 'AbortError' })
+    // Aborted as the read starts, with every byte already here: the read fails (undici's
+    // issue-1711 test).
+    const racing = new AbortController()
+    const raced = await client.fetch('/small', { signal: racing.signal })
+    await eventually(() => client.stats().origins[0]?.inFlight === 0)
+    const reading = raced.arrayBuffer()
+    racing.abort()
+    await expect(reading).rejects.toBe(racing.signal.reason)
     // Read to its end first, an abort changes nothing.
     const read = new AbortController()
     const whole = await client.fetch('/small', { signal: read.signal })
@@ -466,5 +475,54 @@ describe("client.fetch where undici's own fetch tests found it apart (issue 34, 
   it("sends the URL's Host, not a caller's, as undici's fetch does", async () => {
     await (await client.fetch('/h', { headers: { host: 'elsewhere.example' } })).text()
     expect(lastRequest().headers.host).toBe(new URL(server.url).host)
+  })
+  it("reads a body by a helper as the global fetch's Response does", async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf])
+    const json = Buffer.concat([bom, Buffer.from('{"a":"é"}')])
+    server.route('/bom', {
+      status: 201,
+      headers: { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'] },
+      body: json,
+    })
+    // The byte order mark is not text, and JSON.parse would refuse it.
+    expect(await (await client.fetch('/bom')).text()).toBe('{"a":"é"}')
+    const parsed = await client.fetch('/bom')
+    expect(await parsed.json()).toEqual({ a: 'é' })
+    expect(parsed.bodyUsed).toBe(true)
+    // A second read is refused as fetch refuses it, whatever the helper.
+    await expect(parsed.text()).rejects.toBeInstanceOf(TypeError)
+    await expect(parsed.blob()).rejects.toBeInstanceOf(TypeError)
+    expect(() => parsed.clone()).toThrow(TypeError)
+    expect(parsed.headers.getSetCookie()).toEqual(['a=1', 'b=2'])
+    expect(parsed.status).toBe(201)
+    const bytes = await (await client.fetch('/bom')).bytes()
+    expect(bytes).toBeInstanceOf(Uint8Array)
+    expect(Buffer.from(bytes).equals(json)).toBe(true)
+    const buffer = await (await client.fetch('/bom')).arrayBuffer()
+    expect(buffer).toBeInstanceOf(ArrayBuffer)
+    expect(buffer.byteLength).toBe(json.length)
+    const blob = await (await client.fetch('/bom')).blob()
+    expect(blob.type).toBe('application/json')
+    expect(blob.size).toBe(json.length)
+  })
+
+  it('clones a response into two readable ones, each with the call on it', async () => {
+    server.route('/twice', { status: 200, body: 'same bytes' })
+    const response = await client.fetch('/twice')
+    const copy = response.clone() as typeof response
+    expect(copy).toBeInstanceOf(Response)
+    expect(copy.url).toBe(response.url)
+    expect(copy.attempts).toBe(response.attempts)
+    expect(copy.headers.get('content-length')).toBe('10')
+    expect(await copy.text()).toBe('same bytes')
+    expect(await response.text()).toBe('same bytes')
+    // Streamed first, then read by a helper: the helper reads the stream, and the body is used.
+    const streamed = await client.fetch('/twice')
+    const reader = (streamed.body as ReadableStream<Uint8Array>).getReader()
+    const first = await reader.read()
+    expect(Buffer.from(first.value as Uint8Array).toString()).toBe('same bytes')
+    expect(streamed.bodyUsed).toBe(true)
+    reader.releaseLock()
+    await expect(streamed.text()).rejects.toBeInstanceOf(TypeError)
   })
 })
