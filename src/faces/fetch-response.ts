@@ -178,7 +178,7 @@ export class LazyResponse extends PlatformResponse {
     const source = this.#source
     if (source !== undefined) {
       this.#source = undefined
-      // A body a helper has read makes an empty stream, closed at once; bodyUsed stays true.
+      // After a helper's read, the stream ends when the body does; bodyUsed stays true.
       this.#streamed = new Response(toWebBody(source, this.#read ? undefined : this.#signal), {
         status: this.status,
         headers: this.headers,

@@ -238,17 +238,17 @@ function withInit(
   inputRedirect: Redirect,
   init: FetchInit,
 ): FetchCall | Promise<FetchCall> {
-  const method = normalizeMethod(init.method ?? inputMethod)
-  const headers = (init.headers as HeadersInput | undefined) ?? inputHeaders
+  // One spelling for the rules below (`post` is POST); a bad method is refused here.
+  const method = normalizeMethod(init.method !== undefined ? init.method : inputMethod)
+  const headers = init.headers !== undefined ? (init.headers as HeadersInput) : inputHeaders
   const body = init.body !== undefined ? init.body : inputBody
   const signal = init.signal !== undefined ? (init.signal ?? undefined) : inputSignal
-  const redirect = init.redirect ?? inputRedirect
+  const redirect = init.redirect !== undefined ? init.redirect : inputRedirect
   if (redirect !== 'follow' && redirect !== 'manual' && redirect !== 'error') {
     throw new InvalidRequestError(
       `fetch redirect: got ${describeValue(redirect)}, expected 'follow', 'manual' or 'error'`,
     )
   }
-  // One spelling for the rules below (`post` is POST); a bad method is refused here.
   const record = headers === undefined ? {} : normalizeHeaders(headers)
   // As undici's fetch: the Host header is the URL's, whatever the caller set.
   delete record.host
