@@ -97,6 +97,15 @@ const SPREAD_WEIGHT = 0.1
 // The most answers a round needs, however spread they are.
 const MAX_ROUND_SAMPLES = 100
 
+// The share of a round's time the process was busy, at or above which the round's answers are
+// taken to have waited on the process itself. A client that parses 64 KiB bodies at 10,000 a
+// second (150 in flight, bench/busy-client.ts) is busy 99-100% of every round and its RTTs
+// grow with its own backlog; its old-space collections (one every 60-80 ms, 3-11 ms each) push
+// a round's answers to 2.5 times its baseline. Read as the origin's queue, those cut the limit
+// to 5-20 and the client served 40% fewer calls. A loop that waits for slow answers is busy
+// for a few percent.
+const HOST_BUSY = 0.9
+
 // The fewest answers a round averages. Answers of one origin differ (a fast 404, a cached hit, a
 // body sent after quick headers): with 5, rounds of mostly fast answers set a baseline that made
 // every ordinary round look like queueing, and the lab's slow-body scenario cut the limit to 1.
@@ -151,6 +160,8 @@ export class DelayLimit implements LimitAlgorithm {
   #squares = 0
   #count = 0
   #roundInFlight = 0
+  // The process's idle time at the round's start, when the samples carry it.
+  #roundIdle: number | undefined
 
   constructor(options: Readonly<Required<DelayOptions>> = DEFAULT_DELAY) {
     optionsArgument('options', options, 'DelayOptions')
@@ -212,6 +223,10 @@ export class DelayLimit implements LimitAlgorithm {
     const signal = Math.exp(this.#weightedLog / this.#weights)
     const mean = this.#sum / this.#count
     const used = !appLimited(this.#roundInFlight, this.#estimate)
+    // A round during which the process was busy nearly throughout measured its own delay as much
+    // as the origin's: it cuts nothing and teaches the baselines nothing (it may still grow).
+    const ownDelay = hostBusy(this.#roundIdle, sample.idle, now - this.#roundStart) >= HOST_BUSY
+    this.#roundIdle = sample.idle
     const squares = this.#squares / this.#weights - (this.#weightedLog / this.#weights) ** 2
     this.#squares = 0
     this.#sum = 0
@@ -223,16 +238,19 @@ export class DelayLimit implements LimitAlgorithm {
     this.#roundLength = mean
     // The drift guard Netflix's Gradient2 lacks: while answers take longer than usual, the
     // baselines do not learn them, or a queue that lasts would become the new normal.
-    const rising = signal > Math.sqrt(o.tolerance)
+    const rising = ownDelay || signal > Math.sqrt(o.tolerance)
     if (!rising) this.#calmAt = now
-    this.#routes.endRound(now, !rising || now - this.#calmAt >= FREEZE_LIMIT * o.baselineWindow)
+    this.#routes.endRound(
+      now,
+      !rising || (!ownDelay && now - this.#calmAt >= FREEZE_LIMIT * o.baselineWindow),
+    )
     // The first round judged has seen the demand: from now on the limit grows by rounds.
     this.#starting = false
     // The spread of answers at rest: a queue's own delay is not noise to average out.
     if (!rising) this.#spread += SPREAD_WEIGHT * (squares - this.#spread)
     // A limit far from use is not cut: what queues at the origin is not of its making, and a
     // cut it could not feel would only shed the next burst.
-    if (signal > o.tolerance && used) {
+    if (signal > o.tolerance && used && !ownDelay) {
       const cut = Math.min(o.maxDecrease, (o.beta * (signal - o.tolerance)) / signal)
       this.#estimate = Math.max(o.minLimit, this.#estimate * (1 - cut))
       this.#lastDecrease = now
@@ -257,4 +275,13 @@ export class DelayLimit implements LimitAlgorithm {
     const n = (9 * this.#spread) / (this.#logTolerance * this.#logTolerance)
     return Math.min(MAX_ROUND_SAMPLES, Math.max(ROUND_SAMPLES, Math.ceil(n)))
   }
+}
+
+/**
+ * The share of `elapsed` ms the process was busy, from its idle time in total at both ends; 0
+ * when either reading is missing (a clock without one) or the interval is empty.
+ */
+function hostBusy(idleBefore: number | undefined, idleNow: number | undefined, elapsed: number) {
+  if (idleBefore === undefined || idleNow === undefined || !(elapsed > 0)) return 0
+  return 1 - (idleNow - idleBefore) / elapsed
 }

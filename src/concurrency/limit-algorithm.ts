@@ -32,6 +32,14 @@ export interface LimitSample {
    * @defaultValue 0
    */
   queued?: number
+  /**
+   * The process's event loop's idle time in total at `now`, in ms (`Clock.idle`). Between
+   * two samples, what part of the time the process was busy: a latency-based algorithm does not
+   * read a round during which it was busy nearly throughout as a queue at the origin, since its
+   * answers waited on the process itself.
+   * @defaultValue none: every delay is the origin's (a virtual clock)
+   */
+  idle?: number
 }
 
 /**

@@ -21,6 +21,14 @@ export interface Clock {
   setTimer(callback: () => void, ms: number): TimerHandle
   /** Cancels a timer from {@link Clock.setTimer}; does nothing if it has fired or been cleared. */
   clearTimer(handle: TimerHandle): void
+  /**
+   * How long this process's event loop has waited for I/O, in total, in milliseconds: its time
+   * not spent running code (or collecting garbage). The latency-based concurrency limit reads it
+   * to tell a delay of its own process from a queue at the origin: an answer that arrived while
+   * the loop was busy waited for the loop too.
+   * @defaultValue none: a clock without it (a virtual one) counts every delay as the origin's
+   */
+  idle?(): number
 }
 
 /** An opaque handle from {@link Clock.setTimer}, only good for {@link Clock.clearTimer}. */
@@ -56,4 +64,6 @@ export const systemClock: Clock = {
   // alive, or a call could hang at exit without ever settling.
   setTimer: (callback, ms) => setTimeout(callback, ms) as TimerHandle,
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  // libuv's idle-time metric, which Node turns on at start-up for eventLoopUtilization().
+  idle: () => performance.nodeTiming.idleTime,
 }

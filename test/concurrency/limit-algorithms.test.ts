@@ -212,6 +212,44 @@ describe('DelayLimit', () => {
     answers(d, now, 200, 500, (limit) => limit, 25)
     expect(d.limit).toBe(5)
   })
+
+  it('does not read answers that waited on its own busy process as a queue at the origin', () => {
+    /**
+     * Settles the route at 10 ms on a process that waits for I/O all the time, then sends 100
+     * answers at 3x, in use, 10 ms apart, on a process busy for `busy` of the time.
+     */
+    const run = (d: DelayLimit, busy: number) => {
+      let now = 0
+      let idle = 0
+      for (; now < 70; now++, idle++) {
+        d.update({ now, rtt: 10, inFlight: 1, dropped: false, idle })
+      }
+      expect(d.baseline(now)).toBeCloseTo(10, 9)
+      for (let i = 0; i < 100; i++, now += 10, idle += 10 * (1 - busy)) {
+        d.update({ now, rtt: 30, inFlight: d.limit, dropped: false, idle })
+      }
+      return { now, idle }
+    }
+    // Busy throughout (a client parsing bodies as fast as it can, a long collection): the
+    // answers waited on the process, so no cut, and the baseline learns none of it.
+    const busy = new DelayLimit({ ...options, initialLimit: 40 })
+    const { now, idle } = run(busy, 0.95)
+    expect(busy.limit).toBe(40)
+    expect(busy.baseline(now)).toBeCloseTo(10, 6)
+    // Nor does it learn answers within the target that waited on the process, busy throughout.
+    for (let i = 0, t = now; i < 100; i++, t += 10) {
+      busy.update({ now: t, rtt: 11, inFlight: busy.limit, dropped: false, idle })
+    }
+    expect(busy.baseline(now + 1_000)).toBeCloseTo(10, 6)
+    // The same answers while the process mostly waits: a queue at the origin, cut.
+    const waiting = new DelayLimit({ ...options, initialLimit: 40 })
+    run(waiting, 0.5)
+    expect(waiting.limit).toBeLessThan(20)
+    // Without idle readings (a virtual clock), every delay is the origin's.
+    const virtual = new DelayLimit({ ...options, initialLimit: 40 })
+    answers(virtual, settled(virtual), 100, 30, undefined, 10)
+    expect(virtual.limit).toBeLessThan(20)
+  })
 })
 
 describe('RouteBaselines', () => {
