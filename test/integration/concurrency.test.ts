@@ -169,40 +169,49 @@ describe('the delay limit and its own process', () => {
   // A client busy throughout (parsing bodies as fast as it can, a long collection) delays its
   // own answers: that is no queue at the origin, and cutting the limit for it only sheds calls
   // (bench/busy-client.ts). The clock's idle time tells the two apart.
-  it('does not cut for answers that waited on its own busy process, and does for a queue at the origin', async () => {
-    let latency = 10
-    server.route('/q', () => ({ latency }))
-    const concurrency = { algorithm: 'delay', initialLimit: 10, maxLimit: 15 } as const
-    // Real time, but a process that never waits for I/O: every round is its own delay.
-    const busyClock: Clock = { ...systemClock, idle: () => 0 }
-    client = createClient({ origin: server.url, concurrency })
-    const busy = createClient({ origin: server.url, concurrency, clock: busyClock })
-    const answered = new Map<Client, number>([
-      [client, 0],
-      [busy, 0],
-    ])
-    let stop = false
-    const loop = async (c: Client) => {
-      while (!stop) {
-        await (await c.request('/q')).body.dump()
-        answered.set(c, (answered.get(c) as number) + 1)
+  it.each(['HTTP/1.1', 'HTTP/2'] as const)(
+    '%s: does not cut for answers that waited on its own busy process, and does for a queue at the origin',
+    async (protocol) => {
+      const h2 = protocol === 'HTTP/2'
+      const origin = h2 ? await createFaultServer({ tls: true, http2: true }) : server
+      let latency = 10
+      origin.route('/q', () => ({ latency }))
+      const concurrency = { algorithm: 'delay', initialLimit: 10, maxLimit: 15 } as const
+      const agent = h2 ? { connect: { ca: origin.ca } } : undefined
+      // Real time, but a process that never waits for I/O: every round is its own delay.
+      const busyClock: Clock = { ...systemClock, idle: () => 0 }
+      client = createClient({ origin: origin.url, concurrency, agent })
+      const busy = createClient({ origin: origin.url, concurrency, agent, clock: busyClock })
+      const answered = new Map<Client, number>([
+        [client, 0],
+        [busy, 0],
+      ])
+      let stop = false
+      const loop = async (c: Client) => {
+        while (!stop) {
+          await (await c.request('/q')).body.dump()
+          answered.set(c, (answered.get(c) as number) + 1)
+        }
       }
-    }
-    const loops = [client, busy].flatMap((c) => Array.from({ length: 10 }, () => loop(c)))
-    const limitOf = (c: Client) => c.stats().origins[0]?.limit as number
-    try {
-      // Both settle their baselines at 10 ms.
-      await eventually(() => [...answered.values()].every((n) => n >= 300), 20_000)
-      const before = answered.get(busy) as number
-      // Then the origin queues: 6x its answers' time.
-      latency = 60
-      await eventually(() => limitOf(client) < 8, 20_000)
-      await eventually(() => (answered.get(busy) as number) >= before + 100, 20_000)
-      expect(limitOf(busy)).toBeGreaterThanOrEqual(10)
-    } finally {
-      stop = true
-      await Promise.all(loops)
-      await busy.destroy()
-    }
-  }, 60_000)
+      const loops = [client, busy].flatMap((c) => Array.from({ length: 10 }, () => loop(c)))
+      const limitOf = (c: Client) => c.stats().origins[0]?.limit as number
+      try {
+        // Both settle their baselines at 10 ms.
+        await eventually(() => [...answered.values()].every((n) => n >= 300), 20_000)
+        const before = answered.get(busy) as number
+        // Then the origin queues: 6x its answers' time.
+        latency = 60
+        await eventually(() => limitOf(client) < 8, 20_000)
+        await eventually(() => (answered.get(busy) as number) >= before + 100, 20_000)
+        expect(limitOf(busy)).toBeGreaterThanOrEqual(10)
+      } finally {
+        stop = true
+        await Promise.all(loops)
+        await busy.destroy()
+        await client.destroy()
+        if (h2) await origin.close()
+      }
+    },
+    60_000,
+  )
 })
