@@ -1,4 +1,5 @@
 import { headersAt } from './core/attempt.ts'
+import { beginStart, endStart } from './core/call-start.ts'
 import { channels } from './core/events.ts'
 import type { Cancellation } from './core/cancellation.ts'
 import type { HeaderRecord } from './core/headers.ts'
@@ -346,14 +347,24 @@ export class Client {
   /** Runs a prepared call through the stack, with the caller's continuation. */
   #run(request: CallRequest, next: Continuation): Promise<CallResponse> {
     const { handler } = this.#setup
+    // Until the first step returns, the layers read the call's start for the time (nowOrStart).
+    beginStart(request.clock, request.startTime)
     // Gates at the top of the stack settle in this same `then` (see kThen).
     const then = (handler as Handler & { [kThen]?: ThenHandler })[kThen]
-    if (then !== undefined) return then(request, next)
+    if (then !== undefined) {
+      try {
+        return then(request, next)
+      } finally {
+        endStart()
+      }
+    }
     let pending: Promise<CallResponse>
     try {
       pending = handler(request)
     } catch (error) {
       pending = Promise.reject(error as Error)
+    } finally {
+      endStart()
     }
     return pending.then(
       (response) => next.ok(request, response),

@@ -5,6 +5,7 @@ import { classifyError, errorCode } from './outcome.ts'
 import { createAttemptRecord, type AttemptRecord } from './attempt-record.ts'
 import { redactQuery } from './redact-query.ts'
 import { ATTEMPT_ENDPOINT, ATTEMPT_NOTE } from './attempt-keys.ts'
+import { nowOrStart } from './call-start.ts'
 
 /**
  * The `clock.now()` reading at which `record`'s response headers arrived, as the transport
@@ -27,7 +28,7 @@ export function startAttempt(request: CallRequest): AttemptRecord {
     request.method,
     request.origin,
     redactQuery(request.path),
-    request.clock.now() - request.startTime,
+    nowOrStart(request.clock) - request.startTime,
     false,
     ATTEMPT_ENDPOINT.get(request)?.address,
   )

@@ -1,3 +1,4 @@
+import { nowOrStart } from '../core/call-start.ts'
 import { Cancellation } from '../core/cancellation.ts'
 import { CALL_HEADERS } from '../core/headers.ts'
 import { gateLayer } from '../core/gate.ts'
@@ -51,7 +52,7 @@ export function attemptTimeoutLayerFrom(header: string | undefined, margin: numb
     name: 'attemptTimeout',
     enter(request) {
       const { deadline } = request
-      const remaining = deadline - request.clock.now()
+      const remaining = deadline - nowOrStart(request.clock)
       const { minAttemptTime } = request
       if (remaining <= 0 || remaining < minAttemptTime) {
         const left = Math.max(0, Math.floor(remaining))

@@ -1,3 +1,4 @@
+import { nowOrStart } from '../core/call-start.ts'
 import { gateLayer } from '../core/gate.ts'
 import { timerQueueOf, type QueuedTimer } from '../core/timer-queue.ts'
 import type { CallRequest, Middleware } from '../core/middleware.ts'
@@ -20,7 +21,7 @@ export function deadlineLayer(): Middleware {
     name: 'deadline',
     enter(request) {
       const { clock } = request
-      const now = clock.now()
+      const now = nowOrStart(clock)
       if (request.deadline <= now)
         throw deadlineError(request, 'had passed before the call started')
       return timerQueueOf(clock).add(request.deadline, now, onDeadline, request)

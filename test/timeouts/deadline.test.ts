@@ -117,6 +117,29 @@ describe('the deadline', () => {
     await clock.advance(5000)
     expect(call.settledAt).toBe(2000)
   })
+
+  it('reads the clock again when a layer above it waited first', async () => {
+    // The deadline and attempt layers take the call's own start as "now" while the call's first
+    // step runs; a user's layer that waits above them must not leave them that stale reading.
+    const clock = new VirtualClock()
+    const seen: SeenAttempt[] = []
+    const waitFirst: Middleware = (request, next) => clock.sleep(300).then(() => next(request))
+    const client = createClient({
+      origin: 'http://virtual.test',
+      clock,
+      deadline: 1000,
+      middleware: (defaults) => [
+        waitFirst,
+        ...defaults.filter((layer) => ['deadline', 'attemptTimeout'].includes(layer.name)),
+        virtualOrigin(() => ({ latency: 5000 }), seen),
+      ],
+    })
+    const call = track(clock, client.request('/'))
+    await clock.advance(2000)
+    expect(call.error).toBeInstanceOf(DeadlineExceededError)
+    expect(call.settledAt).toBe(1000)
+    expect(header(seen)).toEqual([695]) // 1000 - 300 waited - the 5 ms margin
+  })
 })
 
 describe('the caller aborting', () => {
