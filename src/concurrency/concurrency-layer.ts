@@ -132,9 +132,7 @@ export function concurrencyLayerFrom(
       const dropped = classifyStatus(response.statusCode) === 'overload'
       const rtt = now - (request.startTime + attempt.start)
       const route = routeKey(request.method, request.path)
-      // The process's idle time, read as the headers are taken (the sample's `now`).
-      const idle = request.clock.idle?.()
-      const sample = { now, rtt, inFlight, dropped, nack: dropped, route, idle }
+      const sample = { now, rtt, inFlight, dropped, nack: dropped, route }
       // The place is held until the body is in: the connection is busy until then.
       whenBodyComplete(response.body, () => limiter.release(sample))
     },

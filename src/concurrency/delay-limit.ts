@@ -160,7 +160,7 @@ export class DelayLimit implements LimitAlgorithm {
   #squares = 0
   #count = 0
   #roundInFlight = 0
-  // The process's idle time at the round's start, when the samples carry it.
+  // The process's idle time at the round's start, when there is a reader of it.
   #roundIdle: number | undefined
 
   constructor(options: Readonly<Required<DelayOptions>> = DEFAULT_DELAY) {
@@ -182,7 +182,7 @@ export class DelayLimit implements LimitAlgorithm {
     return this.#routes.baseline(route, now)
   }
 
-  update(sample: LimitSample): number {
+  update(sample: LimitSample, idle?: () => number): number {
     const { now, rtt, inFlight, dropped } = sample
     const o = this.#options
     if (!(rtt > 0) || sample.nack === true) return this.limit
@@ -225,8 +225,9 @@ export class DelayLimit implements LimitAlgorithm {
     const used = !appLimited(this.#roundInFlight, this.#estimate)
     // A round during which the process was busy nearly throughout measured its own delay as much
     // as the origin's: it cuts nothing and teaches the baselines nothing (it may still grow).
-    const ownDelay = hostBusy(this.#roundIdle, sample.idle, now - this.#roundStart) >= HOST_BUSY
-    this.#roundIdle = sample.idle
+    const idleNow = idle?.()
+    const ownDelay = hostBusy(this.#roundIdle, idleNow, now - this.#roundStart) >= HOST_BUSY
+    this.#roundIdle = idleNow
     const squares = this.#squares / this.#weights - (this.#weightedLog / this.#weights) ** 2
     this.#squares = 0
     this.#sum = 0

@@ -76,6 +76,8 @@ export class ConcurrencyLimiter {
   readonly #maxQueue: number
   readonly #lifoAfter: number
   readonly #clock: Clock
+  // The clock's reader of the process's idle time, for the algorithm (see LimitAlgorithm.update).
+  readonly #idle: (() => number) | undefined
   readonly #onLimitChange: ((change: LimitChange) => void) | undefined
   readonly #struggleWait: number
   #lastDropAt = -Infinity
@@ -106,6 +108,8 @@ export class ConcurrencyLimiter {
     this.#maxQueue = maxQueue
     this.#lifoAfter = lifoAfter
     this.#clock = clock
+    this.#idle =
+      clock.idle === undefined ? undefined : () => (clock.idle as () => number).call(clock)
     this.#onLimitChange = onLimitChange
     this.#struggleWait = struggleWait
   }
@@ -258,7 +262,7 @@ export class ConcurrencyLimiter {
         sample = { ...sample, inFlight, queued: this.#queued }
       }
       const before = this.#algorithm.limit
-      const after = this.#algorithm.update(sample)
+      const after = this.#algorithm.update(sample, this.#idle)
       if (after !== before) this.#onLimitChange?.({ from: before, to: after })
     }
     this.#drain()

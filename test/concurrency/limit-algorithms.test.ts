@@ -216,17 +216,18 @@ describe('DelayLimit', () => {
   it('does not read answers that waited on its own busy process as a queue at the origin', () => {
     /**
      * Settles the route at 10 ms on a process that waits for I/O all the time, then sends 100
-     * answers at 3x, in use, 10 ms apart, on a process busy for `busy` of the time.
+     * answers at 3x, in use, 10 ms apart, on a process busy for `busy` of the time (the reader
+     * of its idle time is read at round ends only).
      */
     const run = (d: DelayLimit, busy: number) => {
       let now = 0
       let idle = 0
       for (; now < 70; now++, idle++) {
-        d.update({ now, rtt: 10, inFlight: 1, dropped: false, idle })
+        d.update({ now, rtt: 10, inFlight: 1, dropped: false }, () => idle)
       }
       expect(d.baseline(now)).toBeCloseTo(10, 9)
       for (let i = 0; i < 100; i++, now += 10, idle += 10 * (1 - busy)) {
-        d.update({ now, rtt: 30, inFlight: d.limit, dropped: false, idle })
+        d.update({ now, rtt: 30, inFlight: d.limit, dropped: false }, () => idle)
       }
       return { now, idle }
     }
@@ -238,7 +239,7 @@ describe('DelayLimit', () => {
     expect(busy.baseline(now)).toBeCloseTo(10, 6)
     // Nor does it learn answers within the target that waited on the process, busy throughout.
     for (let i = 0, t = now; i < 100; i++, t += 10) {
-      busy.update({ now: t, rtt: 11, inFlight: busy.limit, dropped: false, idle })
+      busy.update({ now: t, rtt: 11, inFlight: busy.limit, dropped: false }, () => idle)
     }
     expect(busy.baseline(now + 1_000)).toBeCloseTo(10, 6)
     // The same answers while the process mostly waits: a queue at the origin, cut.

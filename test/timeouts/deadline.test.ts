@@ -131,7 +131,7 @@ describe('the deadline', () => {
       middleware: (defaults) => [
         waitFirst,
         ...defaults.filter((layer) => ['deadline', 'attemptTimeout'].includes(layer.name)),
-        virtualOrigin(() => ({ latency: 5000 }), seen),
+        virtualOrigin(() => ({ status: 200, latency: 5000 }), seen),
       ],
     })
     const call = track(clock, client.request('/'))
