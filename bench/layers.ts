@@ -8,6 +8,7 @@
 //
 //   npm run bench:layers
 //   node bench/layers.ts --rounds 15 --calls 40000 --json
+//   node bench/layers.ts --collect-each     # a full collection before each timed batch
 //   node --expose-gc bench/layers.ts --variant 9 --alloc-profile default.heapprofile
 //
 // Each variant runs in a process of its own (so one variant's JIT feedback and garbage do not
@@ -28,6 +29,11 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '7' },
     calls: { type: 'string', default: '20000' },
+    warmup: { type: 'string', default: '40000' },
+    // A full collection forced before each timed batch, as the table before issue 37's last
+    // change was measured: each batch then starts in what follows a full collection, where the
+    // default stack runs at 2-5x its steady cost for about 15,000 calls (docs/performance.md).
+    'collect-each': { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '32' },
     json: { type: 'boolean', default: false },
     variant: { type: 'string' },
@@ -36,6 +42,8 @@ const { values: args } = parseArgs({
 })
 const rounds = Number(args.rounds)
 const calls = Number(args.calls)
+const warmup = Number(args.warmup)
+if (!Number.isInteger(warmup) || warmup < 0) throw new Error('--warmup must be an integer >= 0')
 const concurrency = Number(args.concurrency)
 declare const gc: (() => void) | undefined
 const collect = () => {
@@ -225,18 +233,19 @@ async function batch(send: Send, n: number): Promise<void> {
 
 /**
  * ns per call: the fastest of three batches of `calls` calls (the others were slowed by something
- * else on the machine, never sped up). Then bytes allocated per call over another batch: heapUsed
- * growth plus what each garbage collection in between freed (from V8's GC profiler).
+ * else on the machine, never sped up), back to back with the collections they cause themselves,
+ * as a service's calls run. Then bytes allocated per call over another batch: heapUsed growth
+ * plus what each garbage collection in between freed (from V8's GC profiler).
  */
 async function measure(send: Send): Promise<{ ns: number; bytes: number }> {
-  // Each variant starts from a clean heap: the garbage of the warm-up is not in its figures.
   let ns = Infinity
   for (let i = 0; i < 3; i++) {
-    collect()
+    if (args['collect-each']) collect()
     const start = process.hrtime.bigint()
     await batch(send, calls)
     ns = Math.min(ns, Number(process.hrtime.bigint() - start) / calls)
   }
+  // The allocation count starts from a clean heap: the garbage of the timed batches is not in it.
   collect()
   const profiler = new GCProfiler()
   profiler.start()
@@ -278,7 +287,7 @@ if (args.variant !== undefined) {
   // One variant in this process: a fresh heap and JIT state, untouched by the other variants.
   const [, send] = variants[Number(args.variant)] as [string, Send]
   // Warm-up: the optimizing compiler needs tens of thousands of calls to settle.
-  for (let i = 0; i < 2; i++) await batch(send, calls)
+  await batch(send, warmup)
   const profile = args['alloc-profile']
   if (profile !== undefined) {
     await writeFile(profile, JSON.stringify(await allocationProfile(send)))
@@ -306,6 +315,9 @@ for (let round = 0; round < rounds; round++) {
         String(i),
         '--calls',
         String(calls),
+        '--warmup',
+        String(warmup),
+        ...(args['collect-each'] ? ['--collect-each'] : []),
         '--concurrency',
         String(concurrency),
       ],
