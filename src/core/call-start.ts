@@ -10,7 +10,8 @@ let startedAt = 0
  * synchronous step on the same clock. A call's deadline, its attempt's budget and its attempt's
  * start are each read at most microseconds after the call's own start, before anything has
  * waited: one reading serves them all (a reading is 40-90 ns on the development VM, and a call
- * took six).
+ * took six). A layer of the caller's that works synchronously for a while before calling `next`
+ * makes the readings below it older by that long: a deadline timer armed that much late.
  */
 export function nowOrStart(clock: Clock): number {
   return clock === startingClock ? startedAt : clock.now()

@@ -427,6 +427,8 @@ export function joinChunks(chunks: readonly Buffer[], length: number): Uint8Arra
     bytes.set(chunk, offset)
     offset += chunk.length
   }
+  // Chunks short of `length` (a caller's mistake) leave zeros, never what the memory held.
+  if (offset < length) bytes.fill(0, offset)
   return bytes
 }
 
