@@ -66,6 +66,13 @@ const OPTION_ROLES = new Map<string, typeof PASSED_ON | typeof NOT_PASSED>([
   ['retryOptions', NOT_PASSED],
   // The endpoints layer sets it for the address it chose.
   ['servername', NOT_PASSED],
+  // undici's wrapper for handlers of its first API (what Node's global fetch sees after
+  // `setGlobalDispatcher`) sets `allowH2: false` on every dispatch, since such a handler cannot
+  // read an HTTP/2 response from undici's Client. Ours never reaches one: the face hands it every
+  // response in its own API. Passed on, it would send the global fetch's calls to a second pool
+  // of the Agent's (HTTP/1.1 only): not the connections `warm()` opened, nor those of the
+  // client's other calls. The client's `agent.allowH2` chooses the protocol.
+  ['allowH2', NOT_PASSED],
 ])
 
 /**

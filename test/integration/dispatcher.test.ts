@@ -43,6 +43,28 @@ describe('client.dispatcher', () => {
     expect(client.stats().origins[0]).toMatchObject({ calls: 1, attempts: 2, retriesAllowed: 1 })
   })
 
+  it("gives the global fetch() the client's own connections: one HTTP/2 session for all calls", async () => {
+    // Node's fetch sees the dispatcher through undici's wrapper for handlers of its first API,
+    // which asks every dispatch for HTTP/1.1 (allowH2: false). Passed on, that sent the global
+    // fetch's calls to a second pool of the agent's, beside the one the client's calls use.
+    const h2 = await createFaultServer({ tls: true, http2: true })
+    const own = createClient({ agent: { connect: { ca: h2.ca } } })
+    try {
+      setGlobalDispatcher(own.dispatcher)
+      const fetched = await fetch(`${h2.url}/`)
+      await fetched.text()
+      const requested = await own.request(`${h2.url}/`)
+      await requested.body.text()
+      expect(h2.requests.map((r) => r.httpVersion)).toEqual(['2.0', '2.0'])
+      expect(requested.attempts[0]).toMatchObject({ reused: true, protocol: '2' })
+      expect(h2.stats.connections).toBe(1)
+    } finally {
+      setGlobalDispatcher(previous)
+      await own.destroy()
+      await h2.close()
+    }
+  })
+
   it('serves undici.request with { dispatcher }: a 503 then 200 succeeds', async () => {
     server.route('/flaky', [503, { status: 200, body: 'second time' }])
     const response = await request(`${server.url}/flaky?x=1`, { dispatcher: client.dispatcher })
