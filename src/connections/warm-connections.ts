@@ -232,7 +232,13 @@ export class WarmConnections {
       timer: setTimeout(unasked, this.#keepFor(origin)).unref(),
       drop,
     }
-    socket.once('close', drop).once('readable', unasked).once('error', drop)
+    socket.once('close', drop).once('error', drop)
+    // An HTTP/2 server speaks first (its SETTINGS, as soon as TLS is up): those bytes are the
+    // session's, left unread in the kernel for it. Such a connection's FIN is seen only once the
+    // session reads, and a call that meets it fails as on any connection closed under it.
+    if ((socket as Socket & { alpnProtocol?: unknown }).alpnProtocol !== 'h2') {
+      socket.once('readable', unasked)
+    }
     list.push(entry)
   }
 

@@ -89,6 +89,27 @@ describe('client.warm', () => {
     expect(connections()).toBe(3)
   })
 
+  it('keeps an HTTP/2 connection whose server spoke first, and its calls use it', async () => {
+    // An HTTP/2 server sends its SETTINGS as soon as TLS is up: bytes nobody asked for on an
+    // HTTP/1.1 connection, but the protocol's own preface here, which the session reads when
+    // undici takes the connection.
+    const h2 = await createFaultServer({ tls: true, http2: true })
+    cleanup.push(() => h2.close())
+    const warmed = client({ origin: h2.url, agent: { connect: { ca: h2.ca } } })
+    expect(await warmed.warm(h2.url, 1)).toBe(1)
+    // Time for the SETTINGS to arrive (a parked connection was dropped at that point); the
+    // assertions below hold however long this takes.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(h2.stats.openConnections).toBe(1)
+    const first = await warmed.request('/')
+    await first.body.text()
+    expect(first.attempts.at(-1)!).toMatchObject({ protocol: '2', connect: { warm: true } })
+    const second = await warmed.request('/')
+    await second.body.text()
+    expect(second.attempts.at(-1)!).toMatchObject({ protocol: '2', reused: true })
+    expect(h2.stats.connections).toBe(1)
+  })
+
   it('agent.preconnect keeps connections ahead of a growing burst, which then pays few connects', async () => {
     // Waves of 1, 2, 4 and 8 calls at once: without preconnect each wave's new calls connect on
     // their path; with a ratio of 2 the connections were opened during the wave before.
