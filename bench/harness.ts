@@ -69,6 +69,44 @@ export async function runWindow(
   }
 }
 
+/**
+ * One measuring window in a process of its own: `script` run again with `--child <spec>` and
+ * `args` (under this process's Node flags, on its core), which prints the window's
+ * {@link Sample} as JSON (see {@link runChildWindow}). Each window then has a fresh heap and JIT
+ * state of its variant's own: in one process, V8's allocation-site pretenuring, decided while
+ * one variant runs, sends objects allocated at shared sites (undici's) to the old space for every
+ * variant (docs/performance.md, "One process per window").
+ */
+export function windowInChild(
+  script: string,
+  spec: object,
+  args: string[],
+  env: Record<string, string> = {},
+): Sample {
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, script, '--child', JSON.stringify(spec), ...args],
+    { encoding: 'utf8', env: { ...process.env, ...env } },
+  )
+  return JSON.parse(out) as Sample
+}
+
+/** The child's side of {@link windowInChild}: warm-up, one window, its sample to stdout. */
+export async function runChildWindow(
+  made: { send: Send; close: () => Promise<void> | void },
+  url: string,
+  inFlight: number,
+  warmupMs: number,
+  windowMs: number,
+): Promise<void> {
+  // Warm-up: the optimizing compiler settles and connections are opened (the fetch variants
+  // take about 3 s to reach their steady cost a call).
+  await runWindow(made.send, url, inFlight, warmupMs)
+  const sample = await runWindow(made.send, url, inFlight, windowMs)
+  await made.close()
+  console.log(JSON.stringify(sample))
+}
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   const mid = Math.floor(s.length / 2)

@@ -262,7 +262,7 @@ async function measure(send: Send): Promise<{ ns: number; bytes: number }> {
 /**
  * Where a variant's allocations come from: V8's sampling heap profiler over one batch, counting
  * what the collector freed too (the default counts only what is still alive). Open the file in
- * Chrome DevTools (Memory tab) or read it with `bench/profile-summary.ts`.
+ * Chrome DevTools (Memory tab).
  */
 async function allocationProfile(send: Send): Promise<unknown> {
   const session = new Session()

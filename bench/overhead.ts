@@ -14,6 +14,14 @@
 //   npm run bench                      # defaults: 10 rounds of 1.5 s per variant and workload
 //   npm run bench -- --rounds 20 --window 2000 --json
 //   npm run bench -- --only big        # one workload: tiny, big or h2 (the tiny body over HTTP/2)
+//   node bench/overhead.ts --one-process   # every variant in this process, as before issue 37
+//
+// Each window runs in a process of its own (warmed up for `--warmup` ms first), so that no
+// variant's garbage and JIT state land on another's figures. In one process, V8's allocation-site
+// pretenuring, decided while the fetch variants run, sends the objects undici allocates for every
+// variant straight to the old space: bare undici.request cost 25.6 us a call there against 18.5
+// alone, and netiquette looked faster than it (docs/performance.md, "One process per window").
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import {
   asGlobalFetchSees,
@@ -22,11 +30,13 @@ import {
   fmt,
   median,
   pinSelf,
+  runChildWindow,
   runWindow,
   startNginx,
   startNodeServer,
   type Sample,
   type Send,
+  windowInChild,
 } from './harness.ts'
 import { Agent, fetch, request } from 'undici'
 import { createClient, DEFAULT_AGENT_OPTIONS, type ClientOptions } from '../src/index.ts'
@@ -38,6 +48,10 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     server: { type: 'string', default: 'auto' },
     only: { type: 'string' },
+    warmup: { type: 'string', default: '3000' },
+    'one-process': { type: 'boolean', default: false },
+    // Set by the parent for one window in a process of its own.
+    child: { type: 'string' },
   },
 })
 if (!['auto', 'node', 'nginx'].includes(args.server))
@@ -46,6 +60,8 @@ const rounds = Number(args.rounds)
 const windowMs = Number(args.window)
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer`)
 if (!(windowMs > 0)) throw new Error(`--window must be a positive number of ms`)
+const warmupMs = Number(args.warmup)
+if (!(warmupMs >= 0)) throw new Error(`--warmup must be a number of ms, 0 or more`)
 
 interface Workload {
   name: string
@@ -245,7 +261,10 @@ async function main() {
     if (!args.json) {
       console.log(describeMachine())
       console.log(
-        `${rounds} rounds x ${windowMs} ms per variant; ` +
+        `${rounds} rounds x ${windowMs} ms per variant, ` +
+          (args['one-process']
+            ? 'every variant in this process; '
+            : `each window in a process of its own after ${warmupMs} ms of warm-up; `) +
           (pinned ? 'client on core 0, server on core 1' : 'not pinned (no taskset or 1 core)'),
       )
     }
@@ -259,22 +278,30 @@ async function main() {
             : node
       const origin = server.url
       const url = `${origin}${workload.path}`
-      const live = variants
-        .filter((v) => (workload.h2 === true ? v.h2 === true : v.h2Only !== true))
-        .map((v) => ({ variant: v, ...v.make(origin, workload.connections, server.ca) }))
-      for (const v of live) await runWindow(v.send, url, workload.inFlight, 300) // warm-up
-      const samples = new Map<string, Sample[]>(live.map((v) => [v.variant.name, []]))
+      const chosen = variants.filter((v) =>
+        workload.h2 === true ? v.h2 === true : v.h2Only !== true,
+      )
+      const samples = new Map<string, Sample[]>(chosen.map((v) => [v.name, []]))
+      const live = args['one-process']
+        ? chosen.map((v) => ({ variant: v, ...v.make(origin, workload.connections, server.ca) }))
+        : undefined
+      for (const v of live ?? []) await runWindow(v.send, url, workload.inFlight, 300) // warm-up
       for (let round = 0; round < rounds; round++) {
-        const order = round % 2 === 0 ? live : [...live].reverse()
+        const order = round % 2 === 0 ? chosen : [...chosen].reverse()
         for (const v of order) {
+          const own = live?.find((l) => l.variant === v)
           samples
-            .get(v.variant.name)
-            ?.push(await runWindow(v.send, url, workload.inFlight, windowMs))
+            .get(v.name)
+            ?.push(
+              own === undefined
+                ? windowInOwnProcess(v, workloads.indexOf(workload), origin, server.ca)
+                : await runWindow(own.send, url, workload.inFlight, windowMs),
+            )
         }
         if (!args.json) process.stderr.write(`\r  ${workload.name}: round ${round + 1}/${rounds}`)
       }
       if (!args.json) process.stderr.write('\n')
-      for (const v of live) await v.close()
+      for (const v of live ?? []) await v.close()
       results[workload.name] = {
         server: server.kind,
         rows: report(workload, server.kind, samples),
@@ -287,6 +314,41 @@ async function main() {
     nginx?.stop()
   }
   if (args.json) console.log(JSON.stringify(results, null, 2))
+}
+
+const self = fileURLToPath(import.meta.url)
+
+/** One window of `variant` in a process of its own (see {@link windowInChild}). */
+function windowInOwnProcess(
+  variant: Variant,
+  workload: number,
+  origin: string,
+  ca: string | undefined,
+): Sample {
+  return windowInChild(
+    self,
+    { variant: variant.name, workload, origin },
+    ['--window', String(windowMs), '--warmup', String(warmupMs)],
+    { NQ_BENCH_CA: ca ?? '' },
+  )
+}
+
+/** `--child`: one window of one variant, its sample printed as JSON. */
+async function runChild(spec: string): Promise<void> {
+  const {
+    variant: name,
+    workload: index,
+    origin,
+  } = JSON.parse(spec) as {
+    variant: string
+    workload: number
+    origin: string
+  }
+  const variant = variants.find((v) => v.name === name)
+  const workload = workloads[index]
+  if (variant === undefined || workload === undefined) throw new Error(`--child ${spec}: unknown`)
+  const made = variant.make(origin, workload.connections, process.env.NQ_BENCH_CA || undefined)
+  await runChildWindow(made, `${origin}${workload.path}`, workload.inFlight, warmupMs, windowMs)
 }
 
 /** `--only tiny`, `--only big` or `--only h2` picks workloads; none picks every one. */
@@ -347,4 +409,8 @@ function report(workload: Workload, serverKind: string, samples: Map<string, Sam
   return rows
 }
 
+if (args.child !== undefined) {
+  await runChild(args.child)
+  process.exit(0)
+}
 await main()
