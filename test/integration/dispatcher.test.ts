@@ -26,6 +26,9 @@ beforeEach(async () => {
   previous = getGlobalDispatcher()
 })
 
+/** The agent options a client of the current test's server needs: its CA, over TLS. */
+const tlsAgent = () => (server.ca === undefined ? {} : { connect: { ca: server.ca } })
+
 afterEach(async () => {
   setGlobalDispatcher(previous)
   await client.destroy()
@@ -33,16 +36,6 @@ afterEach(async () => {
 })
 
 describe('client.dispatcher', () => {
-  it('gives the global fetch() the client policies: a 503 then 200 succeeds', async () => {
-    server.route('/flaky', [503, { status: 200, body: 'second time' }])
-    setGlobalDispatcher(client.dispatcher)
-    const response = await fetch(`${server.url}/flaky`)
-    expect(response.status).toBe(200)
-    expect(await response.text()).toBe('second time')
-    expect(server.stats.requests).toBe(2)
-    expect(client.stats().origins[0]).toMatchObject({ calls: 1, attempts: 2, retriesAllowed: 1 })
-  })
-
   it("gives the global fetch() the client's own connections: one HTTP/2 session for all calls", async () => {
     // Node's fetch sees the dispatcher through undici's wrapper for handlers of its first API,
     // which asks every dispatch for HTTP/1.1 (allowH2: false). Passed on, that sent the global
@@ -65,29 +58,6 @@ describe('client.dispatcher', () => {
     }
   })
 
-  it('serves undici.request with { dispatcher }: a 503 then 200 succeeds', async () => {
-    server.route('/flaky', [503, { status: 200, body: 'second time' }])
-    const response = await request(`${server.url}/flaky?x=1`, { dispatcher: client.dispatcher })
-    expect(response.statusCode).toBe(200)
-    expect(await response.body.text()).toBe('second time')
-    expect(server.requests.map((r) => r.path)).toEqual(['/flaky?x=1', '/flaky?x=1'])
-  })
-
-  it('passes request bodies, headers and undici options on', async () => {
-    await (
-      await request(server.url, {
-        dispatcher: client.dispatcher,
-        method: 'PUT',
-        headers: { 'x-one': '1' },
-        body: 'payload',
-        query: { q: 'a b' },
-      })
-    ).body.text()
-    expect(server.requests[0]).toMatchObject({ method: 'PUT', path: '/?q=a%20b' })
-    expect(server.requests[0]?.headers['x-one']).toBe('1')
-    expect(server.requests[0]?.body.toString()).toBe('payload')
-  })
-
   it('streams with backpressure: a paused reader holds the server back', async () => {
     const origin = await createBlockingServer(32 * 1024 * 1024)
     try {
@@ -101,109 +71,6 @@ describe('client.dispatcher', () => {
     } finally {
       await origin.close()
     }
-  })
-
-  it('aborts through the caller signal, before headers and mid-body', async () => {
-    server.route('/stall', { stall: 'before-headers' })
-    const early = new AbortController()
-    const pending = request(`${server.url}/stall`, {
-      dispatcher: client.dispatcher,
-      signal: early.signal,
-    })
-    await eventually(() => server.stats.requests === 1)
-    early.abort(new Error('gave up'))
-    await expect(pending).rejects.toThrow('gave up')
-
-    setGlobalDispatcher(client.dispatcher)
-    server.route('/half', { stall: 'mid-body', body: { size: 100_000 } })
-    const late = new AbortController()
-    const response = await fetch(`${server.url}/half`, { signal: late.signal })
-    const text = response.text()
-    late.abort()
-    await expect(text).rejects.toMatchObject({ name: 'AbortError' })
-    await eventually(() => client.stats().origins[0]?.inFlight === 0)
-  })
-
-  it("counts a handler's abort as the caller's, not against the origin", async () => {
-    // Aborts are failures to the breaker unless the caller asked for them: ten of these in a
-    // row would open a breaker that took them for the origin's.
-    const outcomes: string[] = []
-    const watched = createClient({
-      breaker: { consecutiveFailures: 3 },
-      onAttempt: ({ attempt }) => void outcomes.push(attempt.outcome ?? 'none'),
-    })
-    server.route('/stall', { stall: 'before-headers' })
-    for (let i = 0; i < 10; i++) {
-      const abort = new AbortController()
-      const pending = request(`${server.url}/stall`, {
-        dispatcher: watched.dispatcher,
-        signal: abort.signal,
-      })
-      await eventually(() => server.stats.requests === i + 1)
-      abort.abort(new Error('gave up'))
-      await expect(pending).rejects.toThrow('gave up')
-    }
-    expect(outcomes).toEqual(Array.from({ length: 10 }, () => 'cancelled'))
-    server.route('/ok', { status: 200 })
-    const ok = await request(`${server.url}/ok`, { dispatcher: watched.dispatcher })
-    await ok.body.dump()
-    expect(ok.statusCode).toBe(200)
-    await watched.destroy()
-  })
-
-  it('holds a body that ended while its handler was paused until the handler resumes', async () => {
-    server.route('/small', { status: 200, body: 'all of it' })
-    const events: string[] = []
-    let controller: Dispatcher.DispatchController | undefined
-    const done = new Promise<void>((resolve, reject) => {
-      client.dispatcher.dispatch(
-        { origin: server.url, path: '/small', method: 'GET' },
-        {
-          onResponseStart(c: Dispatcher.DispatchController) {
-            controller = c
-            c.pause()
-          },
-          onResponseData: (_c: unknown, chunk: Buffer) => void events.push(chunk.toString()),
-          onResponseEnd: () => {
-            events.push('end')
-            resolve()
-          },
-          onResponseError: (_c: unknown, error: Error) => reject(error),
-        },
-      )
-    })
-    // The call is over once the whole body has arrived from the server, held by the face.
-    await eventually(() => controller !== undefined && client.stats().origins[0]?.inFlight === 0)
-    expect(events).toEqual([])
-    controller?.resume()
-    await done
-    expect(events).toEqual(['all of it', 'end'])
-  })
-
-  it('accepts handlers of undici’s first API (onConnect, onHeaders, onData, onComplete)', async () => {
-    server.route('/flaky', [503, { status: 200, body: 'legacy' }])
-    const seen: string[] = []
-    const chunks: Buffer[] = []
-    await new Promise<void>((resolve, reject) => {
-      client.dispatcher.dispatch({ origin: server.url, path: '/flaky', method: 'GET' }, {
-        onConnect: () => seen.push('connect'),
-        onHeaders: (status: number, raw: Buffer[]) => {
-          seen.push(`headers ${status} ${raw.length % 2 === 0}`)
-          return true
-        },
-        onData: (chunk: Buffer) => {
-          chunks.push(chunk)
-          return true
-        },
-        onComplete: () => {
-          seen.push('complete')
-          resolve()
-        },
-        onError: reject,
-      } as unknown as Dispatcher.DispatchHandler)
-    })
-    expect(seen).toEqual(['connect', 'headers 200 true', 'complete'])
-    expect(Buffer.concat(chunks).toString()).toBe('legacy')
   })
 
   it('refuses upgrades', async () => {
@@ -377,5 +244,160 @@ describe("client.dispatcher under undici's own request API (undici's redirect an
     expect(error).toBeInstanceOf(errors.InvalidArgumentError)
     expect((error as { cause?: { code?: string } }).cause?.code).toBe('NQ_INVALID_REQUEST')
     expect(server.stats.requests).toBe(0)
+  })
+})
+
+// The face's core behaviour on both protocols: undici offers h2 to every https origin.
+describe.each([
+  { name: 'HTTP/1.1', h2: false },
+  { name: 'HTTP/2 (TLS)', h2: true },
+])('client.dispatcher over $name', ({ h2 }) => {
+  beforeEach(async () => {
+    if (!h2) return
+    await client.destroy()
+    await server.close()
+    server = await createFaultServer({ tls: true, http2: true })
+    client = createClient({ retry: { baseDelay: 1, maxDelay: 5 }, agent: tlsAgent() })
+  })
+
+  afterEach(() => {
+    expect(server.requests.every((r) => r.httpVersion === (h2 ? '2.0' : '1.1'))).toBe(true)
+  })
+
+  it('gives the global fetch() the client policies: a 503 then 200 succeeds', async () => {
+    server.route('/flaky', [503, { status: 200, body: 'second time' }])
+    setGlobalDispatcher(client.dispatcher)
+    const response = await fetch(`${server.url}/flaky`)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe('second time')
+    expect(server.stats.requests).toBe(2)
+    expect(client.stats().origins[0]).toMatchObject({ calls: 1, attempts: 2, retriesAllowed: 1 })
+  })
+
+  it('serves undici.request with { dispatcher }: a 503 then 200 succeeds', async () => {
+    server.route('/flaky', [503, { status: 200, body: 'second time' }])
+    const response = await request(`${server.url}/flaky?x=1`, { dispatcher: client.dispatcher })
+    expect(response.statusCode).toBe(200)
+    expect(await response.body.text()).toBe('second time')
+    expect(server.requests.map((r) => r.path)).toEqual(['/flaky?x=1', '/flaky?x=1'])
+  })
+
+  it('passes request bodies, headers and undici options on', async () => {
+    await (
+      await request(server.url, {
+        dispatcher: client.dispatcher,
+        method: 'PUT',
+        headers: { 'x-one': '1' },
+        body: 'payload',
+        query: { q: 'a b' },
+      })
+    ).body.text()
+    expect(server.requests[0]).toMatchObject({ method: 'PUT', path: '/?q=a%20b' })
+    expect(server.requests[0]?.headers['x-one']).toBe('1')
+    expect(server.requests[0]?.body.toString()).toBe('payload')
+  })
+
+  it('aborts through the caller signal, before headers and mid-body', async () => {
+    server.route('/stall', { stall: 'before-headers' })
+    const early = new AbortController()
+    const pending = request(`${server.url}/stall`, {
+      dispatcher: client.dispatcher,
+      signal: early.signal,
+    })
+    await eventually(() => server.stats.requests === 1)
+    early.abort(new Error('gave up'))
+    await expect(pending).rejects.toThrow('gave up')
+
+    setGlobalDispatcher(client.dispatcher)
+    server.route('/half', { stall: 'mid-body', body: { size: 100_000 } })
+    const late = new AbortController()
+    const response = await fetch(`${server.url}/half`, { signal: late.signal })
+    const text = response.text()
+    late.abort()
+    await expect(text).rejects.toMatchObject({ name: 'AbortError' })
+    await eventually(() => client.stats().origins[0]?.inFlight === 0)
+  })
+
+  it("counts a handler's abort as the caller's, not against the origin", async () => {
+    // Aborts are failures to the breaker unless the caller asked for them: ten of these in a
+    // row would open a breaker that took them for the origin's.
+    const outcomes: string[] = []
+    const watched = createClient({
+      agent: tlsAgent(),
+      breaker: { consecutiveFailures: 3 },
+      onAttempt: ({ attempt }) => void outcomes.push(attempt.outcome ?? 'none'),
+    })
+    server.route('/stall', { stall: 'before-headers' })
+    for (let i = 0; i < 10; i++) {
+      const abort = new AbortController()
+      const pending = request(`${server.url}/stall`, {
+        dispatcher: watched.dispatcher,
+        signal: abort.signal,
+      })
+      await eventually(() => server.stats.requests === i + 1)
+      abort.abort(new Error('gave up'))
+      await expect(pending).rejects.toThrow('gave up')
+    }
+    expect(outcomes).toEqual(Array.from({ length: 10 }, () => 'cancelled'))
+    server.route('/ok', { status: 200 })
+    const ok = await request(`${server.url}/ok`, { dispatcher: watched.dispatcher })
+    await ok.body.dump()
+    expect(ok.statusCode).toBe(200)
+    await watched.destroy()
+  })
+
+  it('holds a body that ended while its handler was paused until the handler resumes', async () => {
+    server.route('/small', { status: 200, body: 'all of it' })
+    const events: string[] = []
+    let controller: Dispatcher.DispatchController | undefined
+    const done = new Promise<void>((resolve, reject) => {
+      client.dispatcher.dispatch(
+        { origin: server.url, path: '/small', method: 'GET' },
+        {
+          onResponseStart(c: Dispatcher.DispatchController) {
+            controller = c
+            c.pause()
+          },
+          onResponseData: (_c: unknown, chunk: Buffer) => void events.push(chunk.toString()),
+          onResponseEnd: () => {
+            events.push('end')
+            resolve()
+          },
+          onResponseError: (_c: unknown, error: Error) => reject(error),
+        },
+      )
+    })
+    // The call is over once the whole body has arrived from the server, held by the face.
+    await eventually(() => controller !== undefined && client.stats().origins[0]?.inFlight === 0)
+    expect(events).toEqual([])
+    controller?.resume()
+    await done
+    expect(events).toEqual(['all of it', 'end'])
+  })
+
+  it('accepts handlers of undici’s first API (onConnect, onHeaders, onData, onComplete)', async () => {
+    server.route('/flaky', [503, { status: 200, body: 'legacy' }])
+    const seen: string[] = []
+    const chunks: Buffer[] = []
+    await new Promise<void>((resolve, reject) => {
+      client.dispatcher.dispatch({ origin: server.url, path: '/flaky', method: 'GET' }, {
+        onConnect: () => seen.push('connect'),
+        onHeaders: (status: number, raw: Buffer[]) => {
+          seen.push(`headers ${status} ${raw.length % 2 === 0}`)
+          return true
+        },
+        onData: (chunk: Buffer) => {
+          chunks.push(chunk)
+          return true
+        },
+        onComplete: () => {
+          seen.push('complete')
+          resolve()
+        },
+        onError: reject,
+      } as unknown as Dispatcher.DispatchHandler)
+    })
+    expect(seen).toEqual(['connect', 'headers 200 true', 'complete'])
+    expect(Buffer.concat(chunks).toString()).toBe('legacy')
   })
 })
