@@ -265,6 +265,32 @@ describe('createFaultServer over TLS and HTTP/2', () => {
     expect(server.stats.h2Requests).toBe(1)
   })
 
+  it('sends a 204 and a 304 without content, on HTTP/2 and HTTP/1.1', async () => {
+    // A content-length or a body on a 204 is a protocol error to an HTTP/2 client's session.
+    server = await createFaultServer({ tls: true, http2: true })
+    server.route('/none', 204)
+    server.route('/same', { status: 304, body: 'ignored' })
+    const h2 = new Agent({ connect: { ca: server.ca } })
+    const h1 = new Agent({ connect: { ca: server.ca }, allowH2: false })
+    try {
+      for (const dispatcher of [h2, h1]) {
+        for (const [path, status] of [
+          ['/none', 204],
+          ['/same', 304],
+        ] as const) {
+          const res = await request(`${server.url}${path}`, { dispatcher })
+          expect(res.statusCode).toBe(status)
+          expect(res.headers['content-length']).toBeUndefined()
+          expect(await res.body.text()).toBe('')
+        }
+      }
+    } finally {
+      await h2.close()
+      await h1.close()
+    }
+    expect(server.requests.map((r) => r.httpVersion)).toEqual(['2.0', '2.0', '1.1', '1.1'])
+  })
+
   it('resets a stream with the code asked, and the session goes on', async () => {
     server = await createFaultServer({ tls: true, http2: true })
     server.route('/calm', [{ reset: 'before-headers', resetCode: 'ENHANCE_YOUR_CALM' }, 200])
