@@ -28,7 +28,30 @@ function lastRequest() {
   return request
 }
 
-describe('client.fetch', () => {
+/** The agent options a client of the current test's server needs: its CA, over TLS. */
+const tlsAgent = () => (server.ca === undefined ? {} : { connect: { ca: server.ca } })
+
+// The face on both protocols: undici offers h2 to every https origin.
+describe.each([
+  { name: 'HTTP/1.1', h2: false },
+  { name: 'HTTP/2 (TLS)', h2: true },
+])('client.fetch over $name', ({ h2 }) => {
+  beforeEach(async () => {
+    if (!h2) return
+    await client.destroy()
+    await server.close()
+    server = await createFaultServer({ tls: true, http2: true })
+    client = createClient({
+      origin: server.url,
+      retry: { baseDelay: 1, maxDelay: 5 },
+      agent: tlsAgent(),
+    })
+  })
+
+  afterEach(() => {
+    expect(server.requests.every((r) => r.httpVersion === (h2 ? '2.0' : '1.1'))).toBe(true)
+  })
+
   it('returns a WHATWG Response through the stack, with the attempts on it', async () => {
     server.route('/flaky', [503, { status: 200, headers: { 'x-served': 'yes' }, body: '{"a":1}' }])
     const response = await client.fetch('/flaky')
@@ -41,7 +64,7 @@ describe('client.fetch', () => {
     expect(await response.json()).toEqual({ a: 1 })
     expect(response.attempts.map((a) => a.statusCode)).toEqual([503, 200])
     expect(explain(response)).toMatch(
-      /^GET http:\/\/127\.0\.0\.1:\d+\/flaky got 200 after 2 attempts in /,
+      /^GET https?:\/\/127\.0\.0\.1:\d+\/flaky got 200 after 2 attempts in /,
     )
     expect(explain(response)).toContain('#1 at +')
     expect(server.stats.requests).toBe(2)
@@ -179,7 +202,8 @@ describe('client.fetch', () => {
     expect(server.stats.requests).toBe(0)
   })
 
-  it('streams a large response body with backpressure', async () => {
+  // Its own HTTP/1.1 server, which counts what it could write: once is enough.
+  it.skipIf(h2)('streams a large response body with backpressure', async () => {
     const origin = await createBlockingServer(32 * 1024 * 1024)
     const open = createClient()
     try {
@@ -262,7 +286,12 @@ describe('client.fetch', () => {
 
   it("explain() follows the cause of the global fetch's `TypeError: fetch failed`", async () => {
     server.route('/stall', { stall: 'before-headers' })
-    const short = createClient({ origin: server.url, deadline: 300, retry: false })
+    const short = createClient({
+      origin: server.url,
+      deadline: 300,
+      retry: false,
+      agent: tlsAgent(),
+    })
     try {
       const error = await fetch(`${server.url}/stall`, {
         dispatcher: short.dispatcher,
