@@ -14,7 +14,7 @@ import {
 import { createClient, type Client } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
 import { createBlockingServer } from '../support/blocking-server.ts'
-import { eventually } from './helpers.ts'
+import { BOTH_PROTOCOLS, agentTrusting, eventually } from './helpers.ts'
 
 let server: FaultServer
 let client: Client
@@ -27,7 +27,7 @@ beforeEach(async () => {
 })
 
 /** The agent options a client of the current test's server needs: its CA, over TLS. */
-const tlsAgent = () => (server.ca === undefined ? {} : { connect: { ca: server.ca } })
+const tlsAgent = () => agentTrusting(server)
 
 afterEach(async () => {
   setGlobalDispatcher(previous)
@@ -248,10 +248,7 @@ describe("client.dispatcher under undici's own request API (undici's redirect an
 })
 
 // The face's core behaviour on both protocols: undici offers h2 to every https origin.
-describe.each([
-  { name: 'HTTP/1.1', h2: false },
-  { name: 'HTTP/2 (TLS)', h2: true },
-])('client.dispatcher over $name', ({ h2 }) => {
+describe.each(BOTH_PROTOCOLS)('client.dispatcher over $name', ({ h2, version }) => {
   beforeEach(async () => {
     if (!h2) return
     await client.destroy()
@@ -261,7 +258,7 @@ describe.each([
   })
 
   afterEach(() => {
-    expect(server.requests.every((r) => r.httpVersion === (h2 ? '2.0' : '1.1'))).toBe(true)
+    expect(server.requests.every((r) => r.httpVersion === version)).toBe(true)
   })
 
   it('gives the global fetch() the client policies: a 503 then 200 succeeds', async () => {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, explain, type Client } from '../../src/index.ts'
 import { createFaultServer, type FaultServer } from '../../src/testing/index.ts'
 import { createBlockingServer } from '../support/blocking-server.ts'
-import { eventually } from './helpers.ts'
+import { BOTH_PROTOCOLS, agentTrusting, eventually } from './helpers.ts'
 
 let server: FaultServer
 let client: Client
@@ -29,13 +29,10 @@ function lastRequest() {
 }
 
 /** The agent options a client of the current test's server needs: its CA, over TLS. */
-const tlsAgent = () => (server.ca === undefined ? {} : { connect: { ca: server.ca } })
+const tlsAgent = () => agentTrusting(server)
 
 // The face on both protocols: undici offers h2 to every https origin.
-describe.each([
-  { name: 'HTTP/1.1', h2: false },
-  { name: 'HTTP/2 (TLS)', h2: true },
-])('client.fetch over $name', ({ h2 }) => {
+describe.each(BOTH_PROTOCOLS)('client.fetch over $name', ({ h2, version }) => {
   beforeEach(async () => {
     if (!h2) return
     await client.destroy()
@@ -49,7 +46,7 @@ describe.each([
   })
 
   afterEach(() => {
-    expect(server.requests.every((r) => r.httpVersion === (h2 ? '2.0' : '1.1'))).toBe(true)
+    expect(server.requests.every((r) => r.httpVersion === version)).toBe(true)
   })
 
   it('returns a WHATWG Response through the stack, with the attempts on it', async () => {
