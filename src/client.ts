@@ -89,11 +89,14 @@ export class Client {
    * Opens `connections` connections to `origin` ahead of traffic (a deploy, a cold start), so
    * that a burst pays no handshake on its critical path: each is made as any connect of the
    * client's agent (raced, counted against `agent.totalConnections`), then kept until a request
-   * to the origin needs a connection, for at most the origin's keep-alive timeout.
+   * to the origin needs a connection, for at most the origin's keep-alive timeout. One HTTP/2
+   * session carries every request, so to an https origin one connection is opened first, and
+   * the others only if it is not HTTP/2.
    *
    * @param origin - `http(s)://host[:port]`; a path is ignored.
    * @param connections - how many, from 1 to `agent.totalConnections`.
-   * @returns how many were opened; rejects with the first error if none was.
+   * @returns how many were opened (1 on an HTTP/2 origin); rejects with the first error if none
+   *   was.
    * @example
    * ```ts
    * await client.warm('https://payments.internal', 20)

@@ -63,7 +63,8 @@ export class WarmConnections {
   readonly #connecting = new Map<string, number>()
   readonly #opening = new Map<string, number>()
   // Origins whose connections are HTTP/1.1: an HTTP/2 session carries every request, so nothing
-  // is opened ahead for an https origin until one of its connections turned out not to be h2.
+  // is opened ahead for an https origin, and `warm()` opens one, until one of its connections
+  // turned out not to be h2.
   readonly #http1 = new Set<string>()
   // Origins whose last connects opened ahead all failed: nothing more is opened ahead for them
   // until a connect succeeds, so that an origin that is down does not get ratio x the connects.
@@ -112,8 +113,28 @@ export class WarmConnections {
   /**
    * Opens `count` connections to the origin with `options` (undici's connect options for it) and
    * parks them. Resolves with how many were opened; rejects with the first error if none was.
+   *
+   * Over TLS the protocol is known only once a connection is up, and an HTTP/2 session carries
+   * every request: to an https origin not yet seen to speak HTTP/1.1, one connection is opened
+   * first, and the others only if it is not HTTP/2. A server then holds one warmed connection
+   * per client instead of `count`, of which undici would use one.
    */
   async open(origin: string, options: buildConnector.Options, count: number): Promise<number> {
+    if (count > 1 && options.protocol === 'https:' && !this.#http1.has(origin)) {
+      const first = await this.#openParked(origin, options, 1)
+      if (!this.#http1.has(origin)) return first
+      // The rest are best effort once one is up: their failure leaves one warmed.
+      return first + (await this.#openParked(origin, options, count - 1).catch(() => 0))
+    }
+    return this.#openParked(origin, options, count)
+  }
+
+  /** {@link open}'s connects, all at once; notes an origin whose connection is not HTTP/2. */
+  async #openParked(
+    origin: string,
+    options: buildConnector.Options,
+    count: number,
+  ): Promise<number> {
     const connector = this.#connector
     if (connector === undefined) return 0
     const results = await Promise.allSettled(
@@ -132,6 +153,9 @@ export class WarmConnections {
     let firstError: unknown
     for (const result of results) {
       if (result.status === 'fulfilled') {
+        if ((result.value as Socket & { alpnProtocol?: unknown }).alpnProtocol !== 'h2') {
+          remember(this.#http1, origin)
+        }
         this.#park(origin, result.value)
         opened++
       } else firstError ??= result.reason

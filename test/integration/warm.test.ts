@@ -96,7 +96,8 @@ describe('client.warm', () => {
     const h2 = await createFaultServer({ tls: true, http2: true })
     cleanup.push(() => h2.close())
     const warmed = client({ origin: h2.url, agent: { connect: { ca: h2.ca } } })
-    expect(await warmed.warm(h2.url, 1)).toBe(1)
+    // One session carries every call: one connection is opened, not five.
+    expect(await warmed.warm(h2.url, 5)).toBe(1)
     // Time for the SETTINGS to arrive (a parked connection was dropped at that point); the
     // assertions below hold however long this takes.
     await new Promise((resolve) => setTimeout(resolve, 100))
@@ -108,6 +109,20 @@ describe('client.warm', () => {
     await second.body.text()
     expect(second.attempts.at(-1)!).toMatchObject({ protocol: '2', reused: true })
     expect(h2.stats.connections).toBe(1)
+  })
+
+  it('opens every connection asked for to an https origin that speaks HTTP/1.1', async () => {
+    const tls = await createFaultServer({ tls: true })
+    cleanup.push(() => tls.close())
+    const warmed = client({ origin: tls.url, agent: { connect: { ca: tls.ca } } })
+    // The first one shows the protocol; the other two follow it.
+    expect(await warmed.warm(tls.url, 3)).toBe(3)
+    const burst = await Promise.all([1, 2, 3].map(() => warmed.request('/')))
+    await Promise.all(burst.map((res) => res.body.text()))
+    for (const res of burst) {
+      expect(res.attempts.at(-1)!).toMatchObject({ protocol: '1.1', connect: { warm: true } })
+    }
+    expect(tls.stats.connections).toBe(3)
   })
 
   it('agent.preconnect keeps connections ahead of a growing burst, which then pays few connects', async () => {
