@@ -7,6 +7,7 @@
 //
 //   npm run bench:heap-holders
 //   npm run bench:heap-holders -- --calls 4000 --top 60
+//   npm run bench:heap-holders -- --compare netiquette,client.dispatcher   # the face over the client
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,8 +26,15 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '40' },
     variant: { type: 'string' },
     out: { type: 'string' },
+    // Two of undici.request, netiquette and client.dispatcher: the second minus the first.
+    compare: { type: 'string', default: 'undici.request,netiquette' },
   },
 })
+const VARIANTS = ['undici.request', 'netiquette', 'client.dispatcher']
+const compared = args.compare.split(',')
+if (compared.length !== 2 || compared.some((name) => !VARIANTS.includes(name))) {
+  throw new Error(`--compare takes two of ${VARIANTS.join(', ')}, as a,b; got ${args.compare}`)
+}
 const calls = Number(args.calls)
 const top = Number(args.top)
 if (!Number.isInteger(calls) || calls < 1) throw new Error('--calls must be a positive integer')
@@ -46,7 +54,11 @@ async function hold(name: string, origin: string, out: string): Promise<void> {
       concurrency: { limit: calls + 10 },
       deadline: 600_000,
     })
-    send = async (path) => (await client.request(path)).body.arrayBuffer()
+    send =
+      name === 'client.dispatcher'
+        ? async (path) =>
+            (await request(origin + path, { dispatcher: client.dispatcher })).body.arrayBuffer()
+        : async (path) => (await client.request(path)).body.arrayBuffer()
   }
   const control = new Agent()
   const stalled = async () =>
@@ -168,7 +180,7 @@ const self = fileURLToPath(import.meta.url)
 const dir = mkdtempSync(join(tmpdir(), 'nq-heap-'))
 const server = await startNodeServer(false)
 try {
-  const files = ['undici.request', 'netiquette'].map((name) => {
+  const files = compared.map((name) => {
     const out = join(dir, `${name}.heapsnapshot`)
     execFileSync(
       process.execPath,
@@ -179,7 +191,9 @@ try {
   })
   const [bare, ours] = files.map(group) as [ReturnType<typeof group>, ReturnType<typeof group>]
   console.log(describeMachine())
-  console.log(`${calls} calls held open against a server that never answers; netiquette minus bare`)
+  console.log(
+    `${calls} calls held open against a server that never answers; ${compared[1]} minus ${compared[0]}`,
+  )
   const kinds = difference(bare.kinds, ours.kinds)
   const total = kinds.reduce((sum, [, , bytes]) => sum + bytes, 0)
   console.log(

@@ -3,7 +3,9 @@
 // raised so that every call is on the wire, and the Agent given a connection per call, as bare
 // undici's is). Each variant runs in a fresh process, three times; the median is reported, and
 // netiquette's figure minus bare undici's is what a call in flight costs on top. The sockets are
-// in both figures alike. Method: docs/performance.md.
+// in both figures alike. A third row holds the calls through `client.dispatcher` under
+// `undici.request` (issue 37's native-face goal reads it against bare). Method:
+// docs/performance.md.
 //
 //   npm run bench:memory
 //   npm run bench:memory -- --calls 20000 --json
@@ -61,6 +63,17 @@ function make(name: string, origin: string): Variant {
     concurrency: { limit: calls + 10 },
     deadline: 600_000,
   })
+  // The dispatcher face under undici's own request API: what a call through
+  // `{ dispatcher: client.dispatcher }` holds (undici.request's handler included, as in bare).
+  if (name === 'client.dispatcher') {
+    return {
+      send: async (path) => {
+        const res = await request(origin + path, { dispatcher: client.dispatcher })
+        await res.body.arrayBuffer()
+      },
+      close: () => client.destroy(),
+    }
+  }
   return {
     send: async (path) => {
       const res = await client.request(path)
@@ -108,6 +121,7 @@ const server = await startNodeServer(false)
 const perCall = new Map<string, number[]>([
   ['undici.request', []],
   ['netiquette', []],
+  ['client.dispatcher', []],
 ])
 try {
   for (let run = 0; run < runs; run++) {
@@ -127,7 +141,8 @@ try {
 if (!args.json) process.stderr.write('\n')
 const bare = median(perCall.get('undici.request') as number[])
 const ours = median(perCall.get('netiquette') as number[])
-const result = { calls, runs, bare, netiquette: ours, extra: ours - bare }
+const face = median(perCall.get('client.dispatcher') as number[])
+const result = { calls, runs, bare, netiquette: ours, extra: ours - bare, dispatcher: face }
 if (args.json) {
   console.log(JSON.stringify({ machine: describeMachine(), ...result }, null, 2))
 } else {
@@ -136,4 +151,7 @@ if (args.json) {
   console.log(`  undici.request   ${bare.toFixed(0).padStart(6)} B of heap per call in flight`)
   console.log(`  netiquette       ${ours.toFixed(0).padStart(6)} B`)
   console.log(`  extra            ${(ours - bare).toFixed(0).padStart(6)} B per call`)
+  console.log(
+    `  undici.request through client.dispatcher ${face.toFixed(0).padStart(6)} B (${(face - bare).toFixed(0)} B over bare)`,
+  )
 }
